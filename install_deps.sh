@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages IMLane needs to build, test and run. Idempotent: when everything is
+# present it prints nothing and touches no package list.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  python3-dev libpython3.11-dev python3-numpy python3-pip python3-setuptools
+  pybind11-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  graphviz python3-pandas python3-sklearn
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install_deps.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install_deps.sh: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
