@@ -54,6 +54,7 @@ struct ExecutorBell {
   uint64_t magic;
   alignas(64) std::atomic<uint32_t> ring;      // bumped by clients after posting a request
   std::atomic<uint32_t> sleeping;              // set while the executor sleeps on `ring`
+  std::atomic<uint32_t> control_pending;       // the coordinator sent a control message
   alignas(64) std::atomic<int64_t> heartbeat_ns;  // executor's last loop time (CLOCK_MONOTONIC)
 };
 constexpr uint64_t kBellMagic = 0x4c4c45424d49ULL;

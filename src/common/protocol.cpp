@@ -1,0 +1,50 @@
+#include "imlane/common/protocol.h"
+
+namespace imlane {
+
+Status ReplyStatus(const json& reply) {
+  if (!reply.is_object()) return Status::ProtocolError("reply is not a JSON object");
+  if (reply.value("ok", false)) return Status::OK();
+  int code = reply.value("code", static_cast<int>(StatusCode::kInternal));
+  if (code <= 0 || code > static_cast<int>(StatusCode::kInternal)) code = static_cast<int>(StatusCode::kInternal);
+  return Status(static_cast<StatusCode>(code), reply.value("error", std::string("unknown error")));
+}
+
+Status SendJson(int sock, const json& message, const std::vector<int>& fds) {
+  return SendMessage(sock, message.dump(), fds);
+}
+
+Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout_ms) {
+  std::string payload;
+  IMLANE_RETURN_NOT_OK(RecvMessage(sock, &payload, fds, timeout_ms));
+  *message = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (message->is_discarded() || !message->is_object()) return Status::ProtocolError("malformed control message");
+  return Status::OK();
+}
+
+Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms,
+                const std::vector<int>& send_fds) {
+  IMLANE_RETURN_NOT_OK(SendJson(sock, request, send_fds));
+  std::vector<UniqueFd> ignored;
+  IMLANE_RETURN_NOT_OK(RecvJson(sock, reply, fds ? fds : &ignored, timeout_ms));
+  return ReplyStatus(*reply);
+}
+
+json TypesToJson(const std::vector<TypeId>& types) {
+  json a = json::array();
+  for (TypeId t : types) a.push_back(TypeName(t));
+  return a;
+}
+
+Result<std::vector<TypeId>> TypesFromJson(const json& j) {
+  if (!j.is_array()) return Status::ProtocolError("type list is not an array");
+  std::vector<TypeId> out;
+  for (const auto& e : j) {
+    if (!e.is_string()) return Status::ProtocolError("type name is not a string");
+    IMLANE_ASSIGN_OR_RETURN(TypeId t, ParseType(e.get<std::string>()));
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace imlane

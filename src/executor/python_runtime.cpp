@@ -1,0 +1,212 @@
+#include "imlane/executor/python_runtime.h"
+
+#include <pybind11/embed.h>
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <unordered_map>
+
+namespace py = pybind11;
+using namespace pybind11::literals;  // NOLINT: "dtype"_a keyword arguments
+
+namespace imlane {
+
+struct PythonRuntime::Impl {
+  std::unique_ptr<py::scoped_interpreter> interpreter;
+  py::module_ numpy;
+  py::module_ runtime;
+  py::object adapt_column;
+  py::object format_exception;
+  py::object numpy_empty;
+  py::capsule lane_owner;  // base object of every Lane view, so numpy never copies or frees
+  struct Loaded {
+    FunctionDefinition def;
+    py::object fn;
+  };
+  std::unordered_map<uint32_t, Loaded> functions;
+
+  py::dtype DtypeOf(TypeId t) {
+    switch (t) {
+      case TypeId::kInt8: return py::dtype::of<int8_t>();
+      case TypeId::kInt16: return py::dtype::of<int16_t>();
+      case TypeId::kInt32: case TypeId::kDate: return py::dtype::of<int32_t>();
+      case TypeId::kInt64: case TypeId::kTimestamp: return py::dtype::of<int64_t>();
+      case TypeId::kFloat: return py::dtype::of<float>();
+      case TypeId::kDouble: return py::dtype::of<double>();
+      case TypeId::kBoolean: case TypeId::kVarchar: return py::dtype::of<uint8_t>();
+    }
+    return py::dtype::of<uint8_t>();
+  }
+
+  // A read-only numpy array over Lane memory: no copy.
+  py::array View(const py::dtype& dt, size_t n, const void* data) {
+    py::array a(dt, {static_cast<py::ssize_t>(n)}, {}, data, lane_owner);
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return a;
+  }
+
+  py::object Column(const ColumnView& c) {
+    const size_t n = c.length();
+    if (c.type() == TypeId::kVarchar) {
+      py::array arr = numpy_empty(n, "dtype"_a = "object");  // filled with None
+      auto** items = static_cast<PyObject**>(arr.mutable_data());
+      for (size_t i = 0; i < n; i++) {
+        if (c.IsNull(i)) continue;
+        std::string_view s = c.GetString(i);
+        PyObject* u = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+        if (u == nullptr) throw py::error_already_set();
+        Py_XDECREF(items[i]);
+        items[i] = u;
+      }
+      return std::move(arr);
+    }
+    const bool plain = c.null_count() == 0 && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate &&
+                       c.type() != TypeId::kTimestamp;
+    if (plain) return View(DtypeOf(c.type()), n, c.data());
+    size_t data_len = c.type() == TypeId::kBoolean ? (n + 7) / 8 : n;
+    py::array data = View(DtypeOf(c.type()), data_len, c.data());
+    py::object validity = c.validity() ? py::object(View(py::dtype::of<uint8_t>(), (n + 7) / 8, c.validity()))
+                                       : py::object(py::none());
+    return adapt_column(static_cast<int>(c.type()), data, validity, n);
+  }
+
+  Status WriteColumn(const std::string& fname, TypeId type, const py::handle& values, const py::handle& packed,
+                     size_t n, ColumnBuilder* out) {
+    const uint8_t* validity = nullptr;
+    py::array validity_arr;
+    if (!packed.is_none()) {
+      validity_arr = py::reinterpret_borrow<py::array>(packed);
+      validity = static_cast<const uint8_t*>(validity_arr.data());
+    }
+    py::array arr = py::reinterpret_borrow<py::array>(values);
+    if (static_cast<size_t>(arr.size()) != n) {
+      return Status::Internal("result conversion produced " + std::to_string(arr.size()) + " values for " +
+                              std::to_string(n) + " rows");
+    }
+    if (type == TypeId::kVarchar) {
+      auto** items = static_cast<PyObject**>(const_cast<void*>(arr.data()));
+      for (size_t i = 0; i < n; i++) {
+        PyObject* o = items[i];
+        if ((validity && !((validity[i >> 3] >> (i & 7)) & 1)) || o == Py_None) {
+          IMLANE_RETURN_NOT_OK(out->AppendNull());
+          continue;
+        }
+        if (PyUnicode_Check(o)) {
+          Py_ssize_t len = 0;
+          const char* s = PyUnicode_AsUTF8AndSize(o, &len);
+          if (s == nullptr) throw py::error_already_set();
+          IMLANE_RETURN_NOT_OK(out->AppendString(std::string_view(s, static_cast<size_t>(len))));
+        } else if (PyBytes_Check(o)) {
+          IMLANE_RETURN_NOT_OK(out->AppendString(std::string_view(PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o))));
+        } else {
+          return Status::PythonError("imlane function '" + fname + "': expected VARCHAR (str) values, got " +
+                                     Py_TYPE(o)->tp_name + " at row " + std::to_string(i));
+        }
+      }
+      return Status::OK();
+    }
+    const size_t width = type == TypeId::kBoolean ? 1 : FixedWidth(type);
+    if (static_cast<size_t>(arr.nbytes()) != n * width || !(arr.flags() & py::array::c_style)) {
+      return Status::Internal("result conversion produced a buffer of the wrong layout");
+    }
+    if (type == TypeId::kBoolean) {
+      return out->AppendBooleanBytes(static_cast<const uint8_t*>(arr.data()), n, validity, 0);
+    }
+    return out->AppendValues(arr.data(), n, validity, 0);
+  }
+
+  Status PythonFailure(const std::string& name, py::error_already_set& e) {
+    std::string text;
+    try {
+      text = format_exception(name, e.value()).cast<std::string>();
+    } catch (const std::exception& inner) {
+      text = "imlane function '" + name + "': " + e.what();
+    }
+    return Status::PythonError(text);
+  }
+};
+
+PythonRuntime::PythonRuntime() : impl_(std::make_unique<Impl>()) {}
+
+PythonRuntime::~PythonRuntime() {
+  if (impl_->interpreter) {
+    // Python objects must go before the interpreter does.
+    impl_->functions.clear();
+    impl_->adapt_column = py::object();
+    impl_->format_exception = py::object();
+    impl_->numpy_empty = py::object();
+    impl_->lane_owner = py::capsule();
+    impl_->runtime = py::module_();
+    impl_->numpy = py::module_();
+    impl_->interpreter.reset();
+  }
+}
+
+Status PythonRuntime::Start(const std::string& runtime_dir) {
+  try {
+    impl_->interpreter = std::make_unique<py::scoped_interpreter>();
+    py::module_::import("sys").attr("path").attr("insert")(0, runtime_dir);
+    impl_->numpy = py::module_::import("numpy");
+    impl_->runtime = py::module_::import("imlane_executor_runtime");
+    impl_->adapt_column = impl_->runtime.attr("adapt_column");
+    impl_->format_exception = impl_->runtime.attr("format_exception");
+    impl_->numpy_empty = impl_->numpy.attr("empty");
+    static int owner_tag = 0;
+    impl_->lane_owner = py::capsule(&owner_tag, "imlane.lane");
+  } catch (py::error_already_set& e) {
+    return Status::Unavailable(std::string("cannot start Python in the executor: ") + e.what());
+  }
+  return Status::OK();
+}
+
+Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) {
+  std::vector<int> args, rets;
+  for (TypeId t : def.arg_types) args.push_back(static_cast<int>(t));
+  for (TypeId t : def.return_types) rets.push_back(static_cast<int>(t));
+  try {
+    py::object fn = impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets);
+    impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};
+  } catch (py::error_already_set& e) {
+    return impl_->PythonFailure(def.name, e);
+  }
+  return Status::OK();
+}
+
+void PythonRuntime::Unload(uint32_t function_id) { impl_->functions.erase(function_id); }
+
+bool PythonRuntime::IsLoaded(uint32_t function_id) const { return impl_->functions.count(function_id) > 0; }
+
+const FunctionDefinition* PythonRuntime::Definition(uint32_t function_id) const {
+  auto it = impl_->functions.find(function_id);
+  return it == impl_->functions.end() ? nullptr : &it->second.def;
+}
+
+Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilder* out) {
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end()) {
+    return Status::NotFound("function id " + std::to_string(function_id) + " is not loaded in this executor");
+  }
+  const FunctionDefinition& def = it->second.def;
+  const size_t n = in.num_rows();
+  try {
+    py::list cols(in.num_columns());
+    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c));
+    py::object result = it->second.fn(cols, n);
+    py::list parts = result;
+    for (size_t c = 0; c < def.return_types.size(); c++) {
+      py::tuple part = parts[c];
+      IMLANE_RETURN_NOT_OK(
+          impl_->WriteColumn(def.name, def.return_types[c], part[0], part[1], n, &out->column(c)));
+    }
+  } catch (py::error_already_set& e) {
+    return impl_->PythonFailure(def.name, e);
+  } catch (const std::exception& e) {
+    return Status::PythonError("imlane function '" + def.name + "': " + e.what());
+  }
+  return Status::OK();
+}
+
+PythonRuntime::ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) {}
+PythonRuntime::ReleaseGil::~ReleaseGil() { PyEval_RestoreThread(static_cast<PyThreadState*>(state_)); }
+
+}  // namespace imlane

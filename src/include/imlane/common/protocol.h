@@ -1,0 +1,48 @@
+// Control-plane messages: JSON objects over the coordinator's Unix socket and the executors'
+// control sockets. Every request has "op"; every reply has "ok" and, on failure, "code" and "error".
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imlane/common/unix_socket.h"
+#include "imlane/status.h"
+#include "imlane/types.h"
+
+namespace imlane {
+
+using json = nlohmann::json;
+
+constexpr int kProtocolVersion = 1;
+
+inline json OkReply() { return json{{"ok", true}}; }
+inline json ErrorReply(const Status& st) {
+  return json{{"ok", false}, {"code", static_cast<int>(st.code())}, {"error", st.message()}};
+}
+// The Status a reply carries.
+Status ReplyStatus(const json& reply);
+
+Status SendJson(int sock, const json& message, const std::vector<int>& fds = {});
+// Receives and parses one message; malformed JSON is a ProtocolError.
+Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout_ms);
+// Sends a request and waits for its reply; a reply with ok=false becomes its Status.
+Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms,
+                const std::vector<int>& send_fds = {});
+
+json TypesToJson(const std::vector<TypeId>& types);
+Result<std::vector<TypeId>> TypesFromJson(const json& j);
+
+// Typed field access with a clear error for a missing or mistyped field.
+template <typename T>
+Result<T> Field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) return Status::ProtocolError(std::string("message lacks field '") + name + "'");
+  try {
+    return it->get<T>();
+  } catch (const std::exception&) {
+    return Status::ProtocolError(std::string("message field '") + name + "' has the wrong type");
+  }
+}
+
+}  // namespace imlane

@@ -1,0 +1,54 @@
+// The executor loop: waits on its bell, serves requests posted in its Lanes, and answers the
+// coordinator's control messages (load a function, adopt or drop a Lane, report counters).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "imlane/common/protocol.h"
+#include "imlane/executor/python_runtime.h"
+#include "imlane/lane/lane.h"
+#include "imlane/lane/shared_region.h"
+
+namespace imlane {
+
+struct ExecutorOptions {
+  int executor_index = 0;
+  int64_t spin_ns = 100000;  // busy-wait after a batch before sleeping: the next one often follows
+};
+
+class Executor {
+ public:
+  Executor(UniqueFd control, SharedRegion bell, PythonRuntime* python, ExecutorOptions options);
+  // Serves until the coordinator says shutdown or goes away. Returns the process exit code.
+  int Run();
+
+ private:
+  struct FunctionCounters {
+    uint64_t batches = 0;
+    uint64_t rows = 0;
+    uint64_t busy_ns = 0;
+    uint64_t errors = 0;
+    uint64_t loads = 0;
+  };
+
+  bool ServePending();
+  bool AnyPending() const;
+  void Serve(Lane* lane);
+  // Drains the control socket; false when the coordinator is gone or asked us to stop.
+  bool HandleControl();
+  json HandleMessage(const json& msg, std::vector<UniqueFd>* fds);
+  ExecutorBell* bell() const { return reinterpret_cast<ExecutorBell*>(bell_.data()); }
+
+  UniqueFd control_;
+  SharedRegion bell_;
+  PythonRuntime* python_;
+  ExecutorOptions options_;
+  std::map<uint64_t, std::unique_ptr<Lane>> lanes_;
+  std::map<uint32_t, FunctionCounters> counters_;
+  bool stop_ = false;
+};
+
+}  // namespace imlane
