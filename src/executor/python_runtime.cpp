@@ -118,7 +118,7 @@ struct PythonRuntime::Impl {
   Status PythonFailure(const std::string& name, py::error_already_set& e) {
     std::string text;
     try {
-      text = format_exception(name, e.value()).cast<std::string>();
+      text = format_exception(name, e.value(), e.trace()).cast<std::string>();
     } catch (const std::exception& inner) {
       text = "imlane function '" + name + "': " + e.what();
     }

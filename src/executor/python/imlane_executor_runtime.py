@@ -99,8 +99,8 @@ def load(name, source, filename, entry, arg_types, return_types):
     return LoadedFunction(name, source, filename, entry, arg_types, return_types)
 
 
-def format_exception(name, exc):
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+def format_exception(name, exc, tb=None):
+    text = "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
     if isinstance(exc, (FunctionLoadError, ResultError)):
         text = str(exc)
     return f"imlane function '{name}': {text.rstrip()}"

@@ -1,0 +1,54 @@
+// Adaptive batch-size tuner (after IMBridge): start small, grow while the model's measured rows/s
+// improve by more than `improvement` over the best seen, move a reference 25% toward each reading,
+// freeze after `freeze_after` flat rounds, go back to the best size when larger batches hurt, and
+// thaw if throughput later collapses (a different workload). Feed it model time only (the
+// executor's time inside the function), never engine-side buffering.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace imlane {
+
+class AdaptiveBatchTuner {
+ public:
+  struct Options {
+    size_t initial_rows = 2048;
+    size_t min_rows = 256;
+    size_t max_rows = 262144;
+    double growth = 2.0;          // multiply the batch size by this at each step
+    double improvement = 0.10;    // a step must beat the best seen by this fraction
+    double reference_move = 0.25; // how far the reference moves toward each reading
+    int samples_per_step = 3;     // readings (median) before judging a size
+    int freeze_after = 10;        // flat rounds before the size is frozen
+    size_t pinned_rows = 0;       // > 0: the user chose; the tuner only reports it
+  };
+
+  AdaptiveBatchTuner();
+  explicit AdaptiveBatchTuner(Options options);
+
+  // Rows the next batch should have.
+  size_t batch_rows() const { return options_.pinned_rows ? options_.pinned_rows : current_; }
+  // One finished batch of `rows` rows that spent `model_ns` inside the function.
+  void Report(size_t rows, uint64_t model_ns);
+  bool frozen() const { return frozen_; }
+  double best_rows_per_second() const { return best_; }
+  double reference_rows_per_second() const { return reference_; }
+  void set_max_rows(size_t max_rows);
+
+ private:
+  void Judge(double reading);
+
+  Options options_;
+  size_t current_;
+  size_t best_rows_;
+  double best_ = 0;
+  double reference_ = 0;
+  int flat_ = 0;
+  int collapsed_ = 0;
+  bool frozen_ = false;
+  std::vector<double> samples_;
+};
+
+}  // namespace imlane

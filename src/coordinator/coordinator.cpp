@@ -1,0 +1,256 @@
+#include "imlane/coordinator/coordinator.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <regex>
+#include <thread>
+
+#include "imlane/common/system.h"
+
+namespace imlane {
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() { Cleanup(); }
+
+Status Coordinator::Start() {
+  started_ = std::chrono::steady_clock::now();
+  IMLANE_RETURN_NOT_OK(PrepareSocketDirectory(options_.socket_path));
+  const std::string lock_path = options_.socket_path + ".lock";
+  lock_ = UniqueFd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_.valid()) return Status::FromErrno("open " + lock_path, errno);
+  if (flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    lock_.Reset();
+    return Status::AlreadyExists("another coordinator is already serving " + options_.socket_path);
+  }
+  unlink(options_.socket_path.c_str());  // stale: its coordinator no longer holds the lock
+  IMLANE_ASSIGN_OR_RETURN(listen_, ListenUnix(options_.socket_path));
+  if (pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) return Status::FromErrno("pipe", errno);
+  lanes_ = std::make_unique<LaneManager>(options_, &registry_);
+  Status st = lanes_->Start();
+  if (!st.ok()) {
+    Cleanup();
+    return st;
+  }
+  // An embedded coordinator (idle exit set) shares the engine's terminal: keep it quiet there.
+  Log(options_.idle_exit_ms >= 0 ? LogLevel::kDebug : LogLevel::kInfo, "coordinator",
+      "serving " + options_.socket_path + " with " + std::to_string(lanes_->executor_count()) + " executors");
+  return Status::OK();
+}
+
+void Coordinator::RequestStop() {
+  stop_.store(true);
+  if (wake_pipe_[1] >= 0) {
+    char c = 1;
+    ssize_t ignored = write(wake_pipe_[1], &c, 1);
+    (void)ignored;
+  }
+}
+
+int Coordinator::Serve() {
+  int next_client = 1;
+  auto idle_since = std::chrono::steady_clock::now();
+  while (!stop_.load()) {
+    pollfd fds[2] = {{listen_.get(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    int rc = poll(fds, 2, 100);
+    if (rc < 0 && errno != EINTR) break;
+    if (rc > 0 && (fds[0].revents & POLLIN)) {
+      int c = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) {
+        UniqueFd sock(c);
+        auto cred = GetPeerCredentials(c);
+        if (!cred.ok() || cred->uid != getuid()) {
+          // Same user only: a Lane carries that user's data.
+          SendJson(c, ErrorReply(Status::InvalidArgument("permission denied: coordinator serves uid " +
+                                                          std::to_string(getuid()) + " only")));
+          continue;
+        }
+        int id = next_client++;
+        clients_++;
+        {
+          std::lock_guard<std::mutex> lock(clients_mu_);
+          client_socks_[id] = c;
+        }
+        std::thread([this, id, s = std::move(sock)]() mutable { ServeClient(id, std::move(s)); }).detach();
+      }
+    }
+    if (clients_.load() > 0) {
+      idle_since = std::chrono::steady_clock::now();
+    } else if (options_.idle_exit_ms >= 0 &&
+               std::chrono::steady_clock::now() - idle_since >= std::chrono::milliseconds(options_.idle_exit_ms)) {
+      Log(LogLevel::kDebug, "coordinator", "no clients left: exiting");
+      break;
+    }
+  }
+  Cleanup();
+  return 0;
+}
+
+void Coordinator::Cleanup() {
+  if (listen_.valid()) {
+    listen_.Reset();
+    unlink(options_.socket_path.c_str());
+  }
+  {
+    std::lock_guard<std::mutex> lock(clients_mu_);
+    for (auto& [id, fd] : client_socks_) shutdown(fd, SHUT_RDWR);
+  }
+  for (int i = 0; i < 500 && clients_.load() > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (lanes_) lanes_->Stop();
+  if (lock_.valid()) {
+    unlink((options_.socket_path + ".lock").c_str());
+    lock_.Reset();
+  }
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
+
+void Coordinator::ServeClient(int client_id, UniqueFd sock) {
+  while (!stop_.load()) {
+    json request;
+    std::vector<UniqueFd> received;
+    Status st = RecvJson(sock.get(), &request, &received, -1);
+    if (!st.ok()) break;  // disconnected (or garbage: drop the client)
+    std::vector<int> fds;
+    json reply = Dispatch(client_id, request, &fds);
+    if (!SendJson(sock.get(), reply, fds).ok()) break;
+    if (request.value("op", "") == "shutdown") RequestStop();  // after the reply has left
+  }
+  lanes_->ReleaseClient(client_id);
+  {
+    std::lock_guard<std::mutex> lock(clients_mu_);
+    client_socks_.erase(client_id);
+  }
+  clients_--;
+}
+
+json Coordinator::Register(const json& req) {
+  FunctionDefinition def;
+  def.name = req.value("name", "");
+  static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
+  if (!std::regex_match(def.name, kName)) {
+    return ErrorReply(Status::InvalidArgument("invalid function name '" + def.name +
+                                              "' (letters, digits and _; not starting with a digit)"));
+  }
+  def.source = req.value("source", "");
+  def.filename = req.value("filename", "<inline:" + def.name + ">");
+  def.entry = req.value("entry", "");
+  auto args = TypesFromJson(req.value("arg_types", json::array()));
+  if (!args.ok()) return ErrorReply(args.status().WithContext("argument types of '" + def.name + "'"));
+  auto rets = TypesFromJson(req.value("return_types", json::array()));
+  if (!rets.ok()) return ErrorReply(rets.status().WithContext("return types of '" + def.name + "'"));
+  if (rets->empty()) return ErrorReply(Status::InvalidArgument("function '" + def.name + "' declares no return type"));
+  def.arg_types = *args;
+  def.return_types = *rets;
+  auto previous = registry_.Find(def.name);
+  RegisteredFunction fn = registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
+  if (!previous || previous->fid != fn.fid) {
+    // Validate by loading it once: a broken function never enters the registry.
+    Status st = lanes_->Validate(fn);
+    if (!st.ok()) return ErrorReply(st.WithContext("cannot register function '" + def.name + "'"));
+    registry_.Commit(fn);
+    if (previous) lanes_->Forget(previous->fid);
+  }
+  json reply = OkReply();
+  reply["fid"] = fn.fid;
+  reply["version"] = fn.version;
+  return reply;
+}
+
+json Coordinator::Status_() {
+  json s = lanes_->StatusJson();
+  s["ok"] = true;
+  s["pid"] = getpid();
+  s["socket"] = options_.socket_path;
+  s["clients"] = clients_.load();
+  s["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  json fns = json::array();
+  for (const auto& fn : registry_.List()) {
+    uint64_t batches = 0, rows = 0, busy_ns = 0, errors = 0, loads = 0;
+    int warm = 0;
+    for (const auto& e : s["executors"]) {
+      for (const auto& f : e["functions"]) {
+        if (f.value("fid", 0u) != fn.fid) continue;
+        batches += f.value("batches", uint64_t{0});
+        rows += f.value("rows", uint64_t{0});
+        busy_ns += f.value("busy_ns", uint64_t{0});
+        errors += f.value("errors", uint64_t{0});
+        loads += f.value("loads", uint64_t{0});
+        warm += f.value("loads", uint64_t{0}) > 0;
+      }
+    }
+    fns.push_back({{"name", fn.def.name},
+                   {"version", fn.version},
+                   {"fid", fn.fid},
+                   {"arg_types", TypesToJson(fn.def.arg_types)},
+                   {"return_types", TypesToJson(fn.def.return_types)},
+                   {"source", fn.source_ref},
+                   {"executors_loaded", warm},
+                   {"loads", loads},
+                   {"batches", batches},
+                   {"rows", rows},
+                   {"mean_batch_rows", batches ? static_cast<double>(rows) / batches : 0.0},
+                   {"busy_s", busy_ns / 1e9},
+                   {"errors", errors}});
+  }
+  s["functions"] = fns;
+  return s;
+}
+
+json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds) {
+  const std::string op = req.value("op", "");
+  if (op == "hello") {
+    json r = OkReply();
+    r["protocol"] = kProtocolVersion;
+    r["pid"] = getpid();
+    r["executors"] = lanes_->executor_count();
+    return r;
+  }
+  if (op == "register") return Register(req);
+  if (op == "drop") {
+    std::string name = req.value("name", "");
+    auto fn = registry_.Find(name);
+    if (!fn || !registry_.Drop(name)) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
+    lanes_->Forget(fn->fid);
+    return OkReply();
+  }
+  if (op == "acquire") {
+    std::string name = req.value("name", "");
+    auto fn = registry_.Find(name);
+    if (!fn) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
+    SchedulingRequest sr;
+    sr.executors_wanted = req.value("executors", 0);
+    sr.slots_per_executor = req.value("slots_per_executor", 2);
+    auto grant = lanes_->Acquire(client_id, *fn, sr, req.value("lane_bytes", size_t{0}));
+    if (!grant.ok()) return ErrorReply(grant.status());
+    json r = OkReply();
+    r["fid"] = fn->fid;
+    r["version"] = fn->version;
+    r["arg_types"] = TypesToJson(fn->def.arg_types);
+    r["return_types"] = TypesToJson(fn->def.return_types);
+    r["lanes"] = grant->lanes;
+    r["executors"] = grant->executors;
+    *fds = grant->fds;
+    return r;
+  }
+  if (op == "release") {
+    lanes_->Release(client_id, req.value("lane_ids", std::vector<uint64_t>{}));
+    return OkReply();
+  }
+  if (op == "kill_executor") {
+    Status st = lanes_->KillExecutor(req.value("index", -1), req.value("reason", std::string("requested")));
+    return st.ok() ? OkReply() : ErrorReply(st);
+  }
+  if (op == "status") return Status_();
+  if (op == "shutdown") return OkReply();  // ServeClient stops once the reply is sent
+  return ErrorReply(Status::ProtocolError("unknown op '" + op + "'"));
+}
+
+}  // namespace imlane

@@ -1,0 +1,133 @@
+#include "imlane/coordinator/executor_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "imlane/common/system.h"
+#include "imlane/lane/futex.h"
+
+extern char** environ;
+
+namespace imlane {
+
+std::string DescribeExit(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "stopped (status " + std::to_string(wait_status) + ")";
+}
+
+Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const CoordinatorOptions& options,
+                                                                const SharedRegion& bell) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Status::FromErrno("socketpair", errno);
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  auto* bell_words = reinterpret_cast<ExecutorBell*>(bell.data());
+  bell_words->sleeping.store(0);
+  bell_words->control_pending.store(0);
+
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> args = {options.executor_path,
+                                   "--control-fd", "3",
+                                   "--bell-fd", "4",
+                                   "--index", std::to_string(index),
+                                   "--runtime-dir", options.runtime_dir,
+                                   "--spin-us", std::to_string(options.spin_us)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const int control_fd = child_end.get(), bell_fd = bell.fd();
+
+  pid_t pid = fork();
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) {
+    // Die with the coordinator. The parent is the thread that forked: only long-lived threads spawn.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(120);
+    int c = fcntl(control_fd, F_DUPFD, 100), b = fcntl(bell_fd, F_DUPFD, 100);
+    if (c < 0 || b < 0 || dup2(c, 3) < 0 || dup2(b, 4) < 0) _exit(121);
+    syscall(SYS_close_range, 5u, ~0u, 0u);  // no other descriptor of the coordinator leaks in
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(argv[0], argv.data(), environ);
+    _exit(127);
+  }
+  child_end.Reset();
+  auto proc = std::unique_ptr<ExecutorProcess>(new ExecutorProcess());
+  proc->index_ = index;
+  proc->pid_ = pid;
+  proc->control_ = std::move(parent_end);
+  proc->bell_ = bell_words;
+
+  json ready;
+  std::vector<UniqueFd> fds;
+  Status st = RecvJson(proc->control_.get(), &ready, &fds, options.spawn_timeout_ms);
+  if (!st.ok() || ready.value("op", "") != "ready") {
+    kill(pid, SIGKILL);
+    int ws = 0;
+    std::string how = waitpid(pid, &ws, 0) == pid ? DescribeExit(ws) : "did not start";
+    proc->pid_ = -1;  // reaped here
+    return Status::Unavailable("executor " + std::to_string(index) + " (" + options.executor_path +
+                               ") failed to start: " + how + (st.ok() ? "" : "; " + st.message()));
+  }
+  return proc;
+}
+
+ExecutorProcess::~ExecutorProcess() = default;
+
+Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, const std::vector<int>& fds) {
+  std::lock_guard<std::mutex> lock(rpc_mu_);
+  IMLANE_RETURN_NOT_OK(SendJson(control_.get(), request, fds));
+  // The executor reads control messages between batches; the bell wakes it if it sleeps.
+  bell()->control_pending.store(1, std::memory_order_seq_cst);
+  RingBell(bell());
+  std::vector<UniqueFd> ignored;
+  Status st = RecvJson(control_.get(), reply, &ignored, timeout_ms);
+  if (!st.ok()) {
+    return st.WithContext("executor " + std::to_string(index_) + " (pid " + std::to_string(pid_) + ")");
+  }
+  return ReplyStatus(*reply);
+}
+
+void ExecutorProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+void ExecutorProcess::Shutdown(int grace_ms) {
+  if (pid_ <= 0) return;
+  {
+    std::unique_lock<std::mutex> lock(rpc_mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      SendJson(control_.get(), json{{"op", "shutdown"}});
+      bell()->control_pending.store(1, std::memory_order_seq_cst);
+      RingBell(bell());
+    }
+  }
+  control_.Reset();  // EOF also tells the executor to go
+  const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(grace_ms) * 1000000;
+  while (MonotonicNanos() < deadline) {
+    if (kill(pid_, 0) != 0) return;
+    // The supervisor reaps; a zombie still answers kill(pid, 0), so peek without reaping.
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid_, SIGKILL);
+}
+
+}  // namespace imlane

@@ -1,0 +1,376 @@
+#include "imlane/coordinator/lane_manager.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "imlane/common/system.h"
+
+namespace imlane {
+
+namespace {
+constexpr int kStatsTimeoutMs = 2000;
+constexpr int kLaneRpcTimeoutMs = 10000;
+constexpr int kShutdownGraceMs = 2000;
+}  // namespace
+
+LaneManager::LaneManager(CoordinatorOptions options, FunctionRegistry* registry)
+    : options_(std::move(options)), registry_(registry) {}
+
+LaneManager::~LaneManager() { Stop(); }
+
+Status LaneManager::Start() {
+  const int n = options_.executors > 0 ? options_.executors : UsableCores();
+  slots_.resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) {
+    IMLANE_ASSIGN_OR_RETURN(slots_[i].bell,
+                            SharedRegion::Create("imlane-bell-" + std::to_string(i), kBellBytes, true));
+    new (slots_[i].bell.data()) ExecutorBell();
+    reinterpret_cast<ExecutorBell*>(slots_[i].bell.data())->magic = kBellMagic;
+  }
+  // Spawned from this (long-lived) thread: an executor's parent-death signal follows its forking thread.
+  for (int i = 0; i < n; i++) {
+    auto proc = ExecutorProcess::Spawn(i, options_, slots_[i].bell);
+    if (!proc.ok()) {
+      stopping_ = true;
+      for (auto& s : slots_) {
+        if (s.process) s.process->Shutdown(kShutdownGraceMs);
+      }
+      while (waitpid(-1, nullptr, 0) > 0) {
+      }
+      return proc.status();
+    }
+    slots_[i].process = std::shared_ptr<ExecutorProcess>(proc.MoveValue());
+  }
+  supervisor_ = std::thread([this] { SuperviseLoop(); });
+  return Status::OK();
+}
+
+void LaneManager::Stop() {
+  if (stopping_.exchange(true)) {
+    if (supervisor_.joinable()) supervisor_.join();
+    return;
+  }
+  std::vector<std::shared_ptr<ExecutorProcess>> procs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : slots_) {
+      if (s.process) procs.push_back(s.process);
+    }
+  }
+  for (auto& p : procs) p->Shutdown(kShutdownGraceMs);
+  if (supervisor_.joinable()) supervisor_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  lanes_.clear();
+  for (auto& s : slots_) s.process.reset();
+}
+
+std::shared_ptr<ExecutorProcess> LaneManager::Process(int index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index < 0 || index >= static_cast<int>(slots_.size())) return nullptr;
+  return slots_[index].process;
+}
+
+Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const RegisteredFunction& fn) {
+  std::lock_guard<std::mutex> load_lock(proc->load_mu);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (proc->loaded.count(fn.fid)) return Status::OK();
+  }
+  json req = {{"op", "load"},
+              {"fid", fn.fid},
+              {"name", fn.def.name},
+              {"source", fn.def.source},
+              {"filename", fn.def.filename},
+              {"entry", fn.def.entry},
+              {"arg_types", TypesToJson(fn.def.arg_types)},
+              {"return_types", TypesToJson(fn.def.return_types)}};
+  json reply;
+  Status st = proc->Call(req, &reply, options_.load_timeout_ms);
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kTimedOut) {
+      proc->Signal(SIGKILL);  // a load that never ends leaves the executor unusable
+      return Status::TimedOut("loading function '" + fn.def.name + "' took longer than " +
+                              std::to_string(options_.load_timeout_ms) + " ms");
+    }
+    return st;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  proc->loaded.insert(fn.fid);
+  return Status::OK();
+}
+
+Status LaneManager::Validate(const RegisteredFunction& fn) {
+  std::vector<ExecutorLoad> loads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < slots_.size(); i++) {
+      const Slot& s = slots_[i];
+      size_t in_use = 0;
+      for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
+      loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use,
+                       s.process && s.process->loaded.count(fn.fid) > 0});
+    }
+  }
+  std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{1, 1});
+  if (chosen.empty()) return Status::Unavailable("no executor is available to load '" + fn.def.name + "'");
+  auto proc = Process(chosen[0]);
+  if (!proc) return Status::Unavailable("executor " + std::to_string(chosen[0]) + " is restarting");
+  return EnsureLoaded(proc, fn);
+}
+
+Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+                                       size_t lane_bytes) {
+  if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
+  const int slots_per_executor = std::max(1, request.slots_per_executor);
+  std::vector<ExecutorLoad> loads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < slots_.size(); i++) {
+      const Slot& s = slots_[i];
+      size_t in_use = 0;
+      for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
+      loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use,
+                       s.process && s.process->loaded.count(fn.fid) > 0});
+    }
+  }
+  std::vector<int> chosen = ChooseExecutors(loads, request);
+  if (chosen.empty()) return Status::Unavailable("no executor is available for '" + fn.def.name + "'");
+
+  std::vector<std::shared_ptr<ExecutorProcess>> procs;
+  for (int idx : chosen) {
+    auto proc = Process(idx);
+    if (!proc) return Status::Unavailable("executor " + std::to_string(idx) + " is restarting");
+    IMLANE_RETURN_NOT_OK(EnsureLoaded(proc, fn));
+    procs.push_back(proc);
+  }
+
+  LaneGrant grant;
+  std::vector<std::pair<std::shared_ptr<ExecutorProcess>, Lane*>> to_attach;
+  std::vector<uint64_t> granted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = 0; k < chosen.size(); k++) {
+      const int idx = chosen[k];
+      int found = 0;
+      for (auto& [id, rec] : lanes_) {
+        if (found == slots_per_executor) break;
+        LaneState st = rec.lane->state();
+        if (rec.client == 0 && rec.executor == idx && rec.lane->region_bytes() >= lane_bytes &&
+            st != LaneState::kRequest && st != LaneState::kBusy) {
+          rec.client = client_id;
+          rec.lane->header()->state.store(static_cast<uint32_t>(LaneState::kIdle));
+          granted.push_back(id);
+          found++;
+        }
+      }
+      for (; found < slots_per_executor; found++) {
+        if (static_cast<int>(lanes_.size()) >= options_.max_lanes) {
+          for (uint64_t id : granted) lanes_[id].client = 0;
+          return Status::CapacityExceeded("the coordinator already holds " + std::to_string(lanes_.size()) +
+                                          " Lanes (max_lanes); release some or raise --max-lanes");
+        }
+        const uint64_t id = next_lane_id_++;
+        auto lane = Lane::Create(id, lane_bytes);
+        if (!lane.ok()) {
+          for (uint64_t g : granted) lanes_[g].client = 0;
+          return lane.status();
+        }
+        LaneRecord rec;
+        rec.lane = std::make_unique<Lane>(lane.MoveValue());
+        rec.executor = idx;
+        rec.client = client_id;
+        to_attach.emplace_back(procs[k], rec.lane.get());
+        lanes_[id] = std::move(rec);
+        granted.push_back(id);
+      }
+    }
+  }
+  // New Lanes are adopted by their executor before the client may post into them.
+  for (auto& [proc, lane] : to_attach) {
+    json reply;
+    Status st = proc->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
+    if (!st.ok()) {
+      Release(client_id, granted);
+      return st.WithContext("handing a Lane to executor " + std::to_string(proc->index()));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint64_t id : granted) {
+    const LaneRecord& rec = lanes_[id];
+    grant.lanes.push_back({{"lane_id", id}, {"executor", rec.executor}, {"bytes", rec.lane->region_bytes()}});
+    grant.fds.push_back(rec.lane->fd());
+  }
+  for (int idx : chosen) {
+    grant.executors.push_back({{"index", idx}, {"pid", slots_[idx].process ? slots_[idx].process->pid() : -1}});
+    grant.fds.push_back(slots_[idx].bell.fd());
+  }
+  return grant;
+}
+
+void LaneManager::Release(int client_id, const std::vector<uint64_t>& lane_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint64_t id : lane_ids) {
+    auto it = lanes_.find(id);
+    if (it != lanes_.end() && it->second.client == client_id) it->second.client = 0;
+  }
+}
+
+void LaneManager::ReleaseClient(int client_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, rec] : lanes_) {
+    if (rec.client == client_id) rec.client = 0;
+  }
+}
+
+Status LaneManager::KillExecutor(int index, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index < 0 || index >= static_cast<int>(slots_.size()) || !slots_[index].process) {
+    return Status::NotFound("no executor " + std::to_string(index));
+  }
+  slots_[index].kill_reason = reason;
+  Log(LogLevel::kWarn, "coordinator", "killing executor " + std::to_string(index) + ": " + reason);
+  slots_[index].process->Signal(SIGKILL);
+  return Status::OK();
+}
+
+void LaneManager::Forget(uint32_t fid) {
+  std::vector<std::shared_ptr<ExecutorProcess>> procs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : slots_) {
+      if (s.process && s.process->loaded.erase(fid)) procs.push_back(s.process);
+    }
+  }
+  for (auto& p : procs) {
+    json reply;
+    p->Call(json{{"op", "unload"}, {"fid", fid}}, &reply, kStatsTimeoutMs);
+  }
+}
+
+void LaneManager::SuperviseLoop() {
+  while (true) {
+    int ws = 0;
+    pid_t pid = waitpid(-1, &ws, 0);
+    if (pid > 0) {
+      HandleExit(pid, ws);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (stopping_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // ECHILD: nothing running yet
+  }
+}
+
+void LaneManager::HandleExit(pid_t pid, int wait_status) {
+  int index = -1;
+  std::set<uint32_t> reload;
+  std::vector<Lane*> lanes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < slots_.size(); i++) {
+      if (slots_[i].process && slots_[i].process->pid() == pid) index = static_cast<int>(i);
+    }
+    if (index < 0) return;
+    Slot& slot = slots_[index];
+    if (stopping_) {
+      slot.process.reset();
+      return;
+    }
+    std::string how = DescribeExit(wait_status);
+    if (!slot.kill_reason.empty()) how += " (killed by the coordinator: " + slot.kill_reason + ")";
+    slot.last_exit = how;
+    slot.kill_reason.clear();
+    slot.restarting = true;
+    slot.restarts++;
+    reload = slot.process->loaded;
+    slot.process.reset();
+    for (auto& [id, rec] : lanes_) {
+      if (rec.executor != index) continue;
+      lanes.push_back(rec.lane.get());
+      auto fn = registry_->FindById(rec.lane->header()->function_id);
+      std::string name = fn ? fn->def.name : "?";
+      rec.lane->PublishError(LaneState::kFailed, StatusCode::kExecutorFailed,
+                             "imlane executor " + std::to_string(index) + " (pid " + std::to_string(pid) +
+                                 ") died while running function '" + name + "': " + how);
+    }
+    Log(LogLevel::kWarn, "coordinator",
+        "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");
+  }
+  // Back off when an executor keeps dying, e.g. a function that crashes in its initialisation.
+  int restarts = slots_[index].restarts;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 20 * (restarts - 1))));
+  auto proc = ExecutorProcess::Spawn(index, options_, slots_[index].bell);
+  if (!proc.ok()) {
+    Log(LogLevel::kError, "coordinator", "cannot restart executor: " + proc.status().ToString());
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[index].restarting = false;
+    return;
+  }
+  std::shared_ptr<ExecutorProcess> fresh(proc.MoveValue());
+  for (Lane* lane : lanes) {
+    json reply;
+    fresh->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
+  }
+  for (uint32_t fid : reload) {
+    auto fn = registry_->FindById(fid);
+    if (fn && EnsureLoaded(fresh, *fn).ok()) continue;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_[index].process = fresh;
+  slots_[index].restarting = false;
+}
+
+json LaneManager::StatusJson() {
+  std::vector<std::pair<int, std::shared_ptr<ExecutorProcess>>> procs;
+  json executors = json::array();
+  size_t lanes_total = 0, lanes_in_use = 0;
+  uint64_t lane_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < slots_.size(); i++) procs.emplace_back(static_cast<int>(i), slots_[i].process);
+    for (const auto& [id, rec] : lanes_) {
+      lanes_total++;
+      lanes_in_use += rec.client != 0;
+      lane_bytes += rec.lane->region_bytes();
+    }
+  }
+  for (auto& [i, proc] : procs) {
+    json e = {{"index", i}};
+    json reply;
+    size_t lanes_here = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const Slot& s = slots_[i];
+      e["restarts"] = s.restarts;
+      e["last_exit"] = s.last_exit;
+      e["state"] = s.restarting ? "restarting" : (proc ? "running" : "stopped");
+      for (const auto& [id, rec] : lanes_) lanes_here += rec.executor == i;
+    }
+    e["lanes"] = lanes_here;
+    e["pid"] = proc ? proc->pid() : -1;
+    e["alive"] = proc != nullptr;
+    e["functions"] = json::array();
+    if (proc && proc->Call(json{{"op", "stats"}}, &reply, kStatsTimeoutMs).ok()) {
+      for (const auto& f : reply.value("functions", json::array())) {
+        auto fn = registry_->FindById(f.value("fid", 0u));
+        json row = f;
+        row["name"] = fn ? fn->def.name : "?";
+        row["version"] = fn ? fn->version : 0;
+        e["functions"].push_back(row);
+      }
+    } else if (proc) {
+      e["state"] = "busy";  // did not answer in time: inside a long batch or hung
+    }
+    executors.push_back(e);
+  }
+  return json{{"executors", executors},
+              {"lanes", {{"total", lanes_total}, {"in_use", lanes_in_use}, {"bytes", lane_bytes}}}};
+}
+
+}  // namespace imlane

@@ -1,0 +1,177 @@
+// imlane: the IMLane coordinator daemon and its command-line client.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "imlane/common/protocol.h"
+#include "imlane/common/system.h"
+#include "imlane/coordinator/coordinator.h"
+
+using namespace imlane;
+
+namespace {
+
+Coordinator* g_coordinator = nullptr;
+
+void OnSignal(int) {
+  if (g_coordinator) g_coordinator->RequestStop();
+}
+
+int Fail(const Status& st) {
+  std::cerr << "imlane: " << st.message() << "\n";
+  return 1;
+}
+
+// One request to a running coordinator.
+Status Ask(const std::string& socket, const json& request, json* reply) {
+  IMLANE_ASSIGN_OR_RETURN(UniqueFd sock, ConnectUnix(socket));
+  return CallJson(sock.get(), request, reply, nullptr, 30000);
+}
+
+void PrintStatus(const json& s) {
+  std::printf("coordinator pid %d on %s, up %.1f s, %d client(s)\n", s.value("pid", 0),
+              s.value("socket", std::string()).c_str(), s.value("uptime_s", 0.0), s.value("clients", 0));
+  std::printf("\nexecutors:\n  %-5s %-8s %-10s %-6s %-8s %s\n", "index", "pid", "state", "lanes", "restarts",
+              "last exit");
+  for (const auto& e : s["executors"]) {
+    std::printf("  %-5d %-8d %-10s %-6zu %-8d %s\n", e.value("index", 0), e.value("pid", 0),
+                e.value("state", std::string()).c_str(), e.value("lanes", size_t{0}), e.value("restarts", 0),
+                e.value("last_exit", std::string()).c_str());
+  }
+  std::printf("\nfunctions:\n  %-20s %-4s %-32s %-10s %-10s %-12s %-10s %s\n", "name", "ver", "signature", "batches",
+              "rows", "mean batch", "busy s", "source");
+  for (const auto& f : s["functions"]) {
+    std::string sig = "(";
+    for (size_t i = 0; i < f["arg_types"].size(); i++) sig += (i ? ", " : "") + f["arg_types"][i].get<std::string>();
+    sig += ") -> ";
+    for (size_t i = 0; i < f["return_types"].size(); i++) sig += (i ? ", " : "") + f["return_types"][i].get<std::string>();
+    std::printf("  %-20s %-4u %-32s %-10llu %-10llu %-12.1f %-10.3f %s\n", f.value("name", std::string()).c_str(),
+                f.value("version", 0u), sig.c_str(), static_cast<unsigned long long>(f.value("batches", uint64_t{0})),
+                static_cast<unsigned long long>(f.value("rows", uint64_t{0})), f.value("mean_batch_rows", 0.0),
+                f.value("busy_s", 0.0), f.value("source", std::string()).c_str());
+  }
+  const auto& l = s["lanes"];
+  std::printf("\nlanes: %zu total, %zu in use, %.1f MiB of shared memory\n", l.value("total", size_t{0}),
+              l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "imlane: the IMLane coordinator.\n\n"
+      "The coordinator owns the executor processes (each one embedded Python interpreter) and the\n"
+      "shared-memory Lanes through which database engines hand batches to AI functions. Engines that\n"
+      "link the DBEnd library start one automatically when none runs; start one by hand with\n"
+      "`imlane serve` to share warm models across processes. Every subcommand takes --socket\n"
+      "(default: $IMLANE_SOCKET, else $XDG_RUNTIME_DIR/imlane/imlane.sock, else /tmp/imlane-<uid>/imlane.sock)."};
+  app.require_subcommand(1);
+  std::string socket = DefaultSocketPath();
+
+  CoordinatorOptions opt;
+  auto* serve = app.add_subcommand("serve", "run the coordinator in the foreground (Ctrl-C or `imlane stop` ends it)");
+  serve->add_option("--socket", socket, "Unix socket to listen on (created 0600 in a 0700 directory)");
+  serve->add_option("--executors", opt.executors, "executor processes; 0 = usable cores (affinity, cgroup quota)")
+      ->check(CLI::Range(0, 256));
+  serve->add_option("--lane-bytes", opt.lane_bytes, "default size of one Lane (shared memory per in-flight batch)")
+      ->default_val(opt.lane_bytes);
+  serve->add_option("--max-lanes", opt.max_lanes, "most Lanes held at once across all clients")
+      ->default_val(opt.max_lanes);
+  serve->add_option("--idle-exit-ms", opt.idle_exit_ms,
+                    "exit this long after the last client disconnects; -1 = never (default)");
+  serve->add_option("--load-timeout-ms", opt.load_timeout_ms, "time allowed for a function's one-off setup")
+      ->default_val(opt.load_timeout_ms);
+  serve->add_option("--spin-us", opt.spin_us, "executor busy-wait after a batch before sleeping (microseconds)")
+      ->default_val(opt.spin_us);
+  serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
+  serve->add_option("--runtime-dir", opt.runtime_dir,
+                    "directory of imlane_executor_runtime.py (default: ../share/imlane/python)");
+
+  bool as_json = false;
+  auto* status = app.add_subcommand("status", "show executors, functions, Lanes and per-function counters");
+  status->add_option("--socket", socket, "coordinator socket");
+  status->add_flag("--json", as_json, "print one JSON object");
+
+  auto* stop = app.add_subcommand("stop", "stop a running coordinator and its executors");
+  stop->add_option("--socket", socket, "coordinator socket");
+
+  std::string name, source, args, returns, entry;
+  auto* reg = app.add_subcommand("register", "register (or replace) an AI function from a Python file");
+  reg->add_option("--socket", socket, "coordinator socket");
+  reg->add_option("name", name, "SQL name of the function")->required();
+  reg->add_option("file", source, "Python file (IMBridge pyinitial/pyfun style, or a class with __call__)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  reg->add_option("--args", args, "argument types, e.g. \"DOUBLE, DOUBLE, VARCHAR\"")->required();
+  reg->add_option("--returns", returns, "return type(s), e.g. INTEGER")->required();
+  reg->add_option("--entry", entry, "object in the file to call (default: pyfun, a marked class, or NAME)");
+
+  auto* drop = app.add_subcommand("drop", "remove an AI function");
+  drop->add_option("--socket", socket, "coordinator socket");
+  drop->add_option("name", name, "function name")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve) {
+    opt.socket_path = socket;
+    const std::string dir = ExecutableDirectory();
+    if (opt.executor_path.empty()) opt.executor_path = dir + "/imlane-executor";
+    if (opt.runtime_dir.empty()) opt.runtime_dir = dir + "/../share/imlane/python";
+    if (!FileExists(opt.executor_path)) return Fail(Status::NotFound("executor binary not found: " + opt.executor_path));
+    if (!FileExists(opt.runtime_dir + "/imlane_executor_runtime.py")) {
+      return Fail(Status::NotFound("executor runtime not found in " + opt.runtime_dir));
+    }
+    signal(SIGPIPE, SIG_IGN);
+    Coordinator coordinator(opt);
+    Status st = coordinator.Start();
+    if (!st.ok()) return Fail(st);
+    g_coordinator = &coordinator;
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    int rc = coordinator.Serve();
+    g_coordinator = nullptr;
+    return rc;
+  }
+  json reply;
+  if (*status) {
+    Status st = Ask(socket, json{{"op", "status"}}, &reply);
+    if (!st.ok()) return Fail(st);
+    reply.erase("ok");
+    if (as_json) {
+      std::cout << reply.dump(2) << "\n";
+    } else {
+      PrintStatus(reply);
+    }
+    return 0;
+  }
+  if (*stop) {
+    Status st = Ask(socket, json{{"op", "shutdown"}}, &reply);
+    return st.ok() ? 0 : Fail(st);
+  }
+  if (*reg) {
+    auto code = ReadFile(source);
+    if (!code.ok()) return Fail(code.status());
+    auto arg_types = ParseTypeList(args);
+    if (!arg_types.ok()) return Fail(arg_types.status());
+    auto ret_types = ParseTypeList(returns);
+    if (!ret_types.ok()) return Fail(ret_types.status());
+    char resolved[4096];
+    std::string path = realpath(source.c_str(), resolved) ? resolved : source;
+    json req = {{"op", "register"}, {"name", name}, {"source", *code}, {"filename", path}, {"source_ref", path},
+                {"entry", entry}, {"arg_types", TypesToJson(*arg_types)}, {"return_types", TypesToJson(*ret_types)}};
+    Status st = Ask(socket, req, &reply);
+    if (!st.ok()) return Fail(st);
+    std::cout << "registered " << name << " version " << reply.value("version", 0) << "\n";
+    return 0;
+  }
+  if (*drop) {
+    Status st = Ask(socket, json{{"op", "drop"}, {"name", name}}, &reply);
+    return st.ok() ? 0 : Fail(st);
+  }
+  return 0;
+}

@@ -1,0 +1,118 @@
+#include "imlane/dbend/coordinator_client.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "imlane/common/system.h"
+#include "imlane/lane/futex.h"
+
+extern char** environ;
+
+namespace imlane {
+
+namespace {
+
+constexpr int kEmbeddedExitWaitMs = 5000;
+
+Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& socket_path) {
+  std::string binary = settings.coordinator_path.empty() ? FindCoordinatorBinary() : settings.coordinator_path;
+  if (!FileExists(binary)) {
+    return Status::Unavailable("no coordinator at " + socket_path + " and the coordinator binary was not found at " +
+                               binary + " (set IMLANE_COORDINATOR or Settings::coordinator_path)");
+  }
+  std::vector<std::string> args = {binary, "serve", "--socket", socket_path,
+                                   "--idle-exit-ms", std::to_string(std::max(0, settings.embedded_idle_exit_ms)),
+                                   "--executors", std::to_string(std::max(0, settings.n_executors)),
+                                   "--lane-bytes", std::to_string(settings.lane_bytes)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) {
+    // Own session: a Ctrl-C meant for the engine's terminal must not reach the shared coordinator.
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(argv[0], argv.data(), environ);
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+std::string FindCoordinatorBinary() {
+  if (const char* env = std::getenv("IMLANE_COORDINATOR"); env != nullptr && *env) return env;
+  const std::string lib_dir = ModuleDirectory(reinterpret_cast<const void*>(&FindCoordinatorBinary));
+  for (const char* rel : {"/../bin/imlane", "/../../bin/imlane", "/imlane"}) {
+    if (FileExists(lib_dir + rel)) return lib_dir + rel;
+  }
+  return lib_dir + "/../bin/imlane";
+}
+
+Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Settings& settings) {
+  auto client = std::unique_ptr<CoordinatorClient>(new CoordinatorClient());
+  client->socket_path_ = settings.socket_path.empty() ? DefaultSocketPath() : settings.socket_path;
+  auto sock = ConnectUnix(client->socket_path_);
+  if (!sock.ok() && sock.status().code() == StatusCode::kUnavailable && settings.start_embedded) {
+    IMLANE_RETURN_NOT_OK(PrepareSocketDirectory(client->socket_path_));
+    IMLANE_ASSIGN_OR_RETURN(client->embedded_pid_, SpawnCoordinator(settings, client->socket_path_));
+    const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(settings.connect_timeout_ms) * 1000000;
+    while (true) {
+      sock = ConnectUnix(client->socket_path_);
+      if (sock.ok()) break;
+      int ws = 0;
+      if (client->embedded_pid_ > 0 && waitpid(client->embedded_pid_, &ws, WNOHANG) == client->embedded_pid_) {
+        // It exited: usually another process started a coordinator first; keep trying to connect.
+        client->embedded_pid_ = -1;
+      }
+      if (MonotonicNanos() > deadline) {
+        if (client->embedded_pid_ > 0) kill(client->embedded_pid_, SIGTERM);
+        return Status::Unavailable("started a coordinator but could not connect to " + client->socket_path_ +
+                                   " within " + std::to_string(settings.connect_timeout_ms) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (!sock.ok()) return sock.status();
+  client->sock_ = sock.MoveValue();
+  json reply;
+  IMLANE_RETURN_NOT_OK(client->Call(json{{"op", "hello"}, {"pid", getpid()}}, &reply, nullptr, 10000));
+  if (reply.value("protocol", 0) != kProtocolVersion) {
+    return Status::ProtocolError("coordinator speaks protocol " + std::to_string(reply.value("protocol", 0)) +
+                                 ", this library " + std::to_string(kProtocolVersion));
+  }
+  return client;
+}
+
+CoordinatorClient::~CoordinatorClient() {
+  sock_.Reset();  // the coordinator reclaims this client's Lanes
+  if (embedded_pid_ <= 0) return;
+  // The embedded coordinator exits once idle; reap it if that happens soon (other clients may keep
+  // it alive, in which case init reaps it later).
+  const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(kEmbeddedExitWaitMs) * 1000000;
+  while (MonotonicNanos() < deadline) {
+    int ws = 0;
+    pid_t r = waitpid(embedded_pid_, &ws, WNOHANG);
+    if (r == embedded_pid_ || (r < 0 && errno == ECHILD)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Status CoordinatorClient::Call(const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!sock_.valid()) return Status::Unavailable("not connected to the coordinator");
+  Status st = CallJson(sock_.get(), request, reply, fds, timeout_ms);
+  if (st.code() == StatusCode::kUnavailable) return Status::Unavailable("the coordinator went away: " + st.message());
+  return st;
+}
+
+}  // namespace imlane

@@ -1,0 +1,82 @@
+// Lane Manager: owns the executor processes (spawn, ready handshake, restart, stop) and the Lanes
+// (create, pre-fault, hand out, reclaim, fail on executor death). Lanes are pooled per executor and
+// reused, so shared memory is faulted in once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "imlane/common/protocol.h"
+#include "imlane/coordinator/executor_process.h"
+#include "imlane/coordinator/function_registry.h"
+#include "imlane/coordinator/options.h"
+#include "imlane/coordinator/scheduler.h"
+#include "imlane/lane/lane.h"
+
+namespace imlane {
+
+struct LaneGrant {
+  json lanes = json::array();      // [{lane_id, executor, bytes}], in the order of lane_fds
+  json executors = json::array();  // [{index, pid}], in the order of bell_fds
+  std::vector<int> fds;            // lane descriptors, then bell descriptors (borrowed)
+};
+
+class LaneManager {
+ public:
+  LaneManager(CoordinatorOptions options, FunctionRegistry* registry);
+  ~LaneManager();
+
+  Status Start();
+  void Stop();
+
+  // Loads (or finds warm) the function on one executor: how registration validates code.
+  Status Validate(const RegisteredFunction& fn);
+  Result<LaneGrant> Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+                            size_t lane_bytes);
+  void Release(int client_id, const std::vector<uint64_t>& lane_ids);
+  void ReleaseClient(int client_id);
+  // Kills a hung executor; its Lanes fail and it is replaced.
+  Status KillExecutor(int index, const std::string& reason);
+  // Unloads every version of a dropped function from the executors.
+  void Forget(uint32_t fid);
+  json StatusJson();
+  int executor_count() const { return static_cast<int>(slots_.size()); }
+
+ private:
+  struct LaneRecord {
+    std::unique_ptr<Lane> lane;
+    int executor = -1;
+    int client = 0;  // 0: in the pool
+  };
+  struct Slot {  // one executor position; the process in it may be replaced
+    SharedRegion bell;  // outlives processes: clients keep ringing the same bell across restarts
+    std::shared_ptr<ExecutorProcess> process;
+    std::string kill_reason;
+    bool restarting = false;
+    int restarts = 0;
+    std::string last_exit;
+  };
+
+  Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const RegisteredFunction& fn);
+  void SuperviseLoop();
+  void HandleExit(pid_t pid, int wait_status);
+  std::shared_ptr<ExecutorProcess> Process(int index);
+
+  CoordinatorOptions options_;
+  FunctionRegistry* registry_;
+  std::mutex mu_;  // guards slots_, lanes_, next_lane_id_ and ExecutorProcess::loaded
+  std::vector<Slot> slots_;
+  std::map<uint64_t, LaneRecord> lanes_;
+  uint64_t next_lane_id_ = 1;
+  std::atomic<bool> stopping_{false};
+  std::thread supervisor_;
+};
+
+}  // namespace imlane
