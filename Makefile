@@ -1,0 +1,45 @@
+# IMLane top-level Makefile (DuckDB's convention: make drives CMake).
+#   make            install missing Debian packages, configure and build into build/
+#   make test       the same, then the whole suite through ctest
+#   make demo       the same, then an end-to-end run (see README)
+#   make install    PREFIX=/usr/local (default)
+#   make bench      micro benchmarks
+MAKEFLAGS  += --no-print-directory
+PREFIX     ?= /usr/local
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
+
+.PHONY: all deps configure build test demo install bench clean
+
+all: build
+
+deps:
+	@./install_deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+
+# Until the DuckDB integration lands, the demo is the C++ example built against the installed package.
+demo: build
+	@cmake --install $(BUILD_DIR) --prefix $(DEMO_PREFIX) >/dev/null
+	@cmake -S demo/cpp_example -B $(BUILD_DIR)/cpp_example -DCMAKE_PREFIX_PATH=$(DEMO_PREFIX) >/dev/null
+	@cmake --build $(BUILD_DIR)/cpp_example -j $(JOBS) >/dev/null
+	$(BUILD_DIR)/cpp_example/cpp_example --rows 1000000 --model demo/cpp_example/model.py
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+bench: build
+	$(BUILD_DIR)/bin/lane_bench
+
+clean:
+	rm -rf $(BUILD_DIR)
