@@ -7,8 +7,9 @@
 //   ... produce the next batch meanwhile ...
 //   ctx->Pull(t, &result);                                           // blocks (with a timeout)
 //
-// Thread-safe: any number of engine threads may push and pull at once. At most
-// executors x slots_per_executor batches per function are in flight; Push waits for a free slot.
+// Thread-safe: any number of engine threads may push and pull at once. Each function starts with
+// executors x slots_per_executor in-flight slots and grows up to max_inflight when every slot is
+// taken; beyond that Push waits (up to timeout_ms) for a ticket to be pulled.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,7 @@ struct Settings {
   std::string coordinator_path;         // "": the `imlane` installed next to this library
   int executors_per_function = 0;       // executors serving each function for this client; 0 = all
   int slots_per_executor = 2;           // in-flight batches per executor (one runs, one is written)
+  int max_inflight = 0;                 // per function; 0: executors x slots_per_executor x 4
   size_t lane_bytes = 64u << 20;        // shared memory per slot: the largest batch plus its result
   size_t batch_rows = 0;                // 0: adaptive (AdaptiveBatchTuner); otherwise pinned
   int timeout_ms = 60000;               // a batch that takes longer fails; its executor is replaced

@@ -1,5 +1,7 @@
 #include "imlane/common/protocol.h"
 
+#include <atomic>
+
 namespace imlane {
 
 Status ReplyStatus(const json& reply) {
@@ -24,10 +26,24 @@ Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout
 
 Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms,
                 const std::vector<int>& send_fds) {
-  IMLANE_RETURN_NOT_OK(SendJson(sock, request, send_fds));
+  // Every request carries an id that its reply echoes: a reply that arrives after its caller timed
+  // out is recognised and skipped instead of answering the next request.
+  static std::atomic<uint64_t> next_id{1};
+  json req = request;
+  const uint64_t id = next_id++;
+  req["id"] = id;
+  IMLANE_RETURN_NOT_OK(SendJson(sock, req, send_fds));
   std::vector<UniqueFd> ignored;
-  IMLANE_RETURN_NOT_OK(RecvJson(sock, reply, fds ? fds : &ignored, timeout_ms));
+  while (true) {
+    IMLANE_RETURN_NOT_OK(RecvJson(sock, reply, fds ? fds : &ignored, timeout_ms));
+    if (reply->value("id", uint64_t{0}) == id) break;
+  }
   return ReplyStatus(*reply);
+}
+
+json ReplyTo(const json& request, json reply) {
+  if (request.contains("id")) reply["id"] = request["id"];
+  return reply;
 }
 
 json TypesToJson(const std::vector<TypeId>& types) {

@@ -119,7 +119,7 @@ void Coordinator::ServeClient(int client_id, UniqueFd sock) {
     Status st = RecvJson(sock.get(), &request, &received, -1);
     if (!st.ok()) break;  // disconnected (or garbage: drop the client)
     std::vector<int> fds;
-    json reply = Dispatch(client_id, request, &fds);
+    json reply = ReplyTo(request, Dispatch(client_id, request, &fds));
     if (!SendJson(sock.get(), reply, fds).ok()) break;
     if (request.value("op", "") == "shutdown") RequestStop();  // after the reply has left
   }
@@ -155,8 +155,8 @@ json Coordinator::Register(const json& req) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);
     if (!st.ok()) return ErrorReply(st.WithContext("cannot register function '" + def.name + "'"));
+    // The previous version stays loaded: other clients may still hold Lanes for it.
     registry_.Commit(fn);
-    if (previous) lanes_->Forget(previous->fid);
   }
   json reply = OkReply();
   reply["fid"] = fn.fid;

@@ -313,17 +313,25 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
     return;
   }
   std::shared_ptr<ExecutorProcess> fresh(proc.MoveValue());
+  // Functions first: a batch already waiting in a Lane is served as soon as the Lane is adopted.
+  for (uint32_t fid : reload) {
+    auto fn = registry_->FindById(fid);
+    if (fn) EnsureLoaded(fresh, *fn);
+  }
   for (Lane* lane : lanes) {
     json reply;
     fresh->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
   }
-  for (uint32_t fid : reload) {
-    auto fn = registry_->FindById(fid);
-    if (fn && EnsureLoaded(fresh, *fn).ok()) continue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[index].restarting = false;
+    if (!stopping_) {
+      slots_[index].process = fresh;
+      return;
+    }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  slots_[index].process = fresh;
-  slots_[index].restarting = false;
+  // Stop() ran while this replacement was starting and could not see it: shut it down here.
+  fresh->Shutdown(kShutdownGraceMs);
 }
 
 json LaneManager::StatusJson() {

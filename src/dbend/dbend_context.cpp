@@ -19,6 +19,7 @@ namespace imlane {
 namespace {
 
 constexpr int64_t kSleepSliceNs = 100 * 1000 * 1000;  // re-check deadlines this often while waiting
+constexpr int kKillSettleMs = 5000;                   // a killed executor's Lanes fail within this
 
 bool Finished(LaneState s) { return s == LaneState::kDone || s == LaneState::kError || s == LaneState::kFailed; }
 
@@ -64,6 +65,8 @@ struct DBEndContext::Impl {
 
   // Lanes for `name`, acquired from the coordinator on first use. Called with `mu` held.
   Result<FunctionState*> Function(const std::string& name);
+  // Asks the coordinator for more Lanes (slots_per_executor on each executor) and adds them.
+  Status AddLanes(FunctionState* fn, int slots_per_executor);
   Slot* FreeSlot(FunctionState* fn, const SchedHint& hint);
   void Free(Slot* slot);
   Status WaitFinished(Slot* slot, int64_t deadline);
@@ -73,10 +76,27 @@ struct DBEndContext::Impl {
 Result<FunctionState*> DBEndContext::Impl::Function(const std::string& name) {
   auto it = functions.find(name);
   if (it != functions.end()) return it->second.get();
+  auto fn = std::make_unique<FunctionState>();
+  fn->name = name;
+  IMLANE_RETURN_NOT_OK(AddLanes(fn.get(), settings.slots_per_executor));
+  AdaptiveBatchTuner::Options topt;
+  topt.pinned_rows = settings.batch_rows;
+  // The tuner never asks for more rows than half a Lane holds (room for the result).
+  size_t smallest = SIZE_MAX;
+  for (const auto& s : fn->slots) smallest = std::min<size_t>(smallest, s->lane->arena_bytes());
+  uint64_t per_row = BatchBuilder::RequiredBytes(fn->arg_types, 1024, 0) / 1024 + 16;
+  topt.max_rows = std::max<size_t>(topt.min_rows, std::min<size_t>(topt.max_rows, smallest / 2 / per_row));
+  fn->tuner = AdaptiveBatchTuner(topt);
+  FunctionState* raw = fn.get();
+  functions[name] = std::move(fn);
+  return raw;
+}
+
+Status DBEndContext::Impl::AddLanes(FunctionState* fn, int slots_per_executor) {
   json req = {{"op", "acquire"},
-              {"name", name},
+              {"name", fn->name},
               {"executors", settings.executors_per_function},
-              {"slots_per_executor", settings.slots_per_executor},
+              {"slots_per_executor", slots_per_executor},
               {"lane_bytes", settings.lane_bytes}};
   json reply;
   std::vector<UniqueFd> fds;
@@ -88,15 +108,22 @@ Result<FunctionState*> DBEndContext::Impl::Function(const std::string& name) {
                                  std::to_string(lanes.size()) + " Lanes and " + std::to_string(executors.size()) +
                                  " executors");
   }
-  auto fn = std::make_unique<FunctionState>();
-  fn->name = name;
-  fn->fid = reply.value("fid", 0u);
-  fn->version = reply.value("version", 0u);
-  IMLANE_ASSIGN_OR_RETURN(fn->arg_types, TypesFromJson(reply["arg_types"]));
-  IMLANE_ASSIGN_OR_RETURN(fn->return_types, TypesFromJson(reply["return_types"]));
+  if (fn->slots.empty()) {
+    fn->fid = reply.value("fid", 0u);
+    fn->version = reply.value("version", 0u);
+    IMLANE_ASSIGN_OR_RETURN(fn->arg_types, TypesFromJson(reply["arg_types"]));
+    IMLANE_ASSIGN_OR_RETURN(fn->return_types, TypesFromJson(reply["return_types"]));
+  } else if (reply.value("fid", 0u) != fn->fid) {
+    // Replaced meanwhile: keep serving the version this context started with; give these back.
+    std::vector<uint64_t> ids;
+    for (const auto& l : lanes) ids.push_back(l.value("lane_id", uint64_t{0}));
+    json ignored;
+    client->Call(json{{"op", "release"}, {"lane_ids", ids}}, &ignored);
+    return Status::OK();
+  }
   for (size_t i = 0; i < executors.size(); i++) {
     int index = executors[i].value("index", -1);
-    fn->executor_position[index] = static_cast<int>(i);
+    fn->executor_position.emplace(index, static_cast<int>(fn->executor_position.size()));
     UniqueFd& fd = fds[lanes.size() + i];
     if (bells.count(index)) continue;  // same executor, same bell
     IMLANE_ASSIGN_OR_RETURN(SharedRegion bell, SharedRegion::Attach(fd.Release()));
@@ -106,7 +133,6 @@ Result<FunctionState*> DBEndContext::Impl::Function(const std::string& name) {
     bell.CloseFd();
     bells[index] = std::move(bell);
   }
-  size_t smallest = SIZE_MAX;
   for (size_t i = 0; i < lanes.size(); i++) {
     IMLANE_ASSIGN_OR_RETURN(Lane lane, Lane::Attach(fds[i].Release()));
     lane.CloseFd();
@@ -114,21 +140,12 @@ Result<FunctionState*> DBEndContext::Impl::Function(const std::string& name) {
     slot->executor = lanes[i].value("executor", -1);
     if (!bells.count(slot->executor)) return Status::ProtocolError("Lane for an executor without a bell");
     slot->bell = reinterpret_cast<ExecutorBell*>(bells[slot->executor].data());
-    slot->function = fn.get();
-    smallest = std::min<size_t>(smallest, lane.arena_bytes());
+    slot->function = fn;
     slot->lane = std::make_unique<Lane>(std::move(lane));
     fn->lane_ids.push_back(lanes[i].value("lane_id", uint64_t{0}));
     fn->slots.push_back(std::move(slot));
   }
-  AdaptiveBatchTuner::Options topt;
-  topt.pinned_rows = settings.batch_rows;
-  // The tuner never asks for more rows than half a Lane holds (room for the result).
-  uint64_t per_row = BatchBuilder::RequiredBytes(fn->arg_types, 1024, 0) / 1024 + 16;
-  topt.max_rows = std::max<size_t>(topt.min_rows, std::min<size_t>(topt.max_rows, smallest / 2 / per_row));
-  fn->tuner = AdaptiveBatchTuner(topt);
-  FunctionState* raw = fn.get();
-  functions[name] = std::move(fn);
-  return raw;
+  return Status::OK();
 }
 
 Slot* DBEndContext::Impl::FreeSlot(FunctionState* fn, const SchedHint& hint) {
@@ -359,7 +376,15 @@ Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capac
     std::unique_lock<std::mutex> lock(impl_->mu);
     IMLANE_ASSIGN_OR_RETURN(FunctionState * fn, impl_->Function(name));
     const int64_t deadline = DeadlineAfterMs(impl_->settings.timeout_ms);
+    const size_t limit = impl_->settings.max_inflight > 0
+                             ? static_cast<size_t>(impl_->settings.max_inflight)
+                             : fn->executor_position.size() * impl_->settings.slots_per_executor * 4;
     while ((slot = impl_->FreeSlot(fn, hint)) == nullptr) {
+      if (fn->slots.size() + fn->executor_position.size() <= limit) {
+        // Every slot is taken (many engine threads, or deep pipelines): grow rather than wait.
+        IMLANE_RETURN_NOT_OK(impl_->AddLanes(fn, 1));
+        continue;
+      }
       if (MonotonicNanos() >= deadline) {
         return Status::TimedOut("all " + std::to_string(fn->slots.size()) + " in-flight slots of '" + name +
                                 "' stayed busy for " + std::to_string(impl_->settings.timeout_ms) +
@@ -449,6 +474,15 @@ Result<PulledBatch> DBEndContext::Pull(Ticket ticket, int timeout_ms) {
     std::string reason = "a batch of '" + name + "' exceeded the timeout of " + std::to_string(effective) + " ms";
     json ignored;
     impl_->client->Call(json{{"op", "kill_executor"}, {"index", executor}, {"reason", reason}}, &ignored);
+    // Wait for the coordinator to fail this Lane, so that the next batch never lands on the
+    // executor being killed and the slot is free again at once.
+    if (impl_->WaitFinished(slot, DeadlineAfterMs(kKillSettleMs)).ok()) {
+      {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        slot->abandoned = false;
+      }
+      impl_->Free(slot);
+    }
     return Status::TimedOut("imlane function '" + name + "' did not finish a batch of " +
                             std::to_string(slot->request_rows) + " rows within " + std::to_string(effective) +
                             " ms; its executor is being replaced");

@@ -32,8 +32,17 @@ class ResultError(Exception):
 # Loading
 
 
+def _own_callable_classes(module):
+    """Classes defined by the function's own source (not imported) that have __call__."""
+    return [v for v in module.__dict__.values()
+            if isinstance(v, type) and v.__module__ == module.__name__ and v.__call__ is not object.__call__
+            and "__call__" in vars(v)]
+
+
 def _resolve_entry(module, name, entry):
     ns = module.__dict__
+    if entry == "pyfun":
+        entry = ""  # the staged style named explicitly: pyinitial() still runs
     if entry:
         if entry not in ns:
             raise FunctionLoadError(f"entry '{entry}' is not defined in the source")
@@ -50,6 +59,12 @@ def _resolve_entry(module, name, entry):
                 ", ".join(getattr(m, "__name__", "?") for m in marked) + "); name one as the entry")
         elif name in ns and callable(ns[name]):
             obj = ns[name]
+        elif len(_own_callable_classes(module)) == 1:
+            obj = _own_callable_classes(module)[0]
+        elif len(_own_callable_classes(module)) > 1:
+            raise FunctionLoadError(
+                "the source defines several classes with __call__ (" +
+                ", ".join(c.__name__ for c in _own_callable_classes(module)) + "); name one as the entry")
         else:
             raise FunctionLoadError(
                 "no entry point found: define pyfun(*columns) (and optionally pyinitial()), a class with "

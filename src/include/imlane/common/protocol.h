@@ -30,6 +30,9 @@ Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout
 Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms,
                 const std::vector<int>& send_fds = {});
 
+// `reply` with the request's id attached, so that CallJson can pair them.
+json ReplyTo(const json& request, json reply);
+
 json TypesToJson(const std::vector<TypeId>& types);
 Result<std::vector<TypeId>> TypesFromJson(const json& j);
 

@@ -1,5 +1,6 @@
 // Framed messages over Unix-domain stream sockets, with file descriptors passed alongside
-// (SCM_RIGHTS). Each message is a 4-byte little-endian length followed by the payload.
+// (SCM_RIGHTS). Each message is a 4-byte length (native byte order: both ends are on this machine)
+// followed by the payload.
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,459 @@
+// End to end through DBEnd: a real coordinator, real executor processes, real Python and numpy.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <deque>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "test_support.h"
+
+namespace imlane::testing {
+namespace {
+
+using nlohmann::json;
+
+// ---- Function styles ---------------------------------------------------------------------------
+
+TEST_F(CoordinatorTest, StagedStyleInitRunsOncePerExecutorAcrossManyBatches) {
+  std::string log = dir_ + "/init.log";
+  Register("scale",
+           "import os\n"
+           "def pyinitial():\n"
+           "    global factor\n"
+           "    factor = 3.0\n"
+           "    with open('" + log + "', 'a') as f:\n"
+           "        f.write(str(os.getpid()) + '\\n')\n"
+           "def pyfun(x):\n"
+           "    return x * factor\n",
+           "DOUBLE", "DOUBLE");
+  for (int i = 0; i < 60; i++) {
+    ColumnBatch out;
+    ASSERT_TRUE(ctx().ExecuteFunction("scale", Doubles({1.0, 2.0, static_cast<double>(i)}), &out).ok());
+    ASSERT_EQ(out.columns[0].Get<double>(2), 3.0 * i);
+  }
+  // Registering the same code again is a no-op: same version, nothing reloaded.
+  Register("scale",
+           "import os\n"
+           "def pyinitial():\n"
+           "    global factor\n"
+           "    factor = 3.0\n"
+           "    with open('" + log + "', 'a') as f:\n"
+           "        f.write(str(os.getpid()) + '\\n')\n"
+           "def pyfun(x):\n"
+           "    return x * factor\n",
+           "DOUBLE", "DOUBLE");
+  std::ifstream in(log);
+  std::multiset<std::string> pids;
+  for (std::string line; std::getline(in, line);) pids.insert(line);
+  EXPECT_EQ(pids.size(), 2u) << "one initialisation per executor";
+  EXPECT_EQ(std::set<std::string>(pids.begin(), pids.end()).size(), 2u) << "two different executors";
+  json s = StatusJson();
+  ASSERT_EQ(s["functions"].size(), 1u);
+  EXPECT_EQ(s["functions"][0]["version"], 1);
+  EXPECT_EQ(s["functions"][0]["loads"], 2);
+  EXPECT_EQ(s["functions"][0]["batches"], 60);
+  EXPECT_EQ(s["functions"][0]["rows"], 180);
+}
+
+TEST_F(CoordinatorTest, ClassStyleAndPlainCallableRun) {
+  Register("offset",
+           "class Offset:\n"
+           "    def __init__(self):\n"
+           "        self.k = 10\n"
+           "    def __call__(self, a, b):\n"
+           "        return a + b + self.k\n",
+           "BIGINT, BIGINT", "BIGINT");
+  Register("twice", "def twice(x):\n    return x * 2\n", "INTEGER", "INTEGER");
+  ColumnBatch in;
+  in.columns.push_back(Column::FromValues<int64_t>({1, 2, 3}));
+  in.columns.push_back(Column::FromValues<int64_t>({100, 200, 300}));
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("offset", in, &out).ok());
+  EXPECT_EQ(out.columns[0].Get<int64_t>(0), 111);
+  EXPECT_EQ(out.columns[0].Get<int64_t>(2), 313);
+  ColumnBatch in2;
+  in2.columns.push_back(Column::FromValues<int32_t>({7, -4}));
+  ASSERT_TRUE(ctx().ExecuteFunction("twice", in2, &out).ok());
+  EXPECT_EQ(out.columns[0].Get<int32_t>(0), 14);
+  EXPECT_EQ(out.columns[0].Get<int32_t>(1), -8);
+}
+
+TEST_F(CoordinatorTest, EntrySelectsOneOfSeveralFunctionsInAFile) {
+  std::string path = WriteFile("many.py",
+                               "def add_one(x):\n    return x + 1\n"
+                               "def add_two(x):\n    return x + 2\n");
+  auto spec = FunctionSpec::Make("plus2", path, "DOUBLE", "DOUBLE", "add_two");
+  ASSERT_TRUE(ctx().RegisterFunction(*spec).ok());
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("plus2", Doubles({1.5}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 3.5);
+}
+
+TEST_F(CoordinatorTest, SeveralResultColumns) {
+  Register("split", "import numpy as np\ndef pyfun(x):\n    return x * 2, np.where(x > 1, 'big', 'small')\n",
+           "DOUBLE", "DOUBLE, VARCHAR");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("split", Doubles({0.5, 2.5}), &out).ok());
+  ASSERT_EQ(out.columns.size(), 2u);
+  EXPECT_EQ(out.columns[0].Get<double>(1), 5.0);
+  EXPECT_EQ(out.columns[1].GetString(0), "small");
+  EXPECT_EQ(out.columns[1].GetString(1), "big");
+}
+
+// ---- Every type, with NULLs, through Python and back ------------------------------------------
+
+// Identity that keeps NULLs: NULL numerics arrive as NaN (or NaT) and go back as None.
+const char* kIdentity =
+    "import numpy as np\n"
+    "def pyfun(x):\n"
+    "    if x.dtype.kind == 'f':\n"
+    "        return [None if v != v else v for v in x.tolist()]\n"
+    "    return x\n";
+
+TEST_F(CoordinatorTest, EveryTypeWithNullsRoundTripsThroughPython) {
+  const size_t n = 3000;
+  struct Case {
+    const char* type;
+    Column column;
+  };
+  std::vector<Case> cases;
+  auto null_at = [](size_t i) { return i % 7 == 3; };
+  {
+    std::vector<std::optional<bool>> v;
+    for (size_t i = 0; i < n; i++) v.push_back(null_at(i) ? std::nullopt : std::optional<bool>(i % 3 == 0));
+    cases.push_back({"BOOLEAN", Column::FromBools(v)});
+  }
+  auto ints = [&](TypeId t, auto sample) {
+    using T = decltype(sample);
+    std::vector<std::optional<T>> v;
+    for (size_t i = 0; i < n; i++) {
+      v.push_back(null_at(i) ? std::nullopt : std::optional<T>(static_cast<T>(static_cast<int64_t>(i * 37) % 100 - 50)));
+    }
+    return Column::FromOptionals<T>(t, v);
+  };
+  cases.push_back({"TINYINT", ints(TypeId::kInt8, int8_t{})});
+  cases.push_back({"SMALLINT", ints(TypeId::kInt16, int16_t{})});
+  cases.push_back({"INTEGER", ints(TypeId::kInt32, int32_t{})});
+  cases.push_back({"BIGINT", ints(TypeId::kInt64, int64_t{})});
+  cases.push_back({"DATE", ints(TypeId::kDate, int32_t{})});
+  cases.push_back({"TIMESTAMP", ints(TypeId::kTimestamp, int64_t{})});
+  {
+    std::vector<std::optional<float>> f;
+    std::vector<std::optional<double>> d;
+    for (size_t i = 0; i < n; i++) {
+      f.push_back(null_at(i) ? std::nullopt : std::optional<float>(static_cast<float>(i) / 8));
+      d.push_back(null_at(i) ? std::nullopt : std::optional<double>(static_cast<double>(i) / 3));
+    }
+    cases.push_back({"FLOAT", Column::FromOptionals<float>(TypeId::kFloat, f)});
+    cases.push_back({"DOUBLE", Column::FromOptionals<double>(TypeId::kDouble, d)});
+  }
+  {
+    std::vector<std::optional<std::string>> v;
+    for (size_t i = 0; i < n; i++) {
+      v.push_back(null_at(i) ? std::nullopt : std::optional<std::string>("s" + std::to_string(i) + "\xc3\xa9"));
+    }
+    cases.push_back({"VARCHAR", Column::FromStrings(v)});
+  }
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.type);
+    std::string name = std::string("ident_") + c.type;
+    Register(name, kIdentity, c.type, c.type);
+    ColumnBatch in, out;
+    in.columns.push_back(c.column);
+    Status st = ctx().ExecuteFunction(name, in, &out);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    const Column& got = out.columns[0];
+    ASSERT_EQ(got.length(), n);
+    EXPECT_EQ(got.null_count(), c.column.null_count());
+    for (size_t i = 0; i < n; i++) {
+      ASSERT_EQ(got.IsNull(i), c.column.IsNull(i)) << "row " << i;
+      if (got.IsNull(i)) continue;
+      if (c.column.type() == TypeId::kVarchar) {
+        ASSERT_EQ(got.GetString(i), c.column.GetString(i));
+      } else if (c.column.type() == TypeId::kBoolean) {
+        ASSERT_EQ(got.GetBool(i), c.column.GetBool(i));
+      } else {
+        size_t w = FixedWidth(c.column.type());
+        ASSERT_EQ(0, std::memcmp(got.data().data() + i * w, c.column.data().data() + i * w, w)) << "row " << i;
+      }
+    }
+  }
+}
+
+// ---- Errors ------------------------------------------------------------------------------------
+
+TEST_F(CoordinatorTest, PythonExceptionCarriesTheTraceback) {
+  Register("boom", "def helper(x):\n    raise ValueError('bad input ' + str(len(x)))\ndef pyfun(x):\n    return helper(x)\n",
+           "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("boom", Doubles({1, 2, 3}), &out);
+  ASSERT_EQ(st.code(), StatusCode::kPythonError);
+  EXPECT_NE(st.message().find("imlane function 'boom'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("ValueError: bad input 3"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("line 2, in helper"), std::string::npos) << st.message();
+  // The function and its executor keep working.
+  Register("ok", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  EXPECT_TRUE(ctx().ExecuteFunction("ok", Doubles({1}), &out).ok());
+}
+
+TEST_F(CoordinatorTest, WrongResultsGiveClearErrors) {
+  Register("short", "def pyfun(x):\n    return x[:-1]\n", "DOUBLE", "DOUBLE");
+  Register("text", "def pyfun(x):\n    return ['a'] * len(x)\n", "DOUBLE", "DOUBLE");
+  Register("nan_int", "import numpy as np\ndef pyfun(x):\n    return np.full(len(x), np.nan)\n", "DOUBLE", "INTEGER");
+  Register("frac_int", "def pyfun(x):\n    return x + 0.5\n", "DOUBLE", "INTEGER");
+  Register("scalar", "def pyfun(x):\n    return 1.0\n", "DOUBLE", "DOUBLE");
+  Register("none", "def pyfun(x):\n    pass\n", "DOUBLE", "DOUBLE");
+  Register("two_for_one", "def pyfun(x):\n    return x, x\n", "DOUBLE", "DOUBLE, DOUBLE, DOUBLE");
+  struct Expect {
+    const char* fn;
+    const char* text;
+  };
+  for (const Expect& e : {Expect{"short", "returned 2 values for 3 input rows"},
+                          Expect{"text", "expected DOUBLE values, got strings"},
+                          Expect{"nan_int", "NaN at row 0 cannot be converted to INTEGER"},
+                          Expect{"frac_int", "non-integral value 1.5 at row 0"},
+                          Expect{"scalar", "returned a single float"},
+                          Expect{"none", "returned None"},
+                          Expect{"two_for_one", "returned 2 result columns, declared 3"}}) {
+    ColumnBatch out;
+    Status st = ctx().ExecuteFunction(e.fn, Doubles({1, 2, 3}), &out);
+    EXPECT_EQ(st.code(), StatusCode::kPythonError) << e.fn;
+    EXPECT_NE(st.message().find(e.text), std::string::npos) << e.fn << ": " << st.message();
+    EXPECT_NE(st.message().find(std::string("'") + e.fn + "'"), std::string::npos) << st.message();
+    EXPECT_TRUE(out.columns.empty()) << "no partial result";
+  }
+}
+
+TEST_F(CoordinatorTest, BadSourceFailsAtRegistrationAndLeavesTheRegistryUnchanged) {
+  Register("f", "def pyfun(x):\n    return x + 1\n", "DOUBLE", "DOUBLE");
+  Status st = TryRegister("f", "def pyfun(x)\n    return x\n", "DOUBLE", "DOUBLE");
+  EXPECT_EQ(st.code(), StatusCode::kPythonError);
+  EXPECT_NE(st.message().find("syntax error"), std::string::npos) << st.message();
+  st = TryRegister("g", "import no_such_module_xyz\ndef pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  EXPECT_NE(st.message().find("No module named 'no_such_module_xyz'"), std::string::npos) << st.message();
+  st = TryRegister("h", "x = 1\n", "DOUBLE", "DOUBLE");
+  EXPECT_NE(st.message().find("no entry point"), std::string::npos) << st.message();
+  st = TryRegister("i", "/no/such/model.py", "DOUBLE", "DOUBLE");
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("/no/such/model.py"), std::string::npos) << st.message();
+  st = TryRegister("j", "def pyinitial():\n    raise RuntimeError('no model')\ndef pyfun(x):\n    return x\n",
+                   "DOUBLE", "DOUBLE");
+  EXPECT_NE(st.message().find("RuntimeError: no model"), std::string::npos) << st.message();
+  st = TryRegister("k", "def pyfun(x):\n    return x\n", "DOUBLE, NOTATYPE", "DOUBLE");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("NOTATYPE"), std::string::npos) << st.message();
+
+  json s = StatusJson();
+  ASSERT_EQ(s["functions"].size(), 1u);
+  EXPECT_EQ(s["functions"][0]["name"], "f");
+  EXPECT_EQ(s["functions"][0]["version"], 1);
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("f", Doubles({1}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 2.0);
+}
+
+TEST_F(CoordinatorTest, NewCodeBumpsTheVersion) {
+  Register("v", "def pyfun(x):\n    return x + 1\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("v", Doubles({1}), &out).ok());
+  Register("v", "def pyfun(x):\n    return x + 100\n", "DOUBLE", "DOUBLE");
+  ASSERT_TRUE(ctx().ExecuteFunction("v", Doubles({1}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 101.0);
+  EXPECT_EQ(StatusJson()["functions"][0]["version"], 2);
+}
+
+TEST_F(CoordinatorTest, UnknownFunctionAndWrongArgumentsAreErrors) {
+  ColumnBatch out;
+  EXPECT_EQ(ctx().ExecuteFunction("missing", Doubles({1}), &out).code(), StatusCode::kNotFound);
+  Register("two_args", "def pyfun(a, b):\n    return a + b\n", "DOUBLE, DOUBLE", "DOUBLE");
+  Status st = ctx().ExecuteFunction("two_args", Doubles({1}), &out);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("1 columns"), std::string::npos) << st.message();
+}
+
+TEST_F(CoordinatorTest, BatchLargerThanTheLaneIsAnErrorNamingBothSizes) {
+  settings_.lane_bytes = 1u << 20;
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  std::vector<double> big(1u << 18, 1.0);  // 2 MiB of input
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("id", Doubles(big), &out);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded);
+  EXPECT_NE(st.message().find("262144 rows"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("lane_bytes"), std::string::npos) << st.message();
+  EXPECT_TRUE(ctx().ExecuteFunction("id", Doubles({1, 2}), &out).ok());
+}
+
+TEST_F(CoordinatorTest, ExecutorCrashFailsTheBatchAndTheExecutorIsReplaced) {
+  Register("crashy", "import os\ndef pyfun(x):\n    if x[0] < 0:\n        os._exit(7)\n    return x\n", "DOUBLE",
+           "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("crashy", Doubles({-1}), &out, SchedHint{-1, 0});
+  EXPECT_EQ(st.code(), StatusCode::kExecutorFailed);
+  EXPECT_NE(st.message().find("exited with code 7"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'crashy'"), std::string::npos) << st.message();
+  // The replacement adopts the same Lanes; the next batches run normally.
+  for (int i = 0; i < 10; i++) {
+    st = ctx().ExecuteFunction("crashy", Doubles({1, 2}), &out, SchedHint{-1, 0});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  json s = StatusJson();
+  EXPECT_EQ(s["executors"][0]["restarts"], 1);
+  EXPECT_EQ(s["executors"][0]["state"], "running");
+}
+
+TEST_F(CoordinatorTest, HungBatchTimesOutAndItsExecutorIsReplaced) {
+  settings_.timeout_ms = 1000;
+  Register("sleepy", "import time\ndef pyfun(x):\n    if x[0] < 0:\n        time.sleep(60)\n    return x\n", "DOUBLE",
+           "DOUBLE");
+  ColumnBatch out;
+  auto start = std::chrono::steady_clock::now();
+  Status st = ctx().ExecuteFunction("sleepy", Doubles({-1}), &out, SchedHint{-1, 1});
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(st.code(), StatusCode::kTimedOut) << st.ToString();
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  for (int i = 0; i < 5; i++) {
+    st = ctx().ExecuteFunction("sleepy", Doubles({1}), &out, SchedHint{-1, 1});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+}
+
+// ---- Scheduling primitives ---------------------------------------------------------------------
+
+TEST_F(CoordinatorTest, TryPullNeverBlocks) {
+  Register("slow", "import time\ndef pyfun(x):\n    time.sleep(0.3)\n    return x\n", "DOUBLE", "DOUBLE");
+  auto ticket = ctx().Push("slow", Doubles({4}));
+  ASSERT_TRUE(ticket.ok());
+  auto start = std::chrono::steady_clock::now();
+  auto first = ctx().TryPull(*ticket);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+  std::optional<PulledBatch> done;
+  while (!done) {
+    auto r = ctx().TryPull(*ticket);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (r->has_value()) done = std::move(*r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done->batch().column(0).Get<double>(0), 4.0);
+  EXPECT_EQ(ctx().TryPull(*ticket).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CoordinatorTest, ParallelPushPullFromEightThreadsReturnsEveryRowInOrder) {
+  Register("tag", "def pyfun(thread, row):\n    return thread * 1000000000 + row * 3\n", "BIGINT, BIGINT", "BIGINT");
+  std::atomic<size_t> rows_checked{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; t++) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      int64_t next = 0;
+      std::deque<std::pair<Ticket, std::pair<int64_t, size_t>>> pending;
+      auto pull = [&]() {
+        auto [ticket, span] = pending.front();
+        pending.pop_front();
+        std::vector<Column> out;
+        Status st = ctx().Pull(ticket, &out);
+        if (!st.ok()) {
+          ADD_FAILURE() << st.ToString();
+          failures++;
+          return;
+        }
+        for (size_t i = 0; i < span.second; i++) {
+          int64_t want = t * 1000000000LL + (span.first + static_cast<int64_t>(i)) * 3;
+          if (out[0].Get<int64_t>(i) != want) {
+            failures++;
+            return;
+          }
+        }
+        rows_checked += span.second;
+      };
+      for (int b = 0; b < 40; b++) {
+        size_t rows = 1 + rng() % 5000;
+        ColumnBatch in;
+        std::vector<int64_t> thread_col(rows, t), row_col(rows);
+        for (size_t i = 0; i < rows; i++) row_col[i] = next + static_cast<int64_t>(i);
+        in.columns.push_back(Column::FromValues<int64_t>(thread_col));
+        in.columns.push_back(Column::FromValues<int64_t>(row_col));
+        auto ticket = ctx().Push("tag", in, SchedHint{t, -1});
+        if (!ticket.ok()) {
+          ADD_FAILURE() << ticket.status().ToString();
+          failures++;
+          return;
+        }
+        pending.push_back({*ticket, {next, rows}});
+        next += static_cast<int64_t>(rows);
+        if (pending.size() >= 2) pull();
+      }
+      while (!pending.empty()) pull();
+      EXPECT_EQ(next > 0, true);
+    });
+  }
+  ctx();  // created before the threads race for it
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(rows_checked.load(), 8u * 40u);
+}
+
+TEST_F(CoordinatorTest, PullingAnUnknownTicketIsAnError) {
+  EXPECT_EQ(ctx().Pull(12345).status().code(), StatusCode::kNotFound);
+}
+
+// ---- Embedded coordinator life cycle -------------------------------------------------------------
+
+bool ProcessGone(int pid) {
+  if (kill(pid, 0) != 0) return true;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(st, line);
+  size_t p = line.rfind(')');
+  return p != std::string::npos && p + 2 < line.size() && line[p + 2] == 'Z';  // zombie: exited
+}
+
+std::set<std::string> DevShm() {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) names.insert(e.path().filename());
+  return names;
+}
+
+TEST_F(CoordinatorTest, EmbeddedCoordinatorStartAndStopLeaveNothingBehind) {
+  auto shm_before = DevShm();
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({1, 2, 3}), &out).ok());
+  int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  std::vector<int> executors;
+  json status = StatusJson();
+  for (const auto& e : status["executors"]) executors.push_back(e["pid"]);
+  ASSERT_EQ(executors.size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(settings_.socket_path));
+  EXPECT_EQ(DevShm(), shm_before) << "Lanes are memfd-backed: nothing in /dev/shm";
+
+  ctx_.reset();  // last client gone: the coordinator stops its executors and exits
+  for (int i = 0; i < 200 && !(ProcessGone(executors[0]) && ProcessGone(executors[1])); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ProcessGone(coordinator));
+  EXPECT_EQ(waitpid(coordinator, nullptr, WNOHANG), -1) << "already reaped by the DBEnd context";
+  for (int pid : executors) EXPECT_TRUE(ProcessGone(pid)) << pid;
+  EXPECT_FALSE(std::filesystem::exists(settings_.socket_path));
+  EXPECT_FALSE(std::filesystem::exists(settings_.socket_path + ".lock"));
+  EXPECT_EQ(DevShm(), shm_before);
+}
+
+TEST_F(CoordinatorTest, SecondContextJoinsTheRunningCoordinatorAndSharesWarmFunctions) {
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  auto second = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ((*second)->embedded_coordinator_pid(), -1) << "joined, did not start another";
+  ColumnBatch out;
+  ASSERT_TRUE((*second)->ExecuteFunction("id", Doubles({9}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 9.0);
+}
+
+}  // namespace
+}  // namespace imlane::testing
