@@ -225,7 +225,7 @@ def _convert_one(result, n, t, fname, col):
                           f"e.g. {arr[0]!r}")
     if t in FLOAT_DTYPES:
         try:
-            return arr.astype(FLOAT_DTYPES[t]), valid
+            return arr.astype(FLOAT_DTYPES[t], copy=False), valid
         except (TypeError, ValueError) as e:
             raise ResultError(f"{where}: expected {tname} values: {e}") from None
     if t == BOOLEAN:
