@@ -8,7 +8,7 @@ PACKAGES=(
   python3-dev libpython3.11-dev python3-numpy python3-pip python3-setuptools
   pybind11-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  graphviz python3-pandas python3-sklearn
+  graphviz python3-pandas python3-sklearn python3-pytest
 )
 
 missing=()

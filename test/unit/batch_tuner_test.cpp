@@ -1,0 +1,88 @@
+// AdaptiveBatchTuner against synthetic throughput curves.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "imlane/batch_tuner.h"
+
+namespace imlane {
+namespace {
+
+// Model time for `rows` rows: a fixed per-call cost plus a per-row cost (a typical tree model).
+uint64_t ModelNs(size_t rows, double fixed_us, double per_row_us) {
+  return static_cast<uint64_t>((fixed_us + per_row_us * static_cast<double>(rows)) * 1000.0);
+}
+
+size_t Settle(AdaptiveBatchTuner& t, double fixed_us, double per_row_us, int rounds = 200) {
+  for (int i = 0; i < rounds; i++) {
+    size_t rows = t.batch_rows();
+    t.Report(rows, ModelNs(rows, fixed_us, per_row_us));
+  }
+  return t.batch_rows();
+}
+
+TEST(BatchTunerTest, GrowsWhileThroughputImprovesThenFreezes) {
+  AdaptiveBatchTuner t;
+  EXPECT_EQ(t.batch_rows(), 2048u);
+  // 20 ms fixed cost per call: bigger batches keep paying off up to the cap.
+  size_t settled = Settle(t, 20000, 2.0);
+  EXPECT_GE(settled, 16384u);
+  EXPECT_TRUE(t.frozen());
+}
+
+TEST(BatchTunerTest, StopsWhereLargerBatchesNoLongerPay) {
+  AdaptiveBatchTuner t;
+  // Tiny fixed cost: 2048 -> 4096 gains < 10%, so the tuner stays near the start.
+  size_t settled = Settle(t, 50, 2.0);
+  EXPECT_LE(settled, 4096u);
+  EXPECT_TRUE(t.frozen());
+}
+
+TEST(BatchTunerTest, ShrinksBackWhenLargerBatchesHurt) {
+  AdaptiveBatchTuner::Options o;
+  o.initial_rows = 4096;
+  AdaptiveBatchTuner t(o);
+  // Throughput peaks around 8192 rows, then collapses (cache misses, memory).
+  for (int i = 0; i < 200; i++) {
+    size_t rows = t.batch_rows();
+    double per_row = rows <= 8192 ? 2.0 : 20.0;
+    t.Report(rows, ModelNs(rows, 10000, per_row));
+  }
+  EXPECT_EQ(t.batch_rows(), 8192u);
+}
+
+TEST(BatchTunerTest, PinnedSizeIsHonoured) {
+  AdaptiveBatchTuner::Options o;
+  o.pinned_rows = 5000;
+  AdaptiveBatchTuner t(o);
+  Settle(t, 20000, 2.0);
+  EXPECT_EQ(t.batch_rows(), 5000u);
+}
+
+TEST(BatchTunerTest, RespectsTheMaximum) {
+  AdaptiveBatchTuner::Options o;
+  o.max_rows = 10000;
+  AdaptiveBatchTuner t(o);
+  EXPECT_LE(Settle(t, 1e6, 1.0), 10000u);
+}
+
+TEST(BatchTunerTest, ShortTailBatchesAreIgnored) {
+  AdaptiveBatchTuner t;
+  for (int i = 0; i < 50; i++) t.Report(10, ModelNs(10, 20000, 2.0));  // end-of-input fragments
+  EXPECT_EQ(t.batch_rows(), 2048u);
+  EXPECT_FALSE(t.frozen());
+}
+
+TEST(BatchTunerTest, ThawsWhenThroughputCollapses) {
+  AdaptiveBatchTuner t;
+  Settle(t, 20000, 2.0);
+  ASSERT_TRUE(t.frozen());
+  for (int i = 0; i < 30; i++) {
+    size_t rows = t.batch_rows();
+    t.Report(rows, ModelNs(rows, 20000, 200.0));  // 100x slower per row: another workload
+  }
+  EXPECT_FALSE(t.frozen());
+}
+
+}  // namespace
+}  // namespace imlane
