@@ -108,6 +108,8 @@ class ColumnBuilder {
   Result<uint8_t*> ReserveValues(size_t count);
   // Marks row `row` (already appended) as NULL.
   void SetNull(size_t row);
+  // Drops rows from `rows` on (undoes a partial append).
+  void Truncate(size_t rows);
 
  private:
   friend class BatchBuilder;
@@ -154,6 +156,11 @@ class BatchBuilder {
   size_t num_rows() const { return columns_.empty() ? forced_rows_ : columns_[0].length(); }
   // For a batch without columns: its row count.
   void SetRowsForEmptySchema(size_t rows) { forced_rows_ = rows; }
+
+  // Drops every column back to `rows` rows, e.g. after an append that did not fit.
+  void Truncate(size_t rows) {
+    for (auto& c : columns_) c.Truncate(rows);
+  }
 
   // Writes the batch header; returns the bytes the batch occupies from its offset.
   Result<uint64_t> Finish();

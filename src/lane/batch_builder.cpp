@@ -260,6 +260,12 @@ Result<uint8_t*> ColumnBuilder::ReserveValues(size_t count) {
   return out;
 }
 
+void ColumnBuilder::Truncate(size_t rows) {
+  if (rows >= length_) return;
+  if (has_bitmap_) null_count_ -= CountNulls(validity_, rows, length_ - rows);
+  length_ = rows;
+}
+
 void ColumnBuilder::SetNull(size_t row) {
   if (row >= length_) return;
   SetValidRange(length_, 0, false);

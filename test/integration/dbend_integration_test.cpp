@@ -457,3 +457,38 @@ TEST_F(CoordinatorTest, SecondContextJoinsTheRunningCoordinatorAndSharesWarmFunc
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
+  settings_.batch_rows = 10000;  // pinned: batches are exactly this size but for the last one
+  Register("plus", "def pyfun(x, s):\n    return x + 1\n", "BIGINT, VARCHAR", "BIGINT");
+  BatchAccumulator<ColumnBatch> acc(&ctx(), "plus");
+  std::vector<Ticket> tickets;
+  const size_t vectors = 30, vector_rows = 2048;  // 61440 rows in DuckDB-sized vectors
+  for (size_t v = 0; v < vectors; v++) {
+    std::vector<int64_t> xs(vector_rows);
+    std::vector<std::optional<std::string>> ss(vector_rows, std::string("abc"));
+    for (size_t i = 0; i < vector_rows; i++) xs[i] = static_cast<int64_t>(v * vector_rows + i);
+    ColumnBatch b;
+    b.columns.push_back(Column::FromValues<int64_t>(xs));
+    b.columns.push_back(Column::FromStrings(ss));
+    ASSERT_TRUE(acc.Append(b, &tickets).ok());
+    // Keep the pipeline bounded, as an engine operator would.
+  }
+  ASSERT_TRUE(acc.Flush(&tickets).ok());
+  ASSERT_EQ(tickets.size(), 7u);  // 6 x 10000 + 1440
+  int64_t expect = 0;
+  for (size_t k = 0; k < tickets.size(); k++) {
+    auto r = ctx().Pull(tickets[k]);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const ColumnView& col = r->batch().column(0);
+    EXPECT_EQ(col.length(), k + 1 < tickets.size() ? 10000u : 1440u);
+    for (size_t i = 0; i < col.length(); i++, expect++) ASSERT_EQ(col.Get<int64_t>(i), expect + 1);
+  }
+  EXPECT_EQ(expect, static_cast<int64_t>(vectors * vector_rows));
+}
+
+}  // namespace
+}  // namespace imlane::testing

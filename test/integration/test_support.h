@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "imlane/batch_accumulator.h"
 #include "imlane/dbend.h"
 
 namespace imlane::testing {
