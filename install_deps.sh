@@ -9,13 +9,18 @@ PACKAGES=(
   pybind11-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
+  npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # npm may come with a Node.js installed outside Debian's packages: any npm on PATH will do.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec "$(dirname "$0")/cmake/fetch_duckdb.sh"
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -25,3 +30,5 @@ fi
 echo "install_deps.sh: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+exec "$(dirname "$0")/cmake/fetch_duckdb.sh"
