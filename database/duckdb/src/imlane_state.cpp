@@ -1,0 +1,49 @@
+#include "imlane_state.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+IMLaneState &GetState(duckdb::ClientContext &context) {
+  return *duckdb::ObjectCache::GetObjectCache(context).GetOrCreate<IMLaneState>(IMLaneState::ObjectType());
+}
+
+int64_t IntSetting(duckdb::ClientContext &context, const char *name, int64_t fallback) {
+  duckdb::Value v;
+  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.GetValue<int64_t>();
+  return fallback;
+}
+
+std::string StringSetting(duckdb::ClientContext &context, const char *name) {
+  duckdb::Value v;
+  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.ToString();
+  return "";
+}
+
+Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (ctx_) return ctx_.get();
+  Settings s;
+  s.socket_path = StringSetting(context, "imlane_socket");
+  s.n_executors = static_cast<int>(IntSetting(context, "imlane_executors", 0));
+  s.batch_rows = static_cast<size_t>(IntSetting(context, "imlane_batch_size", 0));
+  s.max_inflight = static_cast<int>(IntSetting(context, "imlane_max_inflight", 0));
+  s.timeout_ms = static_cast<int>(IntSetting(context, "imlane_timeout_ms", 60000));
+  s.lane_bytes = static_cast<size_t>(IntSetting(context, "imlane_lane_bytes", 64 << 20));
+  IMLANE_ASSIGN_OR_RETURN(ctx_, DBEndContext::Setup(s));
+  return ctx_.get();
+}
+
+void ThrowStatus(const Status &st) {
+  switch (st.code()) {
+  case StatusCode::kInvalidArgument:
+  case StatusCode::kNotFound:
+    throw duckdb::InvalidInputException(st.message());
+  case StatusCode::kIOError:
+    throw duckdb::IOException(st.message());
+  default:
+    throw duckdb::InvalidInputException(std::string(StatusCodeName(st.code())) + ": " + st.message());
+  }
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane
