@@ -1,7 +1,8 @@
 # IMLane top-level Makefile (DuckDB's convention: make drives CMake).
 #   make            install missing Debian packages, configure and build into build/
 #   make test       the same, then the whole suite through ctest
-#   make demo       the same, then an end-to-end run (see README)
+#   make demo       the same, then a prediction query on DuckDB end to end (see README)
+#   make demo-cpp   the C++ example against the installed package
 #   make install    PREFIX=/usr/local (default)
 #   make bench      micro benchmarks
 MAKEFLAGS  += --no-print-directory
@@ -12,7 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
 
-.PHONY: all deps configure build test demo install bench clean
+.PHONY: all deps configure build test demo demo-cpp install bench clean
 
 all: build
 
@@ -28,8 +29,12 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
 
-# Until the DuckDB integration lands, the demo is the C++ example built against the installed package.
+# The main demo: a scikit-learn model as a SQL function in DuckDB over 1M rows (demo/duckdb/).
 demo: build
+	@demo/duckdb/run_demo.sh $(BUILD_DIR)
+
+# The C++ example built against the installed package (streams 1M rows with push/pull).
+demo-cpp: build
 	@cmake --install $(BUILD_DIR) --prefix $(DEMO_PREFIX) >/dev/null
 	@cmake -S demo/cpp_example -B $(BUILD_DIR)/cpp_example -DCMAKE_PREFIX_PATH=$(DEMO_PREFIX) >/dev/null
 	@cmake --build $(BUILD_DIR)/cpp_example -j $(JOBS) >/dev/null

@@ -44,9 +44,14 @@ struct Shell {
         Error(result->GetError());
         continue;
       }
-      duckdb::BoxRendererConfig config;
-      config.max_rows = 40;
-      std::cout << result->ToBox(*con->context, config);
+      if (result->ColumnCount() == 2 && result->names[0] == "explain_key") {
+        auto &rows = result->Cast<duckdb::MaterializedQueryResult>();
+        for (duckdb::idx_t r = 0; r < rows.RowCount(); r++) std::cout << rows.GetValue(1, r).ToString() << "\n";
+      } else {
+        duckdb::BoxRendererConfig config;
+        config.max_rows = 40;
+        std::cout << result->ToBox(*con->context, config);
+      }
       if (timer) {
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("Run Time: %.3f s\n", s);
@@ -79,8 +84,14 @@ void Feed(Shell &shell, std::istream &in, bool prompt) {
   bool single = false, dbl = false;
   if (prompt) std::cout << "imlane-duckdb> " << std::flush;
   while (std::getline(in, line)) {
-    if (pending.empty() && !line.empty() && line[0] == '.') {
-      shell.Run(line);
+    const bool blank = pending.find_first_not_of(" \t\n") == std::string::npos;
+    const size_t first = line.find_first_not_of(" \t");
+    if (blank && first != std::string::npos && line.compare(first, 2, "--") == 0) {
+      continue;  // a comment between statements
+    }
+    if (blank && first != std::string::npos && line[first] == '.') {
+      pending.clear();
+      shell.Run(line.substr(first));
     } else {
       for (char c : line) {
         pending += c;

@@ -118,19 +118,23 @@ Status TableConverter<duckdb::DataChunk, duckdb::Vector>::Write(const duckdb::Da
 
 Status TableConverter<duckdb::DataChunk, duckdb::Vector>::ReadColumn(const ColumnView &in, size_t offset, size_t count,
                                                                       duckdb::Vector *out) {
+  out->SetVectorType(duckdb::VectorType::FLAT_VECTOR);
+  return ReadColumnAt(in, offset, count, out, 0);
+}
+
+Status ReadColumnAt(const ColumnView &in, size_t offset, size_t count, duckdb::Vector *out, size_t out_offset) {
   if (offset + count > in.length()) return Status::InvalidArgument("read past the end of a result column");
   IMLANE_ASSIGN_OR_RETURN(TypeId t, LaneTypeOf(out->GetType()));
   if (t != in.type()) {
     return Status::InvalidArgument(std::string("result column is ") + TypeName(in.type()) + ", the SQL type is " +
                                    TypeName(t));
   }
-  out->SetVectorType(duckdb::VectorType::FLAT_VECTOR);
   auto &validity = duckdb::FlatVector::Validity(*out);
   if (t == TypeId::kVarchar) {
-    auto *data = duckdb::FlatVector::GetData<duckdb::string_t>(*out);
+    auto *data = duckdb::FlatVector::GetData<duckdb::string_t>(*out) + out_offset;
     for (size_t i = 0; i < count; i++) {
       if (in.IsNull(offset + i)) {
-        validity.SetInvalid(i);
+        validity.SetInvalid(out_offset + i);
       } else {
         std::string_view s = in.GetString(offset + i);
         data[i] = duckdb::StringVector::AddString(*out, s.data(), s.size());
@@ -139,15 +143,15 @@ Status TableConverter<duckdb::DataChunk, duckdb::Vector>::ReadColumn(const Colum
     return Status::OK();
   }
   if (t == TypeId::kBoolean) {
-    auto *data = duckdb::FlatVector::GetData<bool>(*out);
+    auto *data = duckdb::FlatVector::GetData<bool>(*out) + out_offset;
     for (size_t i = 0; i < count; i++) data[i] = in.GetBool(offset + i);
   } else {
     const size_t w = FixedWidth(t);
-    std::memcpy(duckdb::FlatVector::GetData(*out), in.data() + offset * w, count * w);
+    std::memcpy(duckdb::FlatVector::GetData(*out) + out_offset * w, in.data() + offset * w, count * w);
   }
   if (in.null_count() > 0) {
     for (size_t i = 0; i < count; i++) {
-      if (in.IsNull(offset + i)) validity.SetInvalid(i);
+      if (in.IsNull(offset + i)) validity.SetInvalid(out_offset + i);
     }
   }
   return Status::OK();

@@ -13,6 +13,7 @@
 #include "duckdb_table_converter.hpp"
 #include "imlane_duckdb.hpp"
 #include "imlane_state.hpp"
+#include "prediction_operator.hpp"
 
 
 namespace imlane {
@@ -278,6 +279,7 @@ void LoadIMLane(DatabaseInstance &db) {
   loader.RegisterFunction(drop);
   TableFunction functions("imlane_functions", {}, FunctionsExecute, FunctionsBind, FunctionsInit);
   loader.RegisterFunction(functions);
+  RegisterPredictionOptimizer(db);
 
 }
 

@@ -25,7 +25,7 @@ Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
   Settings s;
   s.socket_path = StringSetting(context, "imlane_socket");
   s.n_executors = static_cast<int>(IntSetting(context, "imlane_executors", 0));
-  s.batch_rows = static_cast<size_t>(IntSetting(context, "imlane_batch_size", 0));
+  s.batch_rows = 0;  // the prediction operator pins per query (imlane_batch_size) or follows the tuner
   s.max_inflight = static_cast<int>(IntSetting(context, "imlane_max_inflight", 0));
   s.timeout_ms = static_cast<int>(IntSetting(context, "imlane_timeout_ms", 60000));
   s.lane_bytes = static_cast<size_t>(IntSetting(context, "imlane_lane_bytes", 64 << 20));

@@ -23,4 +23,8 @@ struct TableConverter<duckdb::DataChunk, duckdb::Vector> {
 
 using DuckDBConverter = TableConverter<duckdb::DataChunk, duckdb::Vector>;
 
+// Writes rows [offset, offset + count) of `in` at positions [out_offset, out_offset + count) of the
+// flat vector `out`: how the prediction operator re-slices a large result into DuckDB chunks.
+Status ReadColumnAt(const ColumnView &in, size_t offset, size_t count, duckdb::Vector *out, size_t out_offset);
+
 }  // namespace imlane

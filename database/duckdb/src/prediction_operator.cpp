@@ -1,0 +1,446 @@
+#include "prediction_operator.hpp"
+
+#include <deque>
+#include <map>
+#include <optional>
+
+#include "duckdb/execution/expression_executor.hpp"
+#include "duckdb/execution/physical_operator.hpp"
+#include "duckdb/execution/physical_plan_generator.hpp"
+#include "duckdb/optimizer/optimizer_extension.hpp"
+#include "duckdb/planner/expression/bound_conjunction_expression.hpp"
+#include "duckdb/planner/expression/bound_reference_expression.hpp"
+#include "duckdb/planner/expression_iterator.hpp"
+#include "duckdb/planner/operator/logical_extension_operator.hpp"
+#include "duckdb/planner/operator/logical_filter.hpp"
+#include "duckdb/planner/operator/logical_projection.hpp"
+#include "duckdb_table_converter.hpp"
+#include "imlane_state.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+using namespace duckdb;  // NOLINT: DuckDB glue
+
+namespace {
+
+constexpr size_t kInflightPerThread = 2;  // submitted batches per DuckDB thread before it waits
+
+bool ContainsIMLane(const Expression &expr) {
+  if (expr.GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
+      IsIMLaneFunction(expr.Cast<BoundFunctionExpression>())) {
+    return true;
+  }
+  bool found = false;
+  ExpressionIterator::EnumerateChildren(expr, [&](const Expression &child) { found = found || ContainsIMLane(child); });
+  return found;
+}
+
+bool ContainsIMLane(const vector<unique_ptr<Expression>> &exprs) {
+  for (auto &e : exprs) {
+    if (ContainsIMLane(*e)) return true;
+  }
+  return false;
+}
+
+// One distinct IMLane call of the operator: its function, argument expressions, result type.
+struct PredictCall {
+  std::string function;
+  vector<unique_ptr<Expression>> args;
+  vector<LogicalType> arg_types;
+  LogicalType return_type;
+};
+
+// ---- Physical operator ---------------------------------------------------------------------------
+
+class PhysicalPredict : public PhysicalOperator {
+ public:
+  PhysicalPredict(PhysicalPlan &plan, vector<LogicalType> types, idx_t cardinality, bool is_filter,
+                  vector<unique_ptr<Expression>> expressions, vector<idx_t> projection_map,
+                  vector<LogicalType> input_types)
+      : PhysicalOperator(plan, PhysicalOperatorType::EXTENSION, std::move(types), cardinality),
+        is_filter_(is_filter), projection_map_(std::move(projection_map)), input_types_(std::move(input_types)) {
+    // Each distinct IMLane call becomes an extra column after the input columns; the expressions
+    // then read it by reference, so a call shared by several expressions runs once per row.
+    for (auto &expr : expressions) Extract(expr);
+    if (is_filter_ && expressions.size() > 1) {
+      auto conj = make_uniq<BoundConjunctionExpression>(ExpressionType::CONJUNCTION_AND);
+      for (auto &e : expressions) conj->children.push_back(std::move(e));
+      expressions.clear();
+      expressions.push_back(std::move(conj));
+    }
+    expressions_ = std::move(expressions);
+    extended_types_ = input_types_;
+    for (auto &c : calls_) extended_types_.push_back(c.return_type);
+  }
+
+  string GetName() const override { return is_filter_ ? "IMLANE_PREDICT_FILTER" : "IMLANE_PREDICT_PROJECTION"; }
+
+  InsertionOrderPreservingMap<string> ParamsToString() const override {
+    InsertionOrderPreservingMap<string> result;
+    string fns;
+    for (auto &c : calls_) fns += (fns.empty() ? "" : ", ") + c.function;
+    result["Functions"] = fns;
+    string exprs;
+    for (auto &e : expressions_) exprs += (exprs.empty() ? "" : "\n") + e->GetName();
+    result[is_filter_ ? "Filter" : "Projections"] = exprs;
+    return result;
+  }
+
+  bool ParallelOperator() const override { return true; }
+  bool RequiresFinalExecute() const override { return true; }
+  // Results leave in input order per thread, but later than their input arrived.
+  OrderPreservationType OperatorOrder() const override { return OrderPreservationType::NO_ORDER; }
+
+  unique_ptr<OperatorState> GetOperatorState(ExecutionContext &context) const override;
+  OperatorResultType Execute(ExecutionContext &context, DataChunk &input, DataChunk &chunk, GlobalOperatorState &gstate,
+                             OperatorState &state) const override;
+  OperatorFinalizeResultType FinalExecute(ExecutionContext &context, DataChunk &chunk, GlobalOperatorState &gstate,
+                                          OperatorState &state) const override;
+
+  bool is_filter_;
+  vector<idx_t> projection_map_;
+  vector<LogicalType> input_types_;
+  vector<LogicalType> extended_types_;
+  vector<PredictCall> calls_;
+  vector<unique_ptr<Expression>> expressions_;
+
+ private:
+  void Extract(unique_ptr<Expression> &expr) {
+    if (expr->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION) {
+      auto &fn = expr->Cast<BoundFunctionExpression>();
+      if (IsIMLaneFunction(fn)) {
+        idx_t k = 0;
+        for (; k < calls_.size(); k++) {
+          if (calls_[k].function != IMLaneFunctionName(fn) || calls_[k].args.size() != fn.children.size()) continue;
+          bool same = true;
+          for (idx_t a = 0; a < fn.children.size(); a++) same = same && calls_[k].args[a]->Equals(*fn.children[a]);
+          if (same) break;
+        }
+        if (k == calls_.size()) {
+          PredictCall call;
+          call.function = IMLaneFunctionName(fn);
+          for (auto &child : fn.children) {
+            call.arg_types.push_back(child->return_type);
+            call.args.push_back(child->Copy());
+          }
+          call.return_type = fn.return_type;
+          calls_.push_back(std::move(call));
+        }
+        expr = make_uniq<BoundReferenceExpression>(fn.return_type, input_types_.size() + k);
+        return;
+      }
+    }
+    ExpressionIterator::EnumerateChildren(*expr, [&](unique_ptr<Expression> &child) { Extract(child); });
+  }
+};
+
+// Where the rows of one buffered input chunk went, for one call: a run of rows in one batch.
+struct Segment {
+  size_t batch;         // sequence number of the batch (per call, per thread)
+  size_t batch_offset;  // first row inside that batch
+  size_t count;
+  size_t chunk_offset;  // first row inside the input chunk
+};
+
+struct CallState {
+  unique_ptr<ExpressionExecutor> args;
+  DataChunk arg_chunk;
+  std::optional<OpenBatch> open;
+  size_t next_batch = 0;                      // sequence number of the open (or next) batch
+  std::map<size_t, Ticket> submitted;         // batch -> ticket, not pulled yet
+  std::map<size_t, PulledBatch> results;      // batch -> result, still referenced by buffered chunks
+};
+
+struct BufferedChunk {
+  unique_ptr<DataChunk> input;
+  vector<vector<Segment>> segments;  // per call
+};
+
+class PredictState : public OperatorState {
+ public:
+  DBEndContext *ctx = nullptr;
+  size_t pinned_rows = 0;
+  int timeout_ms = 60000;
+  vector<unique_ptr<CallState>> calls;
+  std::deque<BufferedChunk> buffered;
+  BufferedChunk emitted;  // the last emitted chunk: the output references its vectors
+  unique_ptr<ExpressionExecutor> output;
+  DataChunk extended;
+  SelectionVector sel;
+  bool input_consumed = false;
+  bool flushed = false;
+};
+
+void Check(const Status &st) {
+  if (!st.ok()) ThrowStatus(st);
+}
+
+unique_ptr<OperatorState> PhysicalPredict::GetOperatorState(ExecutionContext &context) const {
+  auto state = make_uniq<PredictState>();
+  ClientContext &client = context.client;
+  auto ctx = GetState(client).Context(client);
+  if (!ctx.ok()) ThrowStatus(ctx.status());
+  state->ctx = *ctx;
+  state->pinned_rows = static_cast<size_t>(std::max<int64_t>(0, IntSetting(client, "imlane_batch_size", 0)));
+  state->timeout_ms = static_cast<int>(IntSetting(client, "imlane_timeout_ms", 60000));
+  for (idx_t k = 0; k < calls_.size(); k++) {
+    auto call = make_uniq<CallState>();
+    call->args = make_uniq<ExpressionExecutor>(client, calls_[k].args);
+    call->arg_chunk.Initialize(client, calls_[k].arg_types);
+    state->calls.push_back(std::move(call));
+  }
+  state->output = make_uniq<ExpressionExecutor>(client, expressions_);
+  state->extended.Initialize(client, extended_types_);
+  state->sel.Initialize(STANDARD_VECTOR_SIZE);
+  return std::move(state);
+}
+
+void Submit(PredictState &s, CallState &c) {
+  auto ticket = s.ctx->Submit(std::move(*c.open));
+  c.open.reset();
+  if (!ticket.ok()) ThrowStatus(ticket.status());
+  c.submitted[c.next_batch++] = *ticket;
+}
+
+// Evaluates the call's arguments for `input` and appends them to the open batch(es).
+void Consume(const PhysicalPredict &op, PredictState &s, idx_t k, DataChunk &input, BufferedChunk &buffered) {
+  CallState &c = *s.calls[k];
+  const std::string &name = op.calls_[k].function;
+  c.arg_chunk.Reset();
+  c.args->Execute(input, c.arg_chunk);
+  const size_t n = input.size();
+  size_t offset = 0;
+  while (offset < n) {
+    if (!c.open) {
+      size_t rows = s.pinned_rows ? s.pinned_rows : s.ctx->RecommendedBatchRows(name);
+      auto open = s.ctx->BeginBatch(name, rows);
+      if (!open.ok()) ThrowStatus(open.status());
+      c.open.emplace(std::move(*open));
+    }
+    const size_t before = c.open->num_rows();
+    const size_t take = std::min(n - offset, c.open->capacity_rows() - before);
+    Status st = DuckDBConverter::Write(c.arg_chunk, offset, take, &c.open->builder());
+    if (st.code() == StatusCode::kCapacityExceeded && before > 0) {
+      c.open->builder().Truncate(before);  // long strings filled the Lane: ship what fits
+      Submit(s, c);
+      continue;
+    }
+    Check(st);
+    buffered.segments[k].push_back(Segment{c.next_batch, before, take, offset});
+    offset += take;
+    if (c.open->num_rows() == c.open->capacity_rows()) Submit(s, c);
+  }
+}
+
+// True when every batch the front chunk needs has been submitted; pulls them (blocking or not).
+bool FrontReady(PredictState &s, bool block) {
+  if (s.buffered.empty()) return false;
+  BufferedChunk &front = s.buffered.front();
+  for (idx_t k = 0; k < s.calls.size(); k++) {
+    CallState &c = *s.calls[k];
+    for (auto &seg : front.segments[k]) {
+      if (c.results.count(seg.batch)) continue;
+      auto it = c.submitted.find(seg.batch);
+      if (it == c.submitted.end()) return false;  // still in the open batch
+      if (block) {
+        auto r = s.ctx->Pull(it->second, s.timeout_ms);
+        if (!r.ok()) ThrowStatus(r.status());
+        c.results.emplace(seg.batch, std::move(*r));
+      } else {
+        auto r = s.ctx->TryPull(it->second);
+        if (!r.ok()) ThrowStatus(r.status());
+        if (!r->has_value()) return false;
+        c.results.emplace(seg.batch, std::move(**r));
+      }
+      c.submitted.erase(it);
+    }
+  }
+  return true;
+}
+
+// Produces the output of the front chunk and drops results nobody needs any more.
+void EmitFront(const PhysicalPredict &op, PredictState &s, DataChunk &out) {
+  BufferedChunk front = std::move(s.buffered.front());
+  s.buffered.pop_front();
+  DataChunk &input = *front.input;
+  const idx_t n = input.size();
+  DataChunk &ext = s.extended;
+  ext.Reset();
+  for (idx_t i = 0; i < input.ColumnCount(); i++) ext.data[i].Reference(input.data[i]);
+  const idx_t width = input.ColumnCount();
+  for (idx_t k = 0; k < s.calls.size(); k++) {
+    for (auto &seg : front.segments[k]) {
+      const ColumnView &col = s.calls[k]->results.at(seg.batch).batch().column(0);
+      Check(ReadColumnAt(col, seg.batch_offset, seg.count, &ext.data[width + k], seg.chunk_offset));
+    }
+  }
+  ext.SetCardinality(n);
+  if (op.is_filter_) {
+    idx_t count = s.output->SelectExpression(ext, s.sel);
+    if (op.projection_map_.empty()) {
+      out.Slice(input, s.sel, count);
+    } else {
+      for (idx_t i = 0; i < op.projection_map_.size(); i++) out.data[i].Slice(input.data[op.projection_map_[i]], s.sel, count);
+      out.SetCardinality(count);
+    }
+  } else {
+    s.output->Execute(ext, out);
+  }
+  // Results of batches that no buffered chunk refers to any more give their slots back.
+  for (idx_t k = 0; k < s.calls.size(); k++) {
+    size_t keep_from = s.calls[k]->next_batch;
+    if (!s.buffered.empty() && !s.buffered.front().segments[k].empty()) {
+      keep_from = s.buffered.front().segments[k].front().batch;
+    }
+    auto &results = s.calls[k]->results;
+    results.erase(results.begin(), results.lower_bound(keep_from));
+  }
+  s.emitted = std::move(front);
+}
+
+size_t Inflight(const PredictState &s) {
+  size_t most = 0;
+  for (auto &c : s.calls) most = std::max(most, c->submitted.size() + c->results.size());
+  return most;
+}
+
+OperatorResultType PhysicalPredict::Execute(ExecutionContext &context, DataChunk &input, DataChunk &chunk,
+                                            GlobalOperatorState &, OperatorState &state_p) const {
+  auto &s = state_p.Cast<PredictState>();
+  if (!s.input_consumed && input.size() > 0) {
+    BufferedChunk buffered;
+    buffered.input = make_uniq<DataChunk>();
+    buffered.input->Initialize(context.client, input_types_);
+    input.Copy(*buffered.input);
+    buffered.segments.resize(calls_.size());
+    for (idx_t k = 0; k < calls_.size(); k++) Consume(*this, s, k, *buffered.input, buffered);
+    s.buffered.push_back(std::move(buffered));
+  }
+  s.input_consumed = true;
+  // Wait only when this thread has enough batches in flight; otherwise take what is ready.
+  const bool block = Inflight(s) >= kInflightPerThread;
+  if (FrontReady(s, block)) {
+    EmitFront(*this, s, chunk);
+    if (FrontReady(s, false)) return OperatorResultType::HAVE_MORE_OUTPUT;
+  }
+  s.input_consumed = false;
+  return OperatorResultType::NEED_MORE_INPUT;
+}
+
+OperatorFinalizeResultType PhysicalPredict::FinalExecute(ExecutionContext &, DataChunk &chunk, GlobalOperatorState &,
+                                                         OperatorState &state_p) const {
+  auto &s = state_p.Cast<PredictState>();
+  if (!s.flushed) {
+    for (auto &c : s.calls) {
+      if (c->open && c->open->num_rows() > 0) {
+        Submit(s, *c);
+      } else {
+        c->open.reset();
+      }
+    }
+    s.flushed = true;
+  }
+  if (FrontReady(s, true)) EmitFront(*this, s, chunk);
+  return s.buffered.empty() ? OperatorFinalizeResultType::FINISHED : OperatorFinalizeResultType::HAVE_MORE_OUTPUT;
+}
+
+// ---- Logical operator and optimizer ---------------------------------------------------------------
+
+class LogicalPredict : public LogicalExtensionOperator {
+ public:
+  static unique_ptr<LogicalPredict> FromProjection(LogicalProjection &proj) {
+    auto op = make_uniq<LogicalPredict>();
+    op->is_filter = false;
+    op->table_index = proj.table_index;
+    op->expressions = std::move(proj.expressions);
+    op->children = std::move(proj.children);
+    op->estimated_cardinality = proj.estimated_cardinality;
+    return op;
+  }
+  static unique_ptr<LogicalPredict> FromFilter(vector<unique_ptr<Expression>> predicates, vector<idx_t> projection_map,
+                                               unique_ptr<LogicalOperator> child, idx_t cardinality) {
+    auto op = make_uniq<LogicalPredict>();
+    op->is_filter = true;
+    op->expressions = std::move(predicates);
+    op->projection_map = std::move(projection_map);
+    op->children.push_back(std::move(child));
+    op->estimated_cardinality = cardinality;
+    return op;
+  }
+
+  vector<ColumnBinding> GetColumnBindings() override {
+    if (is_filter) return MapBindings(children[0]->GetColumnBindings(), projection_map);
+    return GenerateColumnBindings(table_index, expressions.size());
+  }
+  vector<idx_t> GetTableIndex() const override {
+    return is_filter ? vector<idx_t>() : vector<idx_t>{table_index};
+  }
+  string GetExtensionName() const override { return "imlane"; }
+  string GetName() const override { return is_filter ? "IMLANE_PREDICT_FILTER" : "IMLANE_PREDICT_PROJECTION"; }
+
+  PhysicalOperator &CreatePlan(ClientContext &context, PhysicalPlanGenerator &planner) override {
+    auto &child = planner.CreatePlan(*children[0]);
+    vector<unique_ptr<Expression>> exprs;
+    for (auto &e : expressions) exprs.push_back(e->Copy());
+    auto &op = planner.Make<PhysicalPredict>(types, estimated_cardinality, is_filter, std::move(exprs), projection_map,
+                                            children[0]->types);
+    op.children.push_back(child);
+    return op;
+  }
+
+  bool is_filter = false;
+  idx_t table_index = 0;
+  vector<idx_t> projection_map;
+
+ protected:
+  void ResolveTypes() override {
+    if (is_filter) {
+      types = MapTypes(children[0]->types, projection_map);
+    } else {
+      types.clear();
+      for (auto &e : expressions) types.push_back(e->return_type);
+    }
+  }
+};
+
+void Rewrite(unique_ptr<LogicalOperator> &op) {
+  for (auto &child : op->children) Rewrite(child);
+  if (op->type == LogicalOperatorType::LOGICAL_PROJECTION && ContainsIMLane(op->expressions)) {
+    op = LogicalPredict::FromProjection(op->Cast<LogicalProjection>());
+    op->ResolveOperatorTypes();
+    return;
+  }
+  if (op->type == LogicalOperatorType::LOGICAL_FILTER && ContainsIMLane(op->expressions)) {
+    auto &filter = op->Cast<LogicalFilter>();
+    filter.SplitPredicates();
+    // Cheap predicates first: the model only sees rows that pass them.
+    vector<unique_ptr<Expression>> cheap, predict;
+    for (auto &e : filter.expressions) (ContainsIMLane(*e) ? predict : cheap).push_back(std::move(e));
+    unique_ptr<LogicalOperator> child = std::move(filter.children[0]);
+    if (!cheap.empty()) {
+      auto pre = make_uniq<LogicalFilter>();
+      pre->expressions = std::move(cheap);
+      pre->children.push_back(std::move(child));
+      pre->ResolveOperatorTypes();
+      child = std::move(pre);
+    }
+    auto cardinality = filter.estimated_cardinality;
+    op = LogicalPredict::FromFilter(std::move(predict), filter.projection_map, std::move(child), cardinality);
+    op->ResolveOperatorTypes();
+  }
+}
+
+void Optimize(OptimizerExtensionInput &, unique_ptr<LogicalOperator> &plan) { Rewrite(plan); }
+
+}  // namespace
+
+void RegisterPredictionOptimizer(DatabaseInstance &db) {
+  OptimizerExtension ext;
+  ext.optimize_function = Optimize;
+  // Pushed after the database exists: an extension in the constructor's DBConfig did not run.
+  DBConfig::GetConfig(db).optimizer_extensions.push_back(std::move(ext));
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane
