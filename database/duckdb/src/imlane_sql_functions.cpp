@@ -190,6 +190,7 @@ static void DropExecute(ClientContext &context, TableFunctionInput &input, DataC
   drop.schema = DEFAULT_SCHEMA;
   drop.name = name;
   drop.if_not_found = OnEntryNotFound::RETURN_NULL;
+  drop.allow_drop_internal = true;  // functions in the system catalog count as internal
   Catalog::GetSystemCatalog(context).DropEntry(context, drop);
   {
     std::lock_guard<std::mutex> lock(state.mu);

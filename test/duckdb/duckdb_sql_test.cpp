@@ -1,0 +1,276 @@
+// IMLane in DuckDB, through SQL: a real DuckDB, real executors, real Python.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "duckdb.hpp"
+#include "imlane_duckdb.hpp"
+
+namespace {
+
+class DuckDBTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/imlane-duckdb-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_ = std::make_unique<duckdb::DuckDB>(nullptr);
+    imlane::duckdb_integration::LoadIMLane(*db_->instance);
+    con_ = std::make_unique<duckdb::Connection>(*db_);
+    Configure(*con_);
+  }
+  void TearDown() override {
+    con_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Configure(duckdb::Connection &con) {
+    Ok(con, "SET imlane_socket = '" + dir_ + "/imlane.sock'");
+    Ok(con, "SET imlane_executors = 2");
+    Ok(con, "SET imlane_lane_bytes = 16777216");
+  }
+  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(duckdb::Connection &con, const std::string &sql) {
+    auto r = con.Query(sql);
+    EXPECT_FALSE(r->HasError()) << sql << "\n" << r->GetError();
+    return r;
+  }
+  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(const std::string &sql) { return Ok(*con_, sql); }
+  std::string Error(const std::string &sql) {
+    auto r = con_->Query(sql);
+    EXPECT_TRUE(r->HasError()) << sql;
+    return r->HasError() ? r->GetError() : "";
+  }
+  duckdb::Value One(const std::string &sql) {
+    auto r = Ok(sql);
+    return r->HasError() || r->RowCount() == 0 ? duckdb::Value() : r->GetValue(0, 0);
+  }
+  std::string Write(const std::string &name, const std::string &text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  void Create(const std::string &name, const std::string &source, const std::string &args, const std::string &ret) {
+    std::string src = source;
+    size_t p = 0;
+    while ((p = src.find('\'', p)) != std::string::npos) {  // SQL-quote the code
+      src.insert(p, "'");
+      p += 2;
+    }
+    Ok("CALL imlane_create_function('" + name + "', '" + src + "', '" + args + "', '" + ret + "')");
+  }
+  void MakeTable(int rows) {
+    Ok("CREATE TABLE t AS SELECT range AS id, (range % 1000) / 10.0 AS a, (range % 37)::DOUBLE AS b, "
+       "'k' || (range % 5) AS s FROM range(" + std::to_string(rows) + ")");
+  }
+
+  std::string dir_;
+  std::unique_ptr<duckdb::DuckDB> db_;
+  std::unique_ptr<duckdb::Connection> con_;
+};
+
+const char *kLinear = "def pyfun(a, b):\n    return a * 2 + b\n";
+
+const char *kIdentity =
+    "import numpy as np\n"
+    "def pyfun(x):\n"
+    "    if x.dtype.kind == 'f':\n"
+    "        return [None if v != v else v for v in x.tolist()]\n"
+    "    return x\n";
+
+TEST_F(DuckDBTest, EveryTypeWithNullsRoundTrips) {
+  Ok("CREATE TABLE types AS SELECT "
+     "CASE WHEN range % 7 = 3 THEN NULL ELSE range % 2 = 0 END AS c_boolean, "
+     "CASE WHEN range % 7 = 4 THEN NULL ELSE (range % 100 - 50)::TINYINT END AS c_tinyint, "
+     "CASE WHEN range % 7 = 5 THEN NULL ELSE (range * 7 % 30000)::SMALLINT END AS c_smallint, "
+     "CASE WHEN range % 7 = 6 THEN NULL ELSE (range * 1000003 % 2000000000)::INTEGER END AS c_integer, "
+     "CASE WHEN range % 7 = 0 THEN NULL ELSE range * 10000000007 END AS c_bigint, "
+     "CASE WHEN range % 7 = 1 THEN NULL ELSE (range / 8)::FLOAT END AS c_float, "
+     "CASE WHEN range % 7 = 2 THEN NULL ELSE range / 3 END AS c_double, "
+     "CASE WHEN range % 5 = 1 THEN NULL ELSE 'v' || range || 'é' END AS c_varchar, "
+     "CASE WHEN range % 6 = 1 THEN NULL ELSE DATE '2000-01-01' + range::INTEGER END AS c_date, "
+     "CASE WHEN range % 4 = 1 THEN NULL ELSE TIMESTAMP '2020-01-01' + INTERVAL (range) SECOND END AS c_timestamp "
+     "FROM range(5000)");
+  for (const char *type : {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "VARCHAR", "DATE",
+                           "TIMESTAMP"}) {
+    SCOPED_TRACE(type);
+    std::string lower = type;
+    for (auto &c : lower) c = static_cast<char>(tolower(c));
+    std::string fn = "ident_" + lower, col = "c_" + lower;
+    Create(fn, kIdentity, type, type);
+    EXPECT_EQ(One("SELECT count(*) FROM types WHERE " + fn + "(" + col + ") IS NOT DISTINCT FROM " + col).GetValue<int64_t>(),
+              5000);
+    EXPECT_EQ(One("SELECT count(*) FROM (SELECT " + fn + "(" + col + ") AS v FROM types) WHERE v IS NULL").GetValue<int64_t>(),
+              One("SELECT count(*) FROM types WHERE " + col + " IS NULL").GetValue<int64_t>());
+  }
+}
+
+TEST_F(DuckDBTest, EveryPlacementAgreesWithPlainSql) {
+  MakeTable(50000);
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE lin(a, b) <> a * 2 + b").GetValue<int64_t>(), 0);
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE lin(a, b) > 150").GetValue<int64_t>(),
+            One("SELECT count(*) FROM t WHERE a * 2 + b > 150").GetValue<int64_t>());
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE b > 10 AND lin(a, b) > 150 AND s = 'k1'").GetValue<int64_t>(),
+            One("SELECT count(*) FROM t WHERE b > 10 AND a * 2 + b > 150 AND s = 'k1'").GetValue<int64_t>());
+  // JOIN condition
+  Ok("CREATE TABLE v AS SELECT range::DOUBLE AS x FROM range(300)");
+  EXPECT_EQ(One("SELECT count(*) FROM t JOIN v ON lin(t.a, t.b) = v.x").GetValue<int64_t>(),
+            One("SELECT count(*) FROM t JOIN v ON t.a * 2 + t.b = v.x").GetValue<int64_t>());
+  // CTE and subquery
+  EXPECT_EQ(One("WITH p AS (SELECT id, lin(a, b) AS y FROM t) SELECT sum(y) FROM p WHERE y > 20").GetValue<double>(),
+            One("SELECT sum(a * 2 + b) FROM t WHERE a * 2 + b > 20").GetValue<double>());
+  EXPECT_EQ(One("SELECT max(y) FROM (SELECT lin(a, b) AS y FROM t WHERE id IN (SELECT id FROM t WHERE lin(a, b) < 50))")
+                .GetValue<double>(),
+            One("SELECT max(a * 2 + b) FROM t WHERE a * 2 + b < 50").GetValue<double>());
+  // ORDER BY and LIMIT: the same rows in the same order
+  auto got = Ok("SELECT id, lin(a, b) AS y FROM t ORDER BY y DESC, id LIMIT 7");
+  auto want = Ok("SELECT id, a * 2 + b AS y FROM t ORDER BY y DESC, id LIMIT 7");
+  ASSERT_EQ(got->RowCount(), 7u);
+  for (duckdb::idx_t r = 0; r < 7; r++) EXPECT_EQ(got->GetValue(0, r), want->GetValue(0, r)) << r;
+  // LIMIT without ORDER BY: any rows, but each one right
+  auto some = Ok("SELECT a * 2 + b, lin(a, b) FROM t LIMIT 3000");
+  ASSERT_EQ(some->RowCount(), 3000u);
+  for (duckdb::idx_t r = 0; r < some->RowCount(); r++) ASSERT_EQ(some->GetValue(0, r), some->GetValue(1, r));
+  // Window function
+  EXPECT_EQ(One("SELECT count(*) FROM (SELECT id, rank() OVER (ORDER BY lin(a, b), id) AS r1, "
+                "rank() OVER (ORDER BY a * 2 + b, id) AS r2 FROM t) WHERE r1 <> r2")
+                .GetValue<int64_t>(),
+            0);
+  // The plan uses the prediction operator for projections and filters
+  auto plan = Ok("EXPLAIN SELECT id, lin(a, b) FROM t WHERE lin(a, b) > 3");
+  EXPECT_NE(plan->GetValue(1, 0).ToString().find("IMLANE_PREDICT"), std::string::npos);
+}
+
+TEST_F(DuckDBTest, ResultsEqualPlainPythonOnAScikitLearnModel) {
+  std::string model = dir_ + "/rf.pkl", rows = dir_ + "/rows.csv", expected = dir_ + "/expected.csv";
+  std::string train = Write("train.py",
+                            "import pickle, numpy as np\n"
+                            "from sklearn.ensemble import RandomForestClassifier\n"
+                            "rng = np.random.default_rng(1)\n"
+                            "x = rng.random((3000, 2)) * [100, 40]\n"
+                            "y = (x[:, 0] * 2 + x[:, 1] > 120).astype(int)\n"
+                            "m = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(x, y)\n"
+                            "pickle.dump(m, open('" + model + "', 'wb'))\n");
+  ASSERT_EQ(system(("/usr/bin/python3 " + train).c_str()), 0);
+  Create("rf",
+         "import pickle, numpy as np\n"
+         "def pyinitial():\n"
+         "    global m\n"
+         "    m = pickle.load(open('" + model + "', 'rb'))\n"
+         "def pyfun(a, b):\n"
+         "    return m.predict(np.column_stack([a, b]))\n",
+         "DOUBLE, DOUBLE", "INTEGER");
+  MakeTable(30000);
+  Ok("COPY (SELECT id, a, b FROM t) TO '" + rows + "' (HEADER false)");
+  std::string score = Write("score.py",
+                            "import pickle, numpy as np\n"
+                            "m = pickle.load(open('" + model + "', 'rb'))\n"
+                            "d = np.loadtxt('" + rows + "', delimiter=',')\n"
+                            "p = m.predict(d[:, 1:3])\n"
+                            "np.savetxt('" + expected + "', np.column_stack([d[:, 0], p]), fmt='%d', delimiter=',')\n");
+  ASSERT_EQ(system(("/usr/bin/python3 " + score).c_str()), 0);
+  Ok("CREATE TABLE expected AS SELECT column0 AS id, column1 AS p FROM read_csv('" + expected + "', header = false)");
+  EXPECT_EQ(One("SELECT count(*) FROM t JOIN expected USING (id)").GetValue<int64_t>(), 30000);
+  EXPECT_EQ(One("SELECT count(*) FROM t JOIN expected USING (id) WHERE rf(a, b) <> expected.p").GetValue<int64_t>(), 0);
+  EXPECT_GT(One("SELECT sum(rf(a, b)) FROM t").GetValue<int64_t>(), 0);
+}
+
+TEST_F(DuckDBTest, MultiThreadedDuckDBUsesEveryExecutor) {
+  MakeTable(400000);
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  Ok("SET imlane_batch_size = 8192");
+  for (int threads : {1, 2, 4}) {
+    Ok("SET threads = " + std::to_string(threads));
+    EXPECT_EQ(One("SELECT count(*) FROM t WHERE lin(a, b) <> a * 2 + b").GetValue<int64_t>(), 0) << threads;
+  }
+  auto f = Ok("SELECT batches, rows, mean_batch_rows, executors FROM imlane_functions() WHERE name = 'lin'");
+  EXPECT_EQ(f->GetValue(1, 0).GetValue<int64_t>(), 3 * 400000);
+  EXPECT_GE(f->GetValue(2, 0).GetValue<double>(), 8000.0) << "batches beyond DuckDB's 2048-row vectors";
+  EXPECT_EQ(f->GetValue(3, 0).GetValue<int32_t>(), 2) << "both executors served the function";
+}
+
+TEST_F(DuckDBTest, TwoConnectionsAndTwoDatabasesShareOneCoordinator) {
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  duckdb::Connection second(*db_);
+  Configure(second);
+  EXPECT_EQ(Ok(second, "SELECT lin(1.0, 2.0)")->GetValue(0, 0).GetValue<double>(), 4.0);
+  // Another database file, same socket: it joins the running coordinator and sees its registry.
+  duckdb::DuckDB other((dir_ + "/other.db").c_str());
+  imlane::duckdb_integration::LoadIMLane(*other.instance);
+  duckdb::Connection con(other);
+  Configure(con);
+  auto listed = Ok(con, "SELECT name FROM imlane_functions()");
+  ASSERT_EQ(listed->RowCount(), 1u);
+  EXPECT_EQ(listed->GetValue(0, 0).ToString(), "lin");
+  Ok(con, "CALL imlane_create_function('lin', '" + std::string("def pyfun(a, b):\n    return a * 2 + b\n") +
+              "', 'DOUBLE, DOUBLE', 'DOUBLE')");
+  EXPECT_EQ(Ok(con, "SELECT lin(2.0, 1.0)")->GetValue(0, 0).GetValue<double>(), 5.0);
+  auto versions = Ok(con, "SELECT version FROM imlane_functions() WHERE name = 'lin'");
+  EXPECT_EQ(versions->GetValue(0, 0).GetValue<int32_t>(), 1) << "same code: same version, still warm";
+}
+
+TEST_F(DuckDBTest, OneOffInitRunsOncePerExecutorAcrossQueries) {
+  std::string log = dir_ + "/init.log";
+  Create("counted",
+         "def pyinitial():\n"
+         "    open('" + log + "', 'a').write('init\\n')\n"
+         "def pyfun(a, b):\n"
+         "    return a + b\n",
+         "DOUBLE, DOUBLE", "DOUBLE");
+  MakeTable(100000);
+  for (int q = 0; q < 3; q++) {
+    EXPECT_EQ(One("SELECT count(*) FROM t WHERE counted(a, b) <> a + b").GetValue<int64_t>(), 0);
+  }
+  std::ifstream in(log);
+  int lines = 0;
+  for (std::string l; std::getline(in, l);) lines++;
+  EXPECT_EQ(lines, 2) << "one initialisation per executor, none per query";
+  // New code: a new version, initialised again.
+  Create("counted",
+         "def pyinitial():\n"
+         "    open('" + log + "', 'a').write('init v2\\n')\n"
+         "def pyfun(a, b):\n"
+         "    return a - b\n",
+         "DOUBLE, DOUBLE", "DOUBLE");
+  EXPECT_EQ(One("SELECT version FROM imlane_functions() WHERE name = 'counted'").GetValue<int32_t>(), 2);
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE counted(a, b) <> a - b").GetValue<int64_t>(), 0);
+}
+
+TEST_F(DuckDBTest, ErrorsNameTheFunctionAndTheProblem) {
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  std::string e = Error("SELECT lin(1.0)");
+  EXPECT_NE(e.find("lin"), std::string::npos) << e;
+  e = Error("SELECT lin('x', [1, 2])");
+  EXPECT_NE(e.find("lin"), std::string::npos) << e;
+  Create("boom", "def pyfun(x):\n    raise ValueError('model exploded on ' + str(len(x)) + ' rows')\n", "DOUBLE",
+         "DOUBLE");
+  MakeTable(10);
+  e = Error("SELECT boom(a) FROM t");
+  EXPECT_NE(e.find("imlane function 'boom'"), std::string::npos) << e;
+  EXPECT_NE(e.find("ValueError: model exploded on"), std::string::npos) << e;
+  EXPECT_NE(e.find("Traceback"), std::string::npos) << e;
+  e = Error("CALL imlane_create_function('missing', '/no/such/file.py', 'DOUBLE', 'DOUBLE')");
+  EXPECT_NE(e.find("/no/such/file.py"), std::string::npos) << e;
+  e = Error("CALL imlane_create_function('badtype', 'def pyfun(x):\n    return x\n', 'DOUBLE, BLOB', 'DOUBLE')");
+  EXPECT_NE(e.find("BLOB"), std::string::npos) << e;
+  e = Error("CALL imlane_create_function('abs', 'def pyfun(x):\n    return x\n', 'DOUBLE', 'DOUBLE')");
+  EXPECT_NE(e.find("already a DuckDB function"), std::string::npos) << e;
+  e = Error("CALL imlane_create_function('syntax', 'def pyfun(x)\n    return x\n', 'DOUBLE', 'DOUBLE')");
+  EXPECT_NE(e.find("syntax error"), std::string::npos) << e;
+  Error("SELECT syntax(1.0)");  // never registered
+  // The database and the working function are unharmed.
+  EXPECT_EQ(One("SELECT lin(1.0, 1.0)").GetValue<double>(), 3.0);
+}
+
+TEST_F(DuckDBTest, DropFunction) {
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  Ok("CALL imlane_drop_function('lin')");
+  Error("SELECT lin(1.0, 2.0)");
+  EXPECT_EQ(One("SELECT count(*) FROM imlane_functions()").GetValue<int64_t>(), 0);
+  Error("CALL imlane_drop_function('lin')");
+}
+
+}  // namespace
