@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
 
-.PHONY: all deps configure build test demo demo-cpp install bench clean
+.PHONY: all deps configure build pythonpkg test demo demo-cpp install bench clean
 
 all: build
 
@@ -25,6 +25,13 @@ configure: deps
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@$(MAKE) pythonpkg
+
+# The `imlane` Python package, for Debian's python3 (no network: no build isolation).
+pythonpkg:
+	@/usr/bin/python3 -m pip install --quiet --no-build-isolation --no-deps --break-system-packages \
+	  --root-user-action=ignore ./contrib/pythonpkg
+	@rm -rf contrib/pythonpkg/build contrib/pythonpkg/*.egg-info
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2

@@ -274,3 +274,21 @@ TEST_F(DuckDBTest, DropFunction) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
+  std::string path = Write("scorer.py",
+                           "import imlane\n"
+                           "@imlane.function(args=['DOUBLE', 'VARCHAR'], returns='VARCHAR')\n"
+                           "class Scorer:\n"
+                           "    def __init__(self):\n"
+                           "        self.prefix = 'score:'\n"
+                           "    def __call__(self, a, s):\n"
+                           "        return [self.prefix + t + str(int(x)) for x, t in zip(a, s)]\n");
+  Ok("CALL imlane_create_function('scorer', '" + path + "', 'DOUBLE, VARCHAR', 'VARCHAR')");
+  MakeTable(5000);
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE scorer(a, s) <> 'score:' || s || floor(a)::BIGINT").GetValue<int64_t>(), 0);
+}
+
+}  // namespace

@@ -1,0 +1,55 @@
+"""The @imlane.function decorator: marks the entry point of a file and declares its SQL types."""
+
+SQL_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "VARCHAR", "DATE",
+             "TIMESTAMP")
+_ALIASES = {"BOOL": "BOOLEAN", "INT8": "TINYINT", "INT16": "SMALLINT", "INT2": "SMALLINT", "INT": "INTEGER",
+            "INT32": "INTEGER", "INT4": "INTEGER", "INT64": "BIGINT", "LONG": "BIGINT", "REAL": "FLOAT",
+            "FLOAT4": "FLOAT", "FLOAT32": "FLOAT", "FLOAT8": "DOUBLE", "FLOAT64": "DOUBLE",
+            "DOUBLE PRECISION": "DOUBLE", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
+
+
+def _normalise(types, what):
+    if isinstance(types, str):
+        types = [t for t in types.split(",")] if "," in types else [types]
+    out = []
+    for t in types:
+        name = str(t).strip().upper()
+        name = _ALIASES.get(name, name)
+        if name not in SQL_TYPES:
+            raise ValueError(f"unknown {what} type {t!r} (supported: {', '.join(SQL_TYPES)})")
+        out.append(name)
+    return out
+
+
+def function(args, returns, name=None):
+    """Marks a function or class as an IMLane AI function with declared SQL types.
+
+    args: list of SQL type names (or one comma-separated string), one per argument column.
+    returns: a SQL type name, or a list of them for several result columns.
+    name: the SQL name it is usually registered under (informational).
+
+    A class is instantiated once per executor (its __init__ builds the model context) and then
+    called once per batch; a plain function is called once per batch.
+    """
+    arg_types = _normalise(args, "argument")
+    return_types = _normalise(returns, "return")
+    if not return_types:
+        raise ValueError("an AI function returns at least one column")
+
+    def mark(obj):
+        if isinstance(obj, type):
+            if "__call__" not in vars(obj) and not any("__call__" in vars(b) for b in obj.__mro__[1:-1]):
+                raise TypeError(f"class {obj.__name__} needs a __call__(self, *columns) method")
+        elif not callable(obj):
+            raise TypeError("@imlane.function applies to a function or a class")
+        obj.__imlane_function__ = {"args": arg_types, "returns": return_types,
+                                   "name": name or getattr(obj, "__name__", None)}
+        return obj
+
+    return mark
+
+
+def signature_of(obj):
+    """(argument types, return types) declared with @imlane.function, or None."""
+    info = getattr(obj, "__imlane_function__", None)
+    return None if info is None else (list(info["args"]), list(info["returns"]))

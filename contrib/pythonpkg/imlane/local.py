@@ -1,0 +1,88 @@
+"""Run an AI function locally, exactly as an IMLane executor would, without a database."""
+import numpy as np
+
+from .function import _normalise, signature_of
+
+try:  # the executor's own runtime, shipped inside this package
+    from . import _executor_runtime as _rt
+except ImportError:  # running from a source checkout
+    import imlane_executor_runtime as _rt
+
+_TYPE_IDS = {"BOOLEAN": _rt.BOOLEAN, "TINYINT": _rt.INT8, "SMALLINT": _rt.INT16, "INTEGER": _rt.INT32,
+             "BIGINT": _rt.INT64, "FLOAT": _rt.FLOAT, "DOUBLE": _rt.DOUBLE, "VARCHAR": _rt.VARCHAR,
+             "DATE": _rt.DATE, "TIMESTAMP": _rt.TIMESTAMP}
+
+
+class LocalFunction:
+    """An AI function loaded once (its one-off context built), callable on many batches."""
+
+    def __init__(self, source, args=None, returns=None, name="local", entry=""):
+        declared = signature_of(source) if not isinstance(source, str) else None
+        if declared is not None:
+            args = args if args is not None else declared[0]
+            returns = returns if returns is not None else declared[1]
+        if args is None or returns is None:
+            raise ValueError("declare the SQL types: pass args= and returns=, or use @imlane.function")
+        self.arg_types = _normalise(args, "argument")
+        self.return_types = _normalise(returns, "return")
+        arg_ids = [_TYPE_IDS[t] for t in self.arg_types]
+        ret_ids = [_TYPE_IDS[t] for t in self.return_types]
+        self.name = name
+        if isinstance(source, str):
+            if "\n" not in source and source.endswith(".py"):
+                with open(source) as f:
+                    code, filename = f.read(), source
+            else:
+                code, filename = source, f"<inline:{name}>"
+            self._fn = _rt.load(name, code, filename, entry, arg_ids, ret_ids)
+        else:
+            target = source() if isinstance(source, type) else source
+            self._fn = _Wrapped(target, name, ret_ids)
+
+    def __call__(self, *columns):
+        """Runs one batch: one array-like (or a DataFrame) per argument; NaN / None are NULL.
+
+        Returns a numpy array (object dtype with None where the result is NULL), or a tuple of them
+        for several result columns.
+        """
+        if len(columns) == 1 and hasattr(columns[0], "columns") and hasattr(columns[0], "iloc"):
+            frame = columns[0]
+            columns = tuple(frame.iloc[:, i].to_numpy() for i in range(frame.shape[1]))
+        if len(columns) != len(self.arg_types):
+            raise TypeError(f"{self.name} takes {len(self.arg_types)} columns "
+                            f"({', '.join(self.arg_types)}), got {len(columns)}")
+        arrays = [np.asarray(c) for c in columns]
+        n = len(arrays[0]) if arrays else 0
+        for i, a in enumerate(arrays):
+            if len(a) != n:
+                raise ValueError(f"column {i + 1} has {len(a)} rows, column 1 has {n}")
+        out = []
+        for values, packed in self._fn(arrays, n):
+            col = values
+            if packed is not None:
+                valid = np.unpackbits(packed, count=n, bitorder="little").astype(bool)
+                col = values.astype(object)
+                col[~valid] = None
+            out.append(col)
+        return out[0] if len(out) == 1 else tuple(out)
+
+
+class _Wrapped:
+    def __init__(self, target, name, ret_ids):
+        self.target, self.name, self.ret_ids = target, name, ret_ids
+
+    def __call__(self, columns, n):
+        return _rt.to_columns(self.target(*columns), n, self.ret_ids, self.name)
+
+
+def run_local(source, *columns, args=None, returns=None, name="local", entry=""):
+    """Loads an AI function and runs it once on local data, with the executor's checks.
+
+    source: a path to a .py file, Python code, or an @imlane.function function or class.
+    columns: one array-like per argument, or a single pandas DataFrame.
+
+        import imlane, pandas as pd
+        df = pd.DataFrame({"amount": [10.0, 900.0], "hour": [3.0, 14.0]})
+        imlane.run_local("fraud.py", df, args="DOUBLE, DOUBLE", returns="INTEGER")
+    """
+    return LocalFunction(source, args=args, returns=returns, name=name, entry=entry)(*columns)

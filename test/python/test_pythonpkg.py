@@ -1,0 +1,64 @@
+"""The imlane Python package: decorator and local runner (same checks as the executors)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import imlane
+
+
+@imlane.function(args=["DOUBLE", "double"], returns="INTEGER", name="fraud")
+class Fraud:
+    inits = 0
+
+    def __init__(self):
+        Fraud.inits += 1
+        self.threshold = 1.0
+
+    def __call__(self, a, b):
+        return (a + b > self.threshold).astype(np.int64)
+
+
+def test_decorator_declares_types():
+    assert imlane.signature_of(Fraud) == (["DOUBLE", "DOUBLE"], ["INTEGER"])
+    assert Fraud.__imlane_function__["name"] == "fraud"
+
+
+def test_decorator_rejects_unknown_types_and_classes_without_call():
+    with pytest.raises(ValueError, match="BLOB"):
+        imlane.function(args=["BLOB"], returns="INTEGER")
+    with pytest.raises(TypeError, match="__call__"):
+        imlane.function(args=["DOUBLE"], returns="DOUBLE")(type("NoCall", (), {}))
+
+
+def test_run_local_on_a_dataframe_builds_the_context_once():
+    Fraud.inits = 0
+    fn = imlane.LocalFunction(Fraud)
+    df = pd.DataFrame({"a": [0.1, 2.0, 0.5], "b": [0.2, 0.3, 0.6]})
+    for _ in range(3):
+        out = fn(df)
+    assert out.tolist() == [0, 1, 1] and out.dtype == np.int32
+    assert Fraud.inits == 1
+
+
+def test_run_local_staged_file(tmp_path):
+    path = tmp_path / "staged.py"
+    path.write_text("def pyinitial():\n    global k\n    k = 10\ndef pyfun(x):\n    return x * k\n")
+    assert imlane.run_local(str(path), np.array([1, 2]), args="BIGINT", returns="BIGINT").tolist() == [10, 20]
+
+
+def test_run_local_nulls_and_several_results():
+    src = "def pyfun(x):\n    return [None if v != v else v for v in x], x > 1\n"
+    a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"])
+    assert a.tolist() == [1.0, None, 3.0]
+    assert b.tolist() == [0, 0, 1]
+
+
+def test_run_local_gives_the_executor_errors():
+    with pytest.raises(Exception, match="returned 1 values for 2 input rows"):
+        imlane.run_local(lambda x: x[:1], [1.0, 2.0], args="DOUBLE", returns="DOUBLE")
+    with pytest.raises(Exception, match="NaN at row 0 cannot be converted to INTEGER"):
+        imlane.run_local(lambda x: x * np.nan, [1.0], args="DOUBLE", returns="INTEGER")
+    with pytest.raises(TypeError, match="takes 2 columns"):
+        imlane.run_local(Fraud, [1.0])
+    with pytest.raises(ValueError, match="declare the SQL types"):
+        imlane.run_local(lambda x: x, [1.0])
