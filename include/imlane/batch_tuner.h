@@ -2,7 +2,8 @@
 // improve by more than `improvement` over the best seen, move a reference 25% toward each reading,
 // freeze after `freeze_after` flat rounds, go back to the best size when larger batches hurt, and
 // thaw if throughput later collapses (a different workload). Feed it model time only (the
-// executor's time inside the function), never engine-side buffering.
+// executor's time inside the function), never engine-side buffering. Only batches of (nearly) the
+// current size are judged, so batches still in flight from an earlier size do not blur a step.
 #pragma once
 
 #include <cstddef>

@@ -19,8 +19,9 @@ void AdaptiveBatchTuner::set_max_rows(size_t max_rows) {
 
 void AdaptiveBatchTuner::Report(size_t rows, uint64_t model_ns) {
   if (options_.pinned_rows || rows == 0 || model_ns == 0) return;
-  // A short tail batch (end of input) says little about the current size.
-  if (rows * 2 < current_) return;
+  // Only batches built for the size being judged count: a batch still in flight from the previous
+  // size, or a short tail at the end of the input, says nothing about the current one.
+  if (rows > current_ || rows * 10 < current_ * 9) return;
   samples_.push_back(static_cast<double>(rows) * 1e9 / static_cast<double>(model_ns));
   if (static_cast<int>(samples_.size()) < options_.samples_per_step) return;
   std::nth_element(samples_.begin(), samples_.begin() + samples_.size() / 2, samples_.end());

@@ -73,6 +73,19 @@ TEST(BatchTunerTest, ShortTailBatchesAreIgnored) {
   EXPECT_FALSE(t.frozen());
 }
 
+TEST(BatchTunerTest, BatchesInFlightFromTheOldSizeDoNotCountForTheNewOne) {
+  AdaptiveBatchTuner t;
+  // Three 2048-row readings: the tuner steps to 4096.
+  for (int i = 0; i < 3; i++) t.Report(2048, ModelNs(2048, 20000, 2.0));
+  ASSERT_EQ(t.batch_rows(), 4096u);
+  // Batches of the old size that were already in flight finish now: they must not be judged as
+  // 4096-row readings (which would look flat and send the tuner back).
+  for (int i = 0; i < 6; i++) t.Report(2048, ModelNs(2048, 20000, 2.0));
+  EXPECT_EQ(t.batch_rows(), 4096u);
+  for (int i = 0; i < 3; i++) t.Report(4096, ModelNs(4096, 20000, 2.0));
+  EXPECT_EQ(t.batch_rows(), 8192u);
+}
+
 TEST(BatchTunerTest, ThawsWhenThroughputCollapses) {
   AdaptiveBatchTuner t;
   Settle(t, 20000, 2.0);

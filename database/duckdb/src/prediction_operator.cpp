@@ -7,7 +7,12 @@
 #include "duckdb/execution/expression_executor.hpp"
 #include "duckdb/execution/physical_operator.hpp"
 #include "duckdb/execution/physical_plan_generator.hpp"
+#include "duckdb/optimizer/column_binding_replacer.hpp"
+#include "duckdb/optimizer/optimizer.hpp"
 #include "duckdb/optimizer/optimizer_extension.hpp"
+#include "duckdb/planner/binder.hpp"
+#include "duckdb/planner/expression/bound_columnref_expression.hpp"
+#include "duckdb/planner/operator/logical_aggregate.hpp"
 #include "duckdb/planner/expression/bound_conjunction_expression.hpp"
 #include "duckdb/planner/expression/bound_reference_expression.hpp"
 #include "duckdb/planner/expression_iterator.hpp"
@@ -404,11 +409,62 @@ class LogicalPredict : public LogicalExtensionOperator {
   }
 };
 
-void Rewrite(unique_ptr<LogicalOperator> &op) {
-  for (auto &child : op->children) Rewrite(child);
+// Moves the IMLane calls inside `targets` (expressions of `op`, which reads its only child) into a
+// new projection between `op` and its child, so that the prediction operator can batch them: e.g.
+// SUM(f(x)) or GROUP BY f(x), which an aggregate would otherwise evaluate per DuckDB vector.
+void HoistIntoProjection(Binder &binder, LogicalOperator &op, vector<unique_ptr<Expression> *> targets) {
+  auto &child = op.children[0];
+  child->ResolveOperatorTypes();
+  auto bindings = child->GetColumnBindings();
+  const idx_t index = binder.GenerateTableIndex();
+  vector<unique_ptr<Expression>> select;
+  ColumnBindingReplacer replacer;
+  for (idx_t i = 0; i < bindings.size(); i++) {
+    select.push_back(make_uniq<BoundColumnRefExpression>(child->types[i], bindings[i]));
+    replacer.replacement_bindings.emplace_back(bindings[i], ColumnBinding(index, i));
+  }
+  const idx_t width = select.size();
+  std::function<void(unique_ptr<Expression> &)> hoist = [&](unique_ptr<Expression> &e) {
+    if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
+        IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
+      idx_t pos = width;
+      while (pos < select.size() && !select[pos]->Equals(*e)) pos++;
+      if (pos == select.size()) select.push_back(e->Copy());
+      e = make_uniq<BoundColumnRefExpression>(e->return_type, ColumnBinding(index, pos));
+      return;
+    }
+    ExpressionIterator::EnumerateChildren(*e, hoist);
+  };
+  for (auto *t : targets) hoist(*t);
+  auto projection = make_uniq<LogicalProjection>(index, std::move(select));
+  projection->children.push_back(std::move(child));
+  replacer.stop_operator = projection.get();
+  op.children[0] = std::move(projection);
+  // What `op` read from its child it now reads through the projection's pass-through columns.
+  replacer.VisitOperator(op);
+  op.children[0]->ResolveOperatorTypes();
+  op.children[0] = LogicalPredict::FromProjection(op.children[0]->Cast<LogicalProjection>());
+  op.children[0]->ResolveOperatorTypes();
+  op.ResolveOperatorTypes();
+}
+
+void Rewrite(Binder &binder, unique_ptr<LogicalOperator> &op) {
+  for (auto &child : op->children) Rewrite(binder, child);
   if (op->type == LogicalOperatorType::LOGICAL_PROJECTION && ContainsIMLane(op->expressions)) {
     op = LogicalPredict::FromProjection(op->Cast<LogicalProjection>());
     op->ResolveOperatorTypes();
+    return;
+  }
+  if (op->type == LogicalOperatorType::LOGICAL_AGGREGATE_AND_GROUP_BY) {
+    auto &agg = op->Cast<LogicalAggregate>();
+    vector<unique_ptr<Expression> *> targets;
+    for (auto &g : agg.groups) {
+      if (ContainsIMLane(*g)) targets.push_back(&g);
+    }
+    for (auto &e : agg.expressions) {
+      if (ContainsIMLane(*e)) targets.push_back(&e);
+    }
+    if (!targets.empty()) HoistIntoProjection(binder, agg, std::move(targets));
     return;
   }
   if (op->type == LogicalOperatorType::LOGICAL_FILTER && ContainsIMLane(op->expressions)) {
@@ -431,7 +487,7 @@ void Rewrite(unique_ptr<LogicalOperator> &op) {
   }
 }
 
-void Optimize(OptimizerExtensionInput &, unique_ptr<LogicalOperator> &plan) { Rewrite(plan); }
+void Optimize(OptimizerExtensionInput &input, unique_ptr<LogicalOperator> &plan) { Rewrite(input.optimizer.binder, plan); }
 
 }  // namespace
 
