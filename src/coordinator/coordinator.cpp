@@ -174,7 +174,7 @@ json Coordinator::Status_() {
   json fns = json::array();
   for (const auto& fn : registry_.List()) {
     uint64_t batches = 0, rows = 0, busy_ns = 0, errors = 0, loads = 0;
-    int warm = 0;
+    int warm = 0, used = 0;
     for (const auto& e : s["executors"]) {
       for (const auto& f : e["functions"]) {
         if (f.value("fid", 0u) != fn.fid) continue;
@@ -184,6 +184,7 @@ json Coordinator::Status_() {
         errors += f.value("errors", uint64_t{0});
         loads += f.value("loads", uint64_t{0});
         warm += f.value("loads", uint64_t{0}) > 0;
+        used += f.value("batches", uint64_t{0}) > 0;
       }
     }
     fns.push_back({{"name", fn.def.name},
@@ -193,6 +194,7 @@ json Coordinator::Status_() {
                    {"return_types", TypesToJson(fn.def.return_types)},
                    {"source", fn.source_ref},
                    {"executors_loaded", warm},
+                   {"executors_used", used},
                    {"loads", loads},
                    {"batches", batches},
                    {"rows", rows},

@@ -231,7 +231,7 @@ static unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context
     std::string name = f.value("name", "");
     result->rows.push_back({Value(name), Value::INTEGER(f.value("version", 0)),
                             Value(name + "(" + args + ") -> " + rets), Value(f.value("source", "")),
-                            Value::INTEGER(f.value("executors_loaded", 0)),
+                            Value::INTEGER(f.value("executors_used", 0)),
                             Value::BIGINT(f.value("batches", int64_t{0})), Value::BIGINT(f.value("rows", int64_t{0})),
                             Value::DOUBLE(f.value("mean_batch_rows", 0.0)), Value::DOUBLE(f.value("busy_s", 0.0)),
                             Value::BIGINT(f.value("errors", int64_t{0}))});
