@@ -105,18 +105,20 @@ Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, c
   return Status::OK();
 }
 
-Status LaneManager::Validate(const RegisteredFunction& fn) {
+std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<ExecutorLoad> loads;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < slots_.size(); i++) {
-      const Slot& s = slots_[i];
-      size_t in_use = 0;
-      for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
-      loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use,
-                       s.process && s.process->loaded.count(fn.fid) > 0});
-    }
+  for (size_t i = 0; i < slots_.size(); i++) {
+    const Slot& s = slots_[i];
+    size_t in_use = 0;
+    for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
+    loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use, s.process && s.process->loaded.count(fid) > 0});
   }
+  return loads;
+}
+
+Status LaneManager::Validate(const RegisteredFunction& fn) {
+  std::vector<ExecutorLoad> loads = Loads(fn.fid);
   std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{1, 1});
   if (chosen.empty()) return Status::Unavailable("no executor is available to load '" + fn.def.name + "'");
   auto proc = Process(chosen[0]);
@@ -128,17 +130,7 @@ Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& 
                                        size_t lane_bytes) {
   if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
   const int slots_per_executor = std::max(1, request.slots_per_executor);
-  std::vector<ExecutorLoad> loads;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < slots_.size(); i++) {
-      const Slot& s = slots_[i];
-      size_t in_use = 0;
-      for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
-      loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use,
-                       s.process && s.process->loaded.count(fn.fid) > 0});
-    }
-  }
+  std::vector<ExecutorLoad> loads = Loads(fn.fid);
   std::vector<int> chosen = ChooseExecutors(loads, request);
   if (chosen.empty()) return Status::Unavailable("no executor is available for '" + fn.def.name + "'");
 

@@ -70,6 +70,9 @@ struct DBEndContext::Impl {
   Slot* FreeSlot(FunctionState* fn, const SchedHint& hint);
   void Free(Slot* slot);
   Status WaitFinished(Slot* slot, int64_t deadline);
+  // Gives a function's Lanes back to the coordinator unless a batch is in flight (then they stay
+  // until the context ends). Called with `mu` held.
+  void ReleaseIfIdle(std::map<std::string, std::unique_ptr<FunctionState>>::iterator it);
   Result<PulledBatch> Collect(DBEndContext* owner, Slot* slot);
 };
 
@@ -175,6 +178,15 @@ Slot* DBEndContext::Impl::FreeSlot(FunctionState* fn, const SchedHint& hint) {
     if (best == nullptr || busy[s->executor] < busy[best->executor]) best = s.get();
   }
   return best;
+}
+
+void DBEndContext::Impl::ReleaseIfIdle(std::map<std::string, std::unique_ptr<FunctionState>>::iterator it) {
+  for (auto& s : it->second->slots) {
+    if (s->in_use) return;
+  }
+  json ignored;
+  client->Call(json{{"op", "release"}, {"lane_ids", it->second->lane_ids}}, &ignored);
+  functions.erase(it);
 }
 
 void DBEndContext::Impl::Free(Slot* slot) {
@@ -321,14 +333,7 @@ Status DBEndContext::RegisterFunction(const FunctionSpec& spec) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->functions.find(spec.name);
   if (it != impl_->functions.end() && it->second->fid != reply.value("fid", 0u)) {
-    // A new version: our Lanes point at the old one. Give them back once nothing is in flight.
-    bool busy = false;
-    for (auto& s : it->second->slots) busy |= s->in_use;
-    if (!busy) {
-      json ignored;
-      impl_->client->Call(json{{"op", "release"}, {"lane_ids", it->second->lane_ids}}, &ignored);
-      impl_->functions.erase(it);
-    }
+    impl_->ReleaseIfIdle(it);  // a new version: our Lanes point at the old one
   }
   return Status::OK();
 }
@@ -338,15 +343,7 @@ Status DBEndContext::DropFunction(const std::string& name) {
   IMLANE_RETURN_NOT_OK(impl_->client->Call(json{{"op", "drop"}, {"name", name}}, &reply));
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->functions.find(name);
-  if (it != impl_->functions.end()) {
-    bool busy = false;
-    for (auto& s : it->second->slots) busy |= s->in_use;
-    if (!busy) {
-      json ignored;
-      impl_->client->Call(json{{"op", "release"}, {"lane_ids", it->second->lane_ids}}, &ignored);
-      impl_->functions.erase(it);
-    }
-  }
+  if (it != impl_->functions.end()) impl_->ReleaseIfIdle(it);
   return Status::OK();
 }
 

@@ -19,32 +19,23 @@ using nlohmann::json;
 
 TEST_F(CoordinatorTest, StagedStyleInitRunsOncePerExecutorAcrossManyBatches) {
   std::string log = dir_ + "/init.log";
-  Register("scale",
-           "import os\n"
-           "def pyinitial():\n"
-           "    global factor\n"
-           "    factor = 3.0\n"
-           "    with open('" + log + "', 'a') as f:\n"
-           "        f.write(str(os.getpid()) + '\\n')\n"
-           "def pyfun(x):\n"
-           "    return x * factor\n",
-           "DOUBLE", "DOUBLE");
+  const std::string code =
+      "import os\n"
+      "def pyinitial():\n"
+      "    global factor\n"
+      "    factor = 3.0\n"
+      "    with open('" + log + "', 'a') as f:\n"
+      "        f.write(str(os.getpid()) + '\\n')\n"
+      "def pyfun(x):\n"
+      "    return x * factor\n";
+  Register("scale", code, "DOUBLE", "DOUBLE");
   for (int i = 0; i < 60; i++) {
     ColumnBatch out;
     ASSERT_TRUE(ctx().ExecuteFunction("scale", Doubles({1.0, 2.0, static_cast<double>(i)}), &out).ok());
     ASSERT_EQ(out.columns[0].Get<double>(2), 3.0 * i);
   }
   // Registering the same code again is a no-op: same version, nothing reloaded.
-  Register("scale",
-           "import os\n"
-           "def pyinitial():\n"
-           "    global factor\n"
-           "    factor = 3.0\n"
-           "    with open('" + log + "', 'a') as f:\n"
-           "        f.write(str(os.getpid()) + '\\n')\n"
-           "def pyfun(x):\n"
-           "    return x * factor\n",
-           "DOUBLE", "DOUBLE");
+  Register("scale", code, "DOUBLE", "DOUBLE");
   std::ifstream in(log);
   std::multiset<std::string> pids;
   for (std::string line; std::getline(in, line);) pids.insert(line);

@@ -64,6 +64,8 @@ class LaneManager {
     std::string last_exit;
   };
 
+  // What the scheduler needs to know about each executor for function `fid`.
+  std::vector<ExecutorLoad> Loads(uint32_t fid);
   Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const RegisteredFunction& fn);
   void SuperviseLoop();
   void HandleExit(pid_t pid, int wait_status);
