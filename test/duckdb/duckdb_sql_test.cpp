@@ -292,3 +292,26 @@ TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
+  MakeTable(100000);
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  const int64_t passing = One("SELECT count(*) FROM t WHERE b > 20").GetValue<int64_t>();
+  // The function in WHERE and in the SELECT list of the same query: the model sees only rows that
+  // pass the cheap predicate, and each of them once.
+  auto r = Ok("SELECT count(*), sum(y) FROM (SELECT id, lin(a, b) + 1 AS y FROM t WHERE lin(a, b) > 60 AND b > 20)");
+  EXPECT_EQ(r->GetValue(0, 0), One("SELECT count(*) FROM t WHERE a * 2 + b > 60 AND b > 20"));
+  EXPECT_EQ(r->GetValue(1, 0).GetValue<double>(),
+            One("SELECT sum(a * 2 + b + 1) FROM t WHERE a * 2 + b > 60 AND b > 20").GetValue<double>());
+  EXPECT_EQ(One("SELECT rows FROM imlane_functions() WHERE name = 'lin'").GetValue<int64_t>(), passing);
+  // Aggregates over the function are batched too.
+  auto plan = Ok("EXPLAIN SELECT sum(lin(a, b)) FROM t");
+  EXPECT_NE(plan->GetValue(1, 0).ToString().find("IMLANE_PREDICT_PROJECTION"), std::string::npos);
+  EXPECT_EQ(One("SELECT sum(lin(a, b)) = sum(a * 2 + b) FROM t").GetValue<bool>(), true);
+  EXPECT_EQ(One("SELECT count(DISTINCT g) FROM (SELECT lin(a, b) AS g FROM t GROUP BY lin(a, b))"),
+            One("SELECT count(DISTINCT a * 2 + b) FROM t"));
+}
+
+}  // namespace

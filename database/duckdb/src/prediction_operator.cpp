@@ -60,14 +60,22 @@ struct PredictCall {
 
 class PhysicalPredict : public PhysicalOperator {
  public:
+  // For a filter, expressions[num_predicates..] are calls whose results the filter also outputs
+  // (after the input columns), so that the projection above reuses them instead of calling again.
   PhysicalPredict(PhysicalPlan &plan, vector<LogicalType> types, idx_t cardinality, bool is_filter,
-                  vector<unique_ptr<Expression>> expressions, vector<idx_t> projection_map,
+                  vector<unique_ptr<Expression>> expressions, idx_t num_predicates, vector<idx_t> projection_map,
                   vector<LogicalType> input_types)
       : PhysicalOperator(plan, PhysicalOperatorType::EXTENSION, std::move(types), cardinality),
         is_filter_(is_filter), projection_map_(std::move(projection_map)), input_types_(std::move(input_types)) {
     // Each distinct IMLane call becomes an extra column after the input columns; the expressions
     // then read it by reference, so a call shared by several expressions runs once per row.
     for (auto &expr : expressions) Extract(expr);
+    if (is_filter_) {
+      for (idx_t i = num_predicates; i < expressions.size(); i++) {
+        exported_.push_back(expressions[i]->Cast<BoundReferenceExpression>().index);
+      }
+      expressions.resize(num_predicates);
+    }
     if (is_filter_ && expressions.size() > 1) {
       auto conj = make_uniq<BoundConjunctionExpression>(ExpressionType::CONJUNCTION_AND);
       for (auto &e : expressions) conj->children.push_back(std::move(e));
@@ -109,6 +117,7 @@ class PhysicalPredict : public PhysicalOperator {
   vector<LogicalType> extended_types_;
   vector<PredictCall> calls_;
   vector<unique_ptr<Expression>> expressions_;
+  vector<idx_t> exported_;  // filter: extended-chunk columns also output after the input columns
 
  private:
   void Extract(unique_ptr<Expression> &expr) {
@@ -283,12 +292,14 @@ void EmitFront(const PhysicalPredict &op, PredictState &s, DataChunk &out) {
   ext.SetCardinality(n);
   if (op.is_filter_) {
     idx_t count = s.output->SelectExpression(ext, s.sel);
+    idx_t m = 0;
     if (op.projection_map_.empty()) {
-      out.Slice(input, s.sel, count);
+      for (; m < input.ColumnCount(); m++) out.data[m].Slice(input.data[m], s.sel, count);
     } else {
-      for (idx_t i = 0; i < op.projection_map_.size(); i++) out.data[i].Slice(input.data[op.projection_map_[i]], s.sel, count);
-      out.SetCardinality(count);
+      for (; m < op.projection_map_.size(); m++) out.data[m].Slice(input.data[op.projection_map_[m]], s.sel, count);
     }
+    for (idx_t j = 0; j < op.exported_.size(); j++) out.data[m + j].Slice(ext.data[op.exported_[j]], s.sel, count);
+    out.SetCardinality(count);
   } else {
     s.output->Execute(ext, out);
   }
@@ -367,6 +378,7 @@ class LogicalPredict : public LogicalExtensionOperator {
                                                unique_ptr<LogicalOperator> child, idx_t cardinality) {
     auto op = make_uniq<LogicalPredict>();
     op->is_filter = true;
+    op->num_predicates = predicates.size();
     op->expressions = std::move(predicates);
     op->projection_map = std::move(projection_map);
     op->children.push_back(std::move(child));
@@ -375,11 +387,21 @@ class LogicalPredict : public LogicalExtensionOperator {
   }
 
   vector<ColumnBinding> GetColumnBindings() override {
-    if (is_filter) return MapBindings(children[0]->GetColumnBindings(), projection_map);
-    return GenerateColumnBindings(table_index, expressions.size());
+    if (!is_filter) return GenerateColumnBindings(table_index, expressions.size());
+    auto bindings = MapBindings(children[0]->GetColumnBindings(), projection_map);
+    for (idx_t j = num_predicates; j < expressions.size(); j++) bindings.emplace_back(table_index, j - num_predicates);
+    return bindings;
   }
   vector<idx_t> GetTableIndex() const override {
-    return is_filter ? vector<idx_t>() : vector<idx_t>{table_index};
+    return !is_filter || expressions.size() > num_predicates ? vector<idx_t>{table_index} : vector<idx_t>();
+  }
+  // Filter: makes the filter output `call` too (it must occur in a predicate); returns its binding.
+  ColumnBinding Export(Binder &binder, const Expression &call) {
+    if (expressions.size() == num_predicates) table_index = binder.GenerateTableIndex();
+    idx_t j = num_predicates;
+    while (j < expressions.size() && !expressions[j]->Equals(call)) j++;
+    if (j == expressions.size()) expressions.push_back(call.Copy());
+    return ColumnBinding(table_index, j - num_predicates);
   }
   string GetExtensionName() const override { return "imlane"; }
   string GetName() const override { return is_filter ? "IMLANE_PREDICT_FILTER" : "IMLANE_PREDICT_PROJECTION"; }
@@ -388,20 +410,22 @@ class LogicalPredict : public LogicalExtensionOperator {
     auto &child = planner.CreatePlan(*children[0]);
     vector<unique_ptr<Expression>> exprs;
     for (auto &e : expressions) exprs.push_back(e->Copy());
-    auto &op = planner.Make<PhysicalPredict>(types, estimated_cardinality, is_filter, std::move(exprs), projection_map,
-                                            children[0]->types);
+    auto &op = planner.Make<PhysicalPredict>(types, estimated_cardinality, is_filter, std::move(exprs), num_predicates,
+                                            projection_map, children[0]->types);
     op.children.push_back(child);
     return op;
   }
 
   bool is_filter = false;
-  idx_t table_index = 0;
+  idx_t table_index = 0;      // projection: its bindings; filter: those of exported calls
+  idx_t num_predicates = 0;   // filter: expressions[0..num_predicates) are the predicates
   vector<idx_t> projection_map;
 
  protected:
   void ResolveTypes() override {
     if (is_filter) {
       types = MapTypes(children[0]->types, projection_map);
+      for (idx_t j = num_predicates; j < expressions.size(); j++) types.push_back(expressions[j]->return_type);
     } else {
       types.clear();
       for (auto &e : expressions) types.push_back(e->return_type);
@@ -448,8 +472,39 @@ void HoistIntoProjection(Binder &binder, LogicalOperator &op, vector<unique_ptr<
   op.ResolveOperatorTypes();
 }
 
+bool ContainsEqual(const Expression &haystack, const Expression &needle) {
+  if (haystack.Equals(needle)) return true;
+  bool found = false;
+  ExpressionIterator::EnumerateChildren(haystack, [&](const Expression &c) { found = found || ContainsEqual(c, needle); });
+  return found;
+}
+
+// SELECT f(x) ... WHERE f(x) = 1: the projection reads f(x) from the prediction filter below it
+// instead of calling the model a second time for every row that passed.
+void ReuseFilterResults(Binder &binder, LogicalOperator &projection) {
+  auto &child = projection.children[0];
+  if (child->type != LogicalOperatorType::LOGICAL_EXTENSION_OPERATOR) return;
+  auto *filter = dynamic_cast<LogicalPredict *>(child.get());
+  if (filter == nullptr || !filter->is_filter) return;
+  std::function<void(unique_ptr<Expression> &)> reuse = [&](unique_ptr<Expression> &e) {
+    if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION && IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
+      for (idx_t p = 0; p < filter->num_predicates; p++) {
+        if (ContainsEqual(*filter->expressions[p], *e)) {
+          auto type = e->return_type;
+          e = make_uniq<BoundColumnRefExpression>(type, filter->Export(binder, *e));
+          return;
+        }
+      }
+    }
+    ExpressionIterator::EnumerateChildren(*e, reuse);
+  };
+  for (auto &e : projection.expressions) reuse(e);
+  filter->ResolveOperatorTypes();
+}
+
 void Rewrite(Binder &binder, unique_ptr<LogicalOperator> &op) {
   for (auto &child : op->children) Rewrite(binder, child);
+  if (op->type == LogicalOperatorType::LOGICAL_PROJECTION) ReuseFilterResults(binder, *op);
   if (op->type == LogicalOperatorType::LOGICAL_PROJECTION && ContainsIMLane(op->expressions)) {
     op = LogicalPredict::FromProjection(op->Cast<LogicalProjection>());
     op->ResolveOperatorTypes();
