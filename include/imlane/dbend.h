@@ -149,6 +149,9 @@ class DBEndContext {
   Result<std::optional<PulledBatch>> TryPull(Ticket ticket);
   // Blocks until the result is ready or timeout_ms (-1: settings' timeout) has passed.
   Result<PulledBatch> Pull(Ticket ticket, int timeout_ms = -1);
+  // Gives up a ticket whose result is no longer wanted (e.g. its query failed): its slot is free
+  // again as soon as the batch has finished. Never blocks.
+  void Discard(Ticket ticket);
 
   // Push a whole engine batch through its TableConverter.
   template <typename EngineBatch, typename EngineVector = Column>

@@ -436,6 +436,19 @@ Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
   return ticket;
 }
 
+void DBEndContext::Discard(Ticket ticket) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->tickets.find(ticket);
+    if (it == impl_->tickets.end()) return;
+    Slot* slot = it->second;
+    impl_->tickets.erase(it);
+    slot->abandoned = true;  // FreeSlot recycles it once its Lane has settled
+    slot->ticket = 0;
+  }
+  impl_->slot_freed.notify_all();
+}
+
 Result<std::optional<PulledBatch>> DBEndContext::TryPull(Ticket ticket) {
   Slot* slot;
   {

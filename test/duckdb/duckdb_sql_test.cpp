@@ -315,3 +315,19 @@ TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(DuckDBTest, FailedAndStoppedQueriesGiveTheirSlotsBack) {
+  Ok("SET imlane_batch_size = 2048");
+  MakeTable(200000);
+  Create("late_boom", "def pyfun(x):\n    if x.max() >= 150000:\n        raise ValueError('late failure')\n    return x\n",
+         "BIGINT", "BIGINT");
+  Ok("SET threads = 1");
+  // Each failing query leaves batches in flight; without giving them back the slots run out.
+  for (int i = 0; i < 40; i++) Error("SELECT sum(late_boom(id)) FROM t");
+  for (int i = 0; i < 20; i++) EXPECT_EQ(Ok("SELECT late_boom(id) FROM t LIMIT 5")->RowCount(), 5u);
+  EXPECT_EQ(One("SELECT sum(late_boom(id)) FROM t WHERE id < 100000").GetValue<int64_t>(), 4999950000LL);
+}
+
+}  // namespace

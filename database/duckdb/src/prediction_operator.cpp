@@ -173,6 +173,12 @@ struct BufferedChunk {
 
 class PredictState : public OperatorState {
  public:
+  ~PredictState() override {
+    // A query that fails or stops early (LIMIT) leaves batches in flight: give their slots back.
+    for (auto &c : calls) {
+      for (auto &[batch, ticket] : c->submitted) ctx->Discard(ticket);
+    }
+  }
   DBEndContext *ctx = nullptr;
   size_t pinned_rows = 0;
   int timeout_ms = 60000;
@@ -502,8 +508,29 @@ void ReuseFilterResults(Binder &binder, LogicalOperator &projection) {
   filter->ResolveOperatorTypes();
 }
 
+// True when a LIMIT may stop the pipeline that `op` would run in. DuckDB 1.4 skips FinalExecute
+// of later operators when an operator ends its pipeline early, so the prediction operator, which
+// holds rows back until its batch is full, must not sit above a streaming LIMIT; those calls stay
+// on the per-vector path (a LIMIT needs few rows anyway).
+bool LimitInPipeline(LogicalOperator &op) {
+  switch (op.type) {
+  case LogicalOperatorType::LOGICAL_LIMIT:
+    return true;
+  case LogicalOperatorType::LOGICAL_PROJECTION:
+  case LogicalOperatorType::LOGICAL_FILTER:
+  case LogicalOperatorType::LOGICAL_EXTENSION_OPERATOR:
+  case LogicalOperatorType::LOGICAL_COMPARISON_JOIN:  // the probe side continues the pipeline
+  case LogicalOperatorType::LOGICAL_DELIM_JOIN:
+  case LogicalOperatorType::LOGICAL_ANY_JOIN:
+    return !op.children.empty() && LimitInPipeline(*op.children[0]);
+  default:
+    return false;
+  }
+}
+
 void Rewrite(Binder &binder, unique_ptr<LogicalOperator> &op) {
   for (auto &child : op->children) Rewrite(binder, child);
+  if (op->children.size() == 1 && LimitInPipeline(*op->children[0])) return;
   if (op->type == LogicalOperatorType::LOGICAL_PROJECTION) ReuseFilterResults(binder, *op);
   if (op->type == LogicalOperatorType::LOGICAL_PROJECTION && ContainsIMLane(op->expressions)) {
     op = LogicalPredict::FromProjection(op->Cast<LogicalProjection>());
