@@ -483,3 +483,37 @@ TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
+  Register("segv", "import ctypes\ndef pyfun(x):\n    if x[0] < 0:\n        ctypes.string_at(0)\n    return x\n",
+           "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("segv", Doubles({-1}), &out, SchedHint{-1, 0});
+  EXPECT_EQ(st.code(), StatusCode::kExecutorFailed);
+  EXPECT_NE(st.message().find("killed by signal 11"), std::string::npos) << st.message();
+  ASSERT_TRUE(ctx().ExecuteFunction("segv", Doubles({1}), &out, SchedHint{-1, 0}).ok());
+
+  // SIGKILL from outside while a batch runs.
+  Register("slow", "import time\ndef pyfun(x):\n    time.sleep(2)\n    return x\n", "DOUBLE", "DOUBLE");
+  ASSERT_TRUE(ctx().ExecuteFunction("slow", Doubles({1}), &out, SchedHint{-1, 1}).ok());  // warm up
+  json status = StatusJson();  // before the batch: a busy executor answers status only afterwards
+  int pid = status["executors"][1]["pid"];
+  ASSERT_GT(pid, 0);
+  auto ticket = ctx().Push("slow", Doubles({1}), SchedHint{-1, 1});
+  ASSERT_TRUE(ticket.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGKILL);
+  auto start = std::chrono::steady_clock::now();
+  auto r = ctx().Pull(*ticket);
+  EXPECT_EQ(r.status().code(), StatusCode::kExecutorFailed) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("killed by signal 9"), std::string::npos) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ASSERT_TRUE(ctx().ExecuteFunction("slow", Doubles({5}), &out, SchedHint{-1, 1}).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 5.0);
+}
+
+}  // namespace
+}  // namespace imlane::testing
