@@ -1,5 +1,6 @@
 // End to end through DBEnd: a real coordinator, real executor processes, real Python and numpy.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -513,6 +514,31 @@ TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   ASSERT_TRUE(ctx().ExecuteFunction("slow", Doubles({5}), &out, SchedHint{-1, 1}).ok());
   EXPECT_EQ(out.columns[0].Get<double>(0), 5.0);
+}
+
+}  // namespace
+}  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({1}), &out).ok());
+  json status = StatusJson();
+  for (const auto& e : status["executors"]) {
+    int pid = e["pid"];
+    std::set<std::string> fds;
+    for (const auto& f : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+      fds.insert(f.path().filename());
+    }
+    // stdin/out/err and the control socket; Lanes and the bell are mapped and their fds closed.
+    EXPECT_EQ(fds, (std::set<std::string>{"0", "1", "2", "3"})) << "executor " << pid;
+  }
+  struct stat st;
+  ASSERT_EQ(stat(settings_.socket_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "only the owner may connect";
 }
 
 }  // namespace
