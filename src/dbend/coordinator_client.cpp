@@ -1,6 +1,7 @@
 #include "imlane/dbend/coordinator_client.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +106,13 @@ CoordinatorClient::~CoordinatorClient() {
     if (r == embedded_pid_ || (r < 0 && errno == ECHILD)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+bool CoordinatorClient::Alive() const {
+  if (!sock_.valid()) return false;
+  char byte;
+  ssize_t r = recv(sock_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
 }
 
 Status CoordinatorClient::Call(const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms) {

@@ -207,6 +207,8 @@ Status DBEndContext::Impl::WaitFinished(Slot* slot, int64_t deadline) {
     if (Finished(static_cast<LaneState>(cur))) return Status::OK();
     int64_t left = deadline - MonotonicNanos();
     if (left <= 0) return Status::TimedOut("timeout");
+    // Without a coordinator nobody would fail this Lane if its executor died with it.
+    if (!client->Alive()) return Status::Unavailable("the coordinator went away");
     h->client_waiting.store(1, std::memory_order_seq_cst);
     cur = h->state.load(std::memory_order_seq_cst);
     if (!Finished(static_cast<LaneState>(cur))) FutexWait(&h->state, cur, std::min(left, kSleepSliceNs));
@@ -474,6 +476,15 @@ Result<PulledBatch> DBEndContext::Pull(Ticket ticket, int timeout_ms) {
   }
   const int effective = timeout_ms < 0 ? impl_->settings.timeout_ms : timeout_ms;
   Status st = impl_->WaitFinished(slot, DeadlineAfterMs(effective));
+  if (st.code() == StatusCode::kUnavailable) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      slot->abandoned = true;
+    }
+    return Status::Unavailable("imlane function '" + slot->function->name +
+                               "': the coordinator went away while a batch was running (its executors stop "
+                               "with it); set up a new context to start or join another coordinator");
+  }
   if (!st.ok()) {
     const std::string name = slot->function->name;
     const int executor = slot->executor;

@@ -543,3 +543,40 @@ TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
+  Register("slow", "import time\ndef pyfun(x):\n    time.sleep(5)\n    return x\n", "DOUBLE", "DOUBLE");
+  json status = StatusJson();
+  std::vector<int> executors;
+  for (const auto& e : status["executors"]) executors.push_back(e["pid"]);
+  auto ticket = ctx().Push("slow", Doubles({1}));
+  ASSERT_TRUE(ticket.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  kill(coordinator, SIGKILL);
+  auto start = std::chrono::steady_clock::now();
+  auto r = ctx().Pull(*ticket);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("coordinator went away"), std::string::npos) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ctx_.reset();
+  for (int i = 0; i < 200; i++) {
+    bool all_gone = true;
+    for (int pid : executors) all_gone = all_gone && ProcessGone(pid);
+    if (all_gone) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (int pid : executors) EXPECT_TRUE(ProcessGone(pid)) << "executor " << pid << " orphaned";
+  // The next Setup starts a new coordinator (the dead one's socket is stale, its lock released).
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({3}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 3.0);
+}
+
+}  // namespace
+}  // namespace imlane::testing

@@ -22,6 +22,8 @@ class CoordinatorClient {
   // One request and its reply; callers from many threads take turns.
   Status Call(const json& request, json* reply, std::vector<UniqueFd>* fds = nullptr, int timeout_ms = 120000);
   pid_t embedded_pid() const { return embedded_pid_; }
+  // False once the coordinator has closed the connection (it exited or was killed). Never blocks.
+  bool Alive() const;
   const std::string& socket_path() const { return socket_path_; }
 
  private:
