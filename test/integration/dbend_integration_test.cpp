@@ -580,3 +580,33 @@ TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
+  settings_.lane_bytes = 32u << 20;
+  Register("rev", "def pyfun(s):\n    return [v[::-1] for v in s]\n", "VARCHAR", "VARCHAR");
+  std::vector<std::optional<std::string>> values;
+  for (int i = 0; i < 3; i++) values.push_back(std::string(4u << 20, static_cast<char>('a' + i)) + "xyz");
+  ColumnBatch in, out;
+  in.columns.push_back(Column::FromStrings(values));
+  Status st = ctx().ExecuteFunction("rev", in, &out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int i = 0; i < 3; i++) {
+    std::string_view got = out.columns[0].GetString(i);
+    ASSERT_EQ(got.size(), (4u << 20) + 3);
+    EXPECT_EQ(got.substr(0, 4), "zyx" + std::string(1, static_cast<char>('a' + i)));
+  }
+  // Too much for the Lane: a clear error naming the sizes, and the next batch works.
+  values.assign(1, std::string(40u << 20, 'q'));
+  ColumnBatch huge;
+  huge.columns.push_back(Column::FromStrings(values));
+  st = ctx().ExecuteFunction("rev", huge, &out);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("41943040 bytes"), std::string::npos) << st.message();
+  ASSERT_TRUE(ctx().ExecuteFunction("rev", in, &out).ok());
+}
+
+}  // namespace
+}  // namespace imlane::testing
