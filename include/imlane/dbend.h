@@ -149,6 +149,10 @@ class DBEndContext {
   Result<std::optional<PulledBatch>> TryPull(Ticket ticket);
   // Blocks until the result is ready or timeout_ms (-1: settings' timeout) has passed.
   Result<PulledBatch> Pull(Ticket ticket, int timeout_ms = -1);
+  // Waits up to timeout_ms for a batch to finish without consuming it and without acting on a
+  // timeout (Pull kills a stuck executor; Wait lets the caller check for cancellation between waits).
+  // True when the result (or its error) is ready.
+  Result<bool> Wait(Ticket ticket, int timeout_ms);
   // Gives up a ticket whose result is no longer wanted (e.g. its query failed): its slot is free
   // again as soon as the batch has finished. Never blocks.
   void Discard(Ticket ticket);

@@ -438,6 +438,20 @@ Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
   return ticket;
 }
 
+Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
+  Slot* slot;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->tickets.find(ticket);
+    if (it == impl_->tickets.end()) return Status::NotFound("unknown ticket " + std::to_string(ticket));
+    slot = it->second;
+  }
+  Status st = impl_->WaitFinished(slot, DeadlineAfterMs(timeout_ms));
+  if (st.code() == StatusCode::kTimedOut) return false;
+  IMLANE_RETURN_NOT_OK(st);
+  return true;
+}
+
 void DBEndContext::Discard(Ticket ticket) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "duckdb.hpp"
 #include "imlane_duckdb.hpp"
@@ -328,6 +329,31 @@ TEST_F(DuckDBTest, FailedAndStoppedQueriesGiveTheirSlotsBack) {
   for (int i = 0; i < 40; i++) Error("SELECT sum(late_boom(id)) FROM t");
   for (int i = 0; i < 20; i++) EXPECT_EQ(Ok("SELECT late_boom(id) FROM t LIMIT 5")->RowCount(), 5u);
   EXPECT_EQ(One("SELECT sum(late_boom(id)) FROM t WHERE id < 100000").GetValue<int64_t>(), 4999950000LL);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
+  Ok("SET imlane_batch_size = 2048");
+  MakeTable(100000);
+  Create("sleepy", "import time\ndef pyfun(x):\n    time.sleep(0.2)\n    return x\n", "DOUBLE", "DOUBLE");
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    con_->Interrupt();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = con_->Query("SELECT sum(sleepy(a)) FROM t");  // about 50 batches of 0.2 s: 5 s on 2 executors
+  auto took = std::chrono::steady_clock::now() - start;
+  interrupter.join();
+  ASSERT_TRUE(r->HasError());
+  EXPECT_NE(r->GetError().find("Interrupt"), std::string::npos) << r->GetError();
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  // The executors were not killed, and the next query runs to the end.
+  EXPECT_EQ(One("SELECT sum(sleepy(a)) = sum(a) FROM t WHERE id < 3000").GetValue<bool>(), true);
+  auto s = Ok("SELECT errors FROM imlane_functions() WHERE name = 'sleepy'");
+  EXPECT_EQ(s->GetValue(0, 0).GetValue<int64_t>(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "prediction_operator.hpp"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
@@ -180,6 +181,7 @@ class PredictState : public OperatorState {
     }
   }
   DBEndContext *ctx = nullptr;
+  ClientContext *client = nullptr;
   size_t pinned_rows = 0;
   int timeout_ms = 60000;
   vector<unique_ptr<CallState>> calls;
@@ -202,6 +204,7 @@ unique_ptr<OperatorState> PhysicalPredict::GetOperatorState(ExecutionContext &co
   auto ctx = GetState(client).Context(client);
   if (!ctx.ok()) ThrowStatus(ctx.status());
   state->ctx = *ctx;
+  state->client = &client;
   state->pinned_rows = static_cast<size_t>(std::max<int64_t>(0, IntSetting(client, "imlane_batch_size", 0)));
   state->timeout_ms = static_cast<int>(IntSetting(client, "imlane_timeout_ms", 60000));
   for (idx_t k = 0; k < calls_.size(); k++) {
@@ -264,7 +267,17 @@ bool FrontReady(PredictState &s, bool block) {
       auto it = c.submitted.find(seg.batch);
       if (it == c.submitted.end()) return false;  // still in the open batch
       if (block) {
-        auto r = s.ctx->Pull(it->second, s.timeout_ms);
+        // Wait in short slices so that an interrupted query stops at once; its batches are
+        // discarded (the executors stay). Only a batch past imlane_timeout_ms kills its executor.
+        const auto start = std::chrono::steady_clock::now();
+        while (true) {
+          auto ready = s.ctx->Wait(it->second, 50);
+          if (!ready.ok()) ThrowStatus(ready.status());
+          if (*ready) break;
+          if (s.client->interrupted) throw InterruptException();
+          if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(s.timeout_ms)) break;
+        }
+        auto r = s.ctx->Pull(it->second, 0);
         if (!r.ok()) ThrowStatus(r.status());
         c.results.emplace(seg.batch, std::move(*r));
       } else {
