@@ -34,6 +34,7 @@ struct Settings {
   bool start_embedded = true;           // start a coordinator when none answers
   int n_executors = 0;                  // embedded coordinator's executors; 0 = usable cores
   int embedded_idle_exit_ms = 0;        // embedded coordinator exits this long after its last client
+  int64_t executor_memory_mb = 0;       // embedded coordinator: per-executor memory limit (0: RAM share)
   std::string coordinator_path;         // "": the `imlane` installed next to this library
   int executors_per_function = 0;       // executors serving each function for this client; 0 = all
   int slots_per_executor = 2;           // in-flight batches per executor (one runs, one is written)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -48,6 +49,10 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t parent = getpid();
+  rlimit memory_limit{RLIM_INFINITY, RLIM_INFINITY};
+  if (options.executor_memory_mb > 0) {
+    memory_limit.rlim_cur = memory_limit.rlim_max = static_cast<rlim_t>(options.executor_memory_mb) << 20;
+  }
   const int control_fd = child_end.get(), bell_fd = bell.fd();
 
   pid_t pid = fork();
@@ -59,6 +64,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     int c = fcntl(control_fd, F_DUPFD, 100), b = fcntl(bell_fd, F_DUPFD, 100);
     if (c < 0 || b < 0 || dup2(c, 3) < 0 || dup2(b, 4) < 0) _exit(121);
     syscall(SYS_close_range, 5u, ~0u, 0u);  // no other descriptor of the coordinator leaks in
+    if (memory_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_AS, &memory_limit);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,10 @@ LaneManager::~LaneManager() { Stop(); }
 
 Status LaneManager::Start() {
   const int n = options_.executors > 0 ? options_.executors : UsableCores();
+  if (options_.executor_memory_mb == 0) {
+    const int64_t total_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) >> 20;
+    options_.executor_memory_mb = std::max<int64_t>(2048, total_mb / (n + 1));
+  }
   slots_.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) {
     IMLANE_ASSIGN_OR_RETURN(slots_[i].bell,

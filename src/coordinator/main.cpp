@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
       ->default_val(opt.load_timeout_ms);
   serve->add_option("--spin-us", opt.spin_us, "executor busy-wait after a batch before sleeping (microseconds)")
       ->default_val(opt.spin_us);
+  serve->add_option("--executor-memory-mb", opt.executor_memory_mb,
+                    "address-space limit per executor in MiB (a leaking function gets MemoryError); "
+                    "0 = total RAM / (executors + 1), -1 = no limit")
+      ->default_val(opt.executor_memory_mb);
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
                     "directory of imlane_executor_runtime.py (default: ../share/imlane/python)");

@@ -30,7 +30,8 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
   std::vector<std::string> args = {binary, "serve", "--socket", socket_path,
                                    "--idle-exit-ms", std::to_string(std::max(0, settings.embedded_idle_exit_ms)),
                                    "--executors", std::to_string(std::max(0, settings.n_executors)),
-                                   "--lane-bytes", std::to_string(settings.lane_bytes)};
+                                   "--lane-bytes", std::to_string(settings.lane_bytes),
+                                   "--executor-memory-mb", std::to_string(settings.executor_memory_mb)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

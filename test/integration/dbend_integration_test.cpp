@@ -610,3 +610,28 @@ TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
+  settings_.executor_memory_mb = 1536;
+  Register("leak",
+           "import numpy as np\n"
+           "hoard = []\n"
+           "def pyfun(x):\n"
+           "    for _ in range(64):\n"
+           "        hoard.append(np.ones(64 * 1024 * 1024 // 8))  # 64 MiB at a time, touched\n"
+           "    return x\n",
+           "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("leak", Doubles({1}), &out, SchedHint{-1, 0});
+  EXPECT_EQ(st.code(), StatusCode::kPythonError) << st.ToString();
+  EXPECT_NE(st.message().find("MemoryError"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'leak'"), std::string::npos) << st.message();
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({2}), &out, SchedHint{-1, 1}).ok());
+}
+
+}  // namespace
+}  // namespace imlane::testing

@@ -15,6 +15,9 @@ struct CoordinatorOptions {
   int load_timeout_ms = 120000;       // loading a model (pyinitial / __init__) may take this long
   int spawn_timeout_ms = 60000;       // an executor must be ready (Python + numpy imported) by then
   int spin_us = 100;                  // executor busy-wait after a batch
+  // Address-space limit per executor, so a leaking function gets MemoryError instead of the kernel's
+  // OOM killer picking the database. 0: a share of RAM (total / (executors + 1)); -1: none.
+  int64_t executor_memory_mb = 0;
   int max_lanes = 256;                // across all clients
 };
 
