@@ -29,6 +29,26 @@ std::string DescribeExit(int wait_status) {
   return "stopped (status " + std::to_string(wait_status) + ")";
 }
 
+std::vector<std::string> ExecutorEnvironment(char** env) {
+  // Variables that would change how the embedded interpreter or the loader behaves behind the
+  // function's back, and credentials a model has no business reading.
+  static const char* kDropExact[] = {"PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONEXECUTABLE",
+                                     "LD_PRELOAD", "LD_AUDIT", "IMLANE_SOCKET"};
+  static const char* kDropContaining[] = {"PASSWORD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE_KEY"};
+  std::vector<std::string> out;
+  for (char** e = env; e != nullptr && *e != nullptr; e++) {
+    std::string entry = *e;
+    std::string name = entry.substr(0, entry.find('='));
+    std::string upper = name;
+    for (auto& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    bool drop = false;
+    for (const char* d : kDropExact) drop = drop || name == d;
+    for (const char* d : kDropContaining) drop = drop || upper.find(d) != std::string::npos;
+    if (!drop) out.push_back(entry);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const CoordinatorOptions& options,
                                                                 const SharedRegion& bell) {
   int sv[2];
@@ -48,6 +68,10 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = ExecutorEnvironment(environ);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = getpid();
   rlimit memory_limit{RLIM_INFINITY, RLIM_INFINITY};
   if (options.executor_memory_mb > 0) {
@@ -68,7 +92,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execve(argv[0], argv.data(), environ);
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   child_end.Reset();

@@ -635,3 +635,28 @@ TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
+  setenv("IMLANE_TEST_DB_PASSWORD", "hunter2", 1);
+  setenv("PYTHONSTARTUP", "/nonexistent/startup.py", 1);
+  setenv("IMLANE_TEST_MODEL_DIR", "/models", 1);
+  Register("env",
+           "import os\n"
+           "def pyfun(x):\n"
+           "    keys = ['IMLANE_TEST_DB_PASSWORD', 'PYTHONSTARTUP', 'IMLANE_TEST_MODEL_DIR']\n"
+           "    return ['|'.join(os.environ.get(k, '-') for k in keys)] * len(x)\n",
+           "DOUBLE", "VARCHAR");
+  unsetenv("IMLANE_TEST_DB_PASSWORD");
+  unsetenv("PYTHONSTARTUP");
+  unsetenv("IMLANE_TEST_MODEL_DIR");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("env", Doubles({0}), &out).ok());
+  // Credential-like names and interpreter overrides are dropped; the rest passes through.
+  EXPECT_EQ(out.columns[0].GetString(0), "-|-|/models");
+}
+
+}  // namespace
+}  // namespace imlane::testing

@@ -50,6 +50,10 @@ class ExecutorProcess {
   std::mutex rpc_mu_;
 };
 
+// The environment an executor gets: the coordinator's, minus loader and interpreter overrides
+// (LD_PRELOAD, PYTHONHOME, ...) and anything named like a credential (PASSWORD, SECRET, TOKEN, ...).
+std::vector<std::string> ExecutorEnvironment(char** env);
+
 // "exited with code 3" / "killed by signal 9 (Killed)".
 std::string DescribeExit(int wait_status);
 
