@@ -9,6 +9,7 @@ PACKAGES=(
   pybind11-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
+  clang libclang-rt-14-dev
   npm
 )
 

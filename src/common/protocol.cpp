@@ -6,10 +6,15 @@ namespace imlane {
 
 Status ReplyStatus(const json& reply) {
   if (!reply.is_object()) return Status::ProtocolError("reply is not a JSON object");
-  if (reply.value("ok", false)) return Status::OK();
-  int code = reply.value("code", static_cast<int>(StatusCode::kInternal));
+  auto ok = reply.find("ok");
+  if (ok != reply.end() && ok->is_boolean() && ok->get<bool>()) return Status::OK();
+  auto code_field = reply.find("code");
+  int code = code_field != reply.end() && code_field->is_number_integer() ? code_field->get<int>()
+                                                                           : static_cast<int>(StatusCode::kInternal);
   if (code <= 0 || code > static_cast<int>(StatusCode::kInternal)) code = static_cast<int>(StatusCode::kInternal);
-  return Status(static_cast<StatusCode>(code), reply.value("error", std::string("unknown error")));
+  auto error = reply.find("error");
+  return Status(static_cast<StatusCode>(code),
+                error != reply.end() && error->is_string() ? error->get<std::string>() : "unknown error");
 }
 
 Status SendJson(int sock, const json& message, const std::vector<int>& fds) {
@@ -36,13 +41,15 @@ Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd
   std::vector<UniqueFd> ignored;
   while (true) {
     IMLANE_RETURN_NOT_OK(RecvJson(sock, reply, fds ? fds : &ignored, timeout_ms));
-    if (reply->value("id", uint64_t{0}) == id) break;
+    auto got = reply->find("id");
+    if (got != reply->end() && got->is_number_unsigned() && got->get<uint64_t>() == id) break;
   }
   return ReplyStatus(*reply);
 }
 
 json ReplyTo(const json& request, json reply) {
-  if (request.contains("id")) reply["id"] = request["id"];
+  auto id = request.find("id");
+  if (id != request.end() && id->is_number_unsigned()) reply["id"] = *id;
   return reply;
 }
 

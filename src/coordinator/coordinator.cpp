@@ -119,7 +119,7 @@ void Coordinator::ServeClient(int client_id, UniqueFd sock) {
     Status st = RecvJson(sock.get(), &request, &received, -1);
     if (!st.ok()) break;  // disconnected (or garbage: drop the client)
     std::vector<int> fds;
-    json reply = ReplyTo(request, Dispatch(client_id, request, &fds));
+    json reply = ReplyTo(request, HandleGuarded([&] { return Dispatch(client_id, request, &fds); }));
     if (!SendJson(sock.get(), reply, fds).ok()) break;
     if (request.value("op", "") == "shutdown") RequestStop();  // after the reply has left
   }

@@ -67,6 +67,7 @@ struct DBEndContext::Impl {
   Result<FunctionState*> Function(const std::string& name);
   // Asks the coordinator for more Lanes (slots_per_executor on each executor) and adds them.
   Status AddLanes(FunctionState* fn, int slots_per_executor);
+  Status AddLanesUnguarded(FunctionState* fn, int slots_per_executor);
   Slot* FreeSlot(FunctionState* fn, const SchedHint& hint);
   void Free(Slot* slot);
   Status WaitFinished(Slot* slot, int64_t deadline);
@@ -96,6 +97,14 @@ Result<FunctionState*> DBEndContext::Impl::Function(const std::string& name) {
 }
 
 Status DBEndContext::Impl::AddLanes(FunctionState* fn, int slots_per_executor) {
+  try {
+    return AddLanesUnguarded(fn, slots_per_executor);
+  } catch (const std::exception& e) {
+    return Status::ProtocolError(std::string("malformed reply from the coordinator: ") + e.what());
+  }
+}
+
+Status DBEndContext::Impl::AddLanesUnguarded(FunctionState* fn, int slots_per_executor) {
   json req = {{"op", "acquire"},
               {"name", fn->name},
               {"executors", settings.executors_per_function},

@@ -166,7 +166,7 @@ bool Executor::HandleControl() {
       if (st.code() != StatusCode::kUnavailable) Log(LogLevel::kError, "executor", st.ToString());
       return false;  // coordinator gone or the stream is broken: nothing sensible is left to do
     }
-    json reply = ReplyTo(msg, HandleMessage(msg, &fds));
+    json reply = ReplyTo(msg, HandleGuarded([&] { return HandleMessage(msg, &fds); }));
     if (!SendJson(control_.get(), reply).ok()) return false;
     if (stop_) return false;
   }

@@ -36,6 +36,17 @@ json ReplyTo(const json& request, json reply);
 json TypesToJson(const std::vector<TypeId>& types);
 Result<std::vector<TypeId>> TypesFromJson(const json& j);
 
+// Runs a message handler; a field of the wrong type (nlohmann throws) becomes a ProtocolError reply
+// instead of taking the process down.
+template <typename Handler>
+json HandleGuarded(Handler&& handler) {
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    return ErrorReply(Status::ProtocolError(std::string("malformed message: ") + e.what()));
+  }
+}
+
 // Typed field access with a clear error for a missing or mistyped field.
 template <typename T>
 Result<T> Field(const json& j, const char* name) {
