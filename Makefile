@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
 
-.PHONY: all deps configure build pythonpkg test demo demo-cpp install bench clean
+.PHONY: all deps configure build pythonpkg test demo demo-cpp install fuzz bench clean
 
 all: build
 
@@ -49,6 +49,11 @@ demo-cpp: build
 
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The libFuzzer target for longer than make test's 60 s (FUZZ_SECONDS, default 600).
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	test/fuzz/run_fuzzers.sh $(BUILD_DIR)/fuzz $(FUZZ_SECONDS)
 
 bench: build
 	$(BUILD_DIR)/bin/lane_bench
