@@ -72,6 +72,12 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  rlimit cpu_limit{RLIM_INFINITY, RLIM_INFINITY}, files_limit{RLIM_INFINITY, RLIM_INFINITY};
+  if (options.executor_cpu_seconds > 0) {
+    cpu_limit.rlim_cur = static_cast<rlim_t>(options.executor_cpu_seconds);
+    cpu_limit.rlim_max = cpu_limit.rlim_cur + 1;  // SIGXCPU first, SIGKILL a second later
+  }
+  if (options.executor_max_files > 0) files_limit.rlim_cur = files_limit.rlim_max = options.executor_max_files;
   const pid_t parent = getpid();
   rlimit memory_limit{RLIM_INFINITY, RLIM_INFINITY};
   if (options.executor_memory_mb > 0) {
@@ -89,6 +95,8 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     if (c < 0 || b < 0 || dup2(c, 3) < 0 || dup2(b, 4) < 0) _exit(121);
     syscall(SYS_close_range, 5u, ~0u, 0u);  // no other descriptor of the coordinator leaks in
     if (memory_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_AS, &memory_limit);
+    if (cpu_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_CPU, &cpu_limit);
+    if (files_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_NOFILE, &files_limit);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -90,6 +90,12 @@ int main(int argc, char** argv) {
                     "address-space limit per executor in MiB (a leaking function gets MemoryError); "
                     "0 = total RAM / (executors + 1), -1 = no limit")
       ->default_val(opt.executor_memory_mb);
+  serve->add_option("--executor-cpu-seconds", opt.executor_cpu_seconds,
+                    "CPU-time limit of each executor process over its life (RLIMIT_CPU); 0 = none")
+      ->default_val(opt.executor_cpu_seconds);
+  serve->add_option("--executor-max-files", opt.executor_max_files,
+                    "open-file limit of each executor (RLIMIT_NOFILE); 0 = inherited")
+      ->default_val(opt.executor_max_files);
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
                     "directory of imlane_executor_runtime.py (default: ../share/imlane/python)");

@@ -660,3 +660,42 @@ TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
 
 }  // namespace
 }  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
+  // A coordinator started by hand with limits; the context joins it instead of starting one.
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  ASSERT_GT(n, 0);
+  std::string bin = std::filesystem::path(std::string(exe, static_cast<size_t>(n))).parent_path() / "imlane";
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(bin.c_str(), bin.c_str(), "serve", "--socket", settings_.socket_path.c_str(), "--executors", "1",
+          "--executor-cpu-seconds", "1", "--executor-max-files", "64", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 500 && !std::filesystem::exists(settings_.socket_path); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  settings_.start_embedded = false;
+  Register("files", "def pyfun(x):\n    fs = [open('/dev/null') for _ in range(200)]\n    return x\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("files", Doubles({1}), &out);
+  EXPECT_EQ(st.code(), StatusCode::kPythonError) << st.ToString();
+  EXPECT_NE(st.message().find("Too many open files"), std::string::npos) << st.message();
+  Register("spin", "def pyfun(x):\n    while True:\n        pass\n", "DOUBLE", "DOUBLE");
+  auto start = std::chrono::steady_clock::now();
+  st = ctx().ExecuteFunction("spin", Doubles({1}), &out);
+  EXPECT_EQ(st.code(), StatusCode::kExecutorFailed) << st.ToString();
+  EXPECT_NE(st.message().find("CPU time limit exceeded"), std::string::npos) << st.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ctx_.reset();
+  kill(pid, SIGTERM);
+  int ws = 0;
+  EXPECT_EQ(waitpid(pid, &ws, 0), pid);
+}
+
+}  // namespace
+}  // namespace imlane::testing
