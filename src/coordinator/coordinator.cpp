@@ -65,9 +65,13 @@ int Coordinator::Serve() {
         UniqueFd sock(c);
         auto cred = GetPeerCredentials(c);
         if (!cred.ok() || cred->uid != getuid()) {
-          // Same user only: a Lane carries that user's data.
-          SendJson(c, ErrorReply(Status::InvalidArgument("permission denied: coordinator serves uid " +
-                                                          std::to_string(getuid()) + " only")));
+          // Same user only: a Lane carries that user's data. The refusal answers the peer's first
+          // request (briefly awaited), so its client reports it instead of a closed connection.
+          json first;
+          std::vector<UniqueFd> ignored;
+          if (!RecvJson(c, &first, &ignored, 1000).ok()) first = json::object();
+          SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument("permission denied: the coordinator serves uid " +
+                                                                        std::to_string(getuid()) + " only"))));
           continue;
         }
         int id = next_client++;

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "imlane/common/protocol.h"
 #include "test_support.h"
 
 namespace imlane::testing {
@@ -695,6 +696,48 @@ TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   kill(pid, SIGTERM);
   int ws = 0;
   EXPECT_EQ(waitpid(pid, &ws, 0), pid);
+}
+
+}  // namespace
+}  // namespace imlane::testing
+
+namespace imlane::testing {
+namespace {
+
+// Runs `fn` in a child process as uid/gid 65534 (nobody); returns the child's exit code.
+int AsNobody(const std::function<int()>& fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(90);
+    _exit(fn());
+  }
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 99;
+}
+
+TEST_F(CoordinatorTest, AnotherUserIsRefused) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to act as a second user";
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  const std::string socket = settings_.socket_path;
+  // 1. The socket (0600) in its private directory: another user cannot even connect.
+  EXPECT_EQ(AsNobody([&] { return ConnectUnix(socket).ok() ? 1 : 0; }), 0);
+  // 2. Even with the file modes opened up, the coordinator checks the peer's uid and refuses.
+  chmod(dir_.c_str(), 0755);
+  chmod(socket.c_str(), 0666);
+  int rc = AsNobody([&] {
+    auto sock = ConnectUnix(socket);
+    if (!sock.ok()) return 2;
+    json reply;
+    Status st = CallJson(sock->get(), json{{"op", "status"}}, &reply, nullptr, 5000);
+    if (st.ok()) return 3;
+    return st.message().find("permission denied") != std::string::npos ? 0 : 4;
+  });
+  chmod(socket.c_str(), 0600);
+  chmod(dir_.c_str(), 0700);
+  EXPECT_EQ(rc, 0);
+  ColumnBatch out;
+  EXPECT_TRUE(ctx().ExecuteFunction("id", Doubles({1}), &out).ok()) << "the owner is still served";
 }
 
 }  // namespace
