@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -354,6 +355,57 @@ TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
   EXPECT_EQ(One("SELECT sum(sleepy(a)) = sum(a) FROM t WHERE id < 3000").GetValue<bool>(), true);
   auto s = Ok("SELECT errors FROM imlane_functions() WHERE name = 'sleepy'");
   EXPECT_EQ(s->GetValue(0, 0).GetValue<int64_t>(), 0);
+}
+
+}  // namespace
+
+namespace {
+
+size_t OpenFds() {
+  auto it = std::filesystem::directory_iterator("/proc/self/fd");
+  return static_cast<size_t>(std::distance(std::filesystem::begin(it), std::filesystem::end(it)));
+}
+
+TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
+  Ok("CREATE TABLE small AS SELECT range::DOUBLE AS x FROM range(2000)");
+  // 1% of batches kill their executor.
+  Create("flaky", "import os, random\ndef pyfun(x):\n    if random.random() < 0.01:\n        os._exit(3)\n    return x * 2\n",
+         "DOUBLE", "DOUBLE");
+  EXPECT_EQ(One("SELECT sum(flaky(x)) FROM small").GetValue<double>(), 3998000.0);  // warm, context ready
+  const size_t fds_before = OpenFds();
+  std::set<std::string> shm_before;
+  for (auto &e : std::filesystem::directory_iterator("/dev/shm")) shm_before.insert(e.path().filename());
+  std::atomic<int> ok{0}, crashed{0}, wrong{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&] {
+      duckdb::Connection con(*db_);
+      Configure(con);
+      con.Query("SET threads = 1");
+      for (int q = 0; q < 500; q++) {
+        auto r = con.Query("SELECT sum(flaky(x)) FROM small");
+        if (!r->HasError()) {
+          (r->GetValue(0, 0).GetValue<double>() == 3998000.0 ? ok : wrong)++;
+        } else if (r->GetError().find("ExecutorFailed") != std::string::npos) {
+          crashed++;
+        } else {
+          other++;
+          ADD_FAILURE() << r->GetError();
+        }
+      }
+    });
+  }
+  for (auto &th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0) << "a successful query returned a wrong result";
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(ok + crashed, 2000);
+  EXPECT_GT(crashed.load(), 0) << "the injection never fired";
+  EXPECT_GT(ok.load(), 1800);
+  // Nothing leaked: descriptors of this process, shared memory, executor processes, Lanes.
+  EXPECT_LE(OpenFds(), fds_before + 2);
+  std::set<std::string> shm_after;
+  for (auto &e : std::filesystem::directory_iterator("/dev/shm")) shm_after.insert(e.path().filename());
+  EXPECT_EQ(shm_after, shm_before);
 }
 
 }  // namespace
