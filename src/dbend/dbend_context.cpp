@@ -71,6 +71,10 @@ struct DBEndContext::Impl {
   Slot* FreeSlot(FunctionState* fn, const SchedHint& hint);
   void Free(Slot* slot);
   Status WaitFinished(Slot* slot, int64_t deadline);
+  enum class TicketUse { kLook, kTake, kTakeIfFinished };
+  // The slot of a ticket (NotFound for an unknown one); kTake ends the ticket, kTakeIfFinished only
+  // when its batch is done (else the result is nullptr). Takes `mu`.
+  Result<Slot*> FindTicket(Ticket ticket, TicketUse use);
   // Gives a function's Lanes back to the coordinator unless a batch is in flight (then they stay
   // until the context ends). Called with `mu` held.
   void ReleaseIfIdle(std::map<std::string, std::unique_ptr<FunctionState>>::iterator it);
@@ -196,6 +200,16 @@ void DBEndContext::Impl::ReleaseIfIdle(std::map<std::string, std::unique_ptr<Fun
   json ignored;
   client->Call(json{{"op", "release"}, {"lane_ids", it->second->lane_ids}}, &ignored);
   functions.erase(it);
+}
+
+Result<Slot*> DBEndContext::Impl::FindTicket(Ticket ticket, TicketUse use) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = tickets.find(ticket);
+  if (it == tickets.end()) return Status::NotFound("unknown ticket " + std::to_string(ticket));
+  Slot* slot = it->second;
+  if (use == TicketUse::kTakeIfFinished && !Finished(slot->lane->state())) return static_cast<Slot*>(nullptr);
+  if (use != TicketUse::kLook) tickets.erase(it);
+  return slot;
 }
 
 void DBEndContext::Impl::Free(Slot* slot) {
@@ -448,13 +462,7 @@ Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
 }
 
 Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
-  Slot* slot;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->tickets.find(ticket);
-    if (it == impl_->tickets.end()) return Status::NotFound("unknown ticket " + std::to_string(ticket));
-    slot = it->second;
-  }
+  IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kLook));
   Status st = impl_->WaitFinished(slot, DeadlineAfterMs(timeout_ms));
   if (st.code() == StatusCode::kTimedOut) return false;
   IMLANE_RETURN_NOT_OK(st);
@@ -462,41 +470,26 @@ Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
 }
 
 void DBEndContext::Discard(Ticket ticket) {
+  auto slot = impl_->FindTicket(ticket, Impl::TicketUse::kTake);
+  if (!slot.ok()) return;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->tickets.find(ticket);
-    if (it == impl_->tickets.end()) return;
-    Slot* slot = it->second;
-    impl_->tickets.erase(it);
-    slot->abandoned = true;  // FreeSlot recycles it once its Lane has settled
-    slot->ticket = 0;
+    (*slot)->abandoned = true;  // FreeSlot recycles it once its Lane has settled
+    (*slot)->ticket = 0;
   }
   impl_->slot_freed.notify_all();
 }
 
 Result<std::optional<PulledBatch>> DBEndContext::TryPull(Ticket ticket) {
-  Slot* slot;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->tickets.find(ticket);
-    if (it == impl_->tickets.end()) return Status::NotFound("unknown ticket " + std::to_string(ticket));
-    slot = it->second;
-    if (!Finished(slot->lane->state())) return std::optional<PulledBatch>();
-    impl_->tickets.erase(it);
-  }
+  IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kTakeIfFinished));
+  if (slot == nullptr) return std::optional<PulledBatch>();
   IMLANE_ASSIGN_OR_RETURN(PulledBatch result, impl_->Collect(this, slot));
   return std::optional<PulledBatch>(std::move(result));
 }
 
 Result<PulledBatch> DBEndContext::Pull(Ticket ticket, int timeout_ms) {
-  Slot* slot;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->tickets.find(ticket);
-    if (it == impl_->tickets.end()) return Status::NotFound("unknown ticket " + std::to_string(ticket));
-    slot = it->second;
-    impl_->tickets.erase(it);  // one puller per ticket
-  }
+  // One puller per ticket: it ends here.
+  IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kTake));
   const int effective = timeout_ms < 0 ? impl_->settings.timeout_ms : timeout_ms;
   Status st = impl_->WaitFinished(slot, DeadlineAfterMs(effective));
   if (st.code() == StatusCode::kUnavailable) {

@@ -275,9 +275,6 @@ TEST_F(DuckDBTest, DropFunction) {
   Error("CALL imlane_drop_function('lin')");
 }
 
-}  // namespace
-
-namespace {
 
 TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
   std::string path = Write("scorer.py",
@@ -293,9 +290,6 @@ TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
   EXPECT_EQ(One("SELECT count(*) FROM t WHERE scorer(a, s) <> 'score:' || s || floor(a)::BIGINT").GetValue<int64_t>(), 0);
 }
 
-}  // namespace
-
-namespace {
 
 TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
   MakeTable(100000);
@@ -316,9 +310,6 @@ TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
             One("SELECT count(DISTINCT a * 2 + b) FROM t"));
 }
 
-}  // namespace
-
-namespace {
 
 TEST_F(DuckDBTest, FailedAndStoppedQueriesGiveTheirSlotsBack) {
   Ok("SET imlane_batch_size = 2048");
@@ -332,9 +323,6 @@ TEST_F(DuckDBTest, FailedAndStoppedQueriesGiveTheirSlotsBack) {
   EXPECT_EQ(One("SELECT sum(late_boom(id)) FROM t WHERE id < 100000").GetValue<int64_t>(), 4999950000LL);
 }
 
-}  // namespace
-
-namespace {
 
 TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
   Ok("SET imlane_batch_size = 2048");
@@ -357,9 +345,6 @@ TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
   EXPECT_EQ(s->GetValue(0, 0).GetValue<int64_t>(), 0);
 }
 
-}  // namespace
-
-namespace {
 
 size_t OpenFds() {
   auto it = std::filesystem::directory_iterator("/proc/self/fd");

@@ -448,11 +448,6 @@ TEST_F(CoordinatorTest, SecondContextJoinsTheRunningCoordinatorAndSharesWarmFunc
   EXPECT_EQ(out.columns[0].Get<double>(0), 9.0);
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
   settings_.batch_rows = 10000;  // pinned: batches are exactly this size but for the last one
@@ -483,11 +478,6 @@ TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
   EXPECT_EQ(expect, static_cast<int64_t>(vectors * vector_rows));
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
   Register("segv", "import ctypes\ndef pyfun(x):\n    if x[0] < 0:\n        ctypes.string_at(0)\n    return x\n",
@@ -517,11 +507,6 @@ TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
   EXPECT_EQ(out.columns[0].Get<double>(0), 5.0);
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
   Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
@@ -542,11 +527,6 @@ TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "only the owner may connect";
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
   Register("slow", "import time\ndef pyfun(x):\n    time.sleep(5)\n    return x\n", "DOUBLE", "DOUBLE");
@@ -579,11 +559,6 @@ TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
   EXPECT_EQ(out.columns[0].Get<double>(0), 3.0);
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
   settings_.lane_bytes = 32u << 20;
@@ -609,11 +584,6 @@ TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
   ASSERT_TRUE(ctx().ExecuteFunction("rev", in, &out).ok());
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
   settings_.executor_memory_mb = 1536;
@@ -634,11 +604,6 @@ TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
   ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({2}), &out, SchedHint{-1, 1}).ok());
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
   setenv("IMLANE_TEST_DB_PASSWORD", "hunter2", 1);
@@ -659,11 +624,6 @@ TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
   EXPECT_EQ(out.columns[0].GetString(0), "-|-|/models");
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   // A coordinator started by hand with limits; the context joins it instead of starting one.
@@ -698,11 +658,6 @@ TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   EXPECT_EQ(waitpid(pid, &ws, 0), pid);
 }
 
-}  // namespace
-}  // namespace imlane::testing
-
-namespace imlane::testing {
-namespace {
 
 // Runs `fn` in a child process as uid/gid 65534 (nobody); returns the child's exit code.
 int AsNobody(const std::function<int()>& fn) {
