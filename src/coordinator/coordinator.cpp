@@ -181,14 +181,14 @@ json Coordinator::Status_() {
     int warm = 0, used = 0;
     for (const auto& e : s["executors"]) {
       for (const auto& f : e["functions"]) {
-        if (f.value("fid", 0u) != fn.fid) continue;
-        batches += f.value("batches", uint64_t{0});
-        rows += f.value("rows", uint64_t{0});
-        busy_ns += f.value("busy_ns", uint64_t{0});
-        errors += f.value("errors", uint64_t{0});
-        loads += f.value("loads", uint64_t{0});
-        warm += f.value("loads", uint64_t{0}) > 0;
-        used += f.value("batches", uint64_t{0}) > 0;
+        if (IntegerOr<uint32_t>(f, "fid", 0) != fn.fid) continue;
+        batches += IntegerOr<uint64_t>(f, "batches", 0);
+        rows += IntegerOr<uint64_t>(f, "rows", 0);
+        busy_ns += IntegerOr<uint64_t>(f, "busy_ns", 0);
+        errors += IntegerOr<uint64_t>(f, "errors", 0);
+        loads += IntegerOr<uint64_t>(f, "loads", 0);
+        warm += IntegerOr<uint64_t>(f, "loads", 0) > 0;
+        used += IntegerOr<uint64_t>(f, "batches", 0) > 0;
       }
     }
     fns.push_back({{"name", fn.def.name},
@@ -232,9 +232,9 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     auto fn = registry_.Find(name);
     if (!fn) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
     SchedulingRequest sr;
-    sr.executors_wanted = req.value("executors", 0);
-    sr.slots_per_executor = req.value("slots_per_executor", 2);
-    auto grant = lanes_->Acquire(client_id, *fn, sr, req.value("lane_bytes", size_t{0}));
+    sr.executors_wanted = IntegerOr<int>(req, "executors", 0);
+    sr.slots_per_executor = IntegerOr<int>(req, "slots_per_executor", 2);
+    auto grant = lanes_->Acquire(client_id, *fn, sr, IntegerOr<size_t>(req, "lane_bytes", 0));
     if (!grant.ok()) return ErrorReply(grant.status());
     json r = OkReply();
     r["fid"] = fn->fid;
@@ -247,11 +247,18 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     return r;
   }
   if (op == "release") {
-    lanes_->Release(client_id, req.value("lane_ids", std::vector<uint64_t>{}));
+    std::vector<uint64_t> ids;
+    auto list = req.find("lane_ids");
+    if (list != req.end() && list->is_array()) {
+      for (const auto& v : *list) {
+        if (v.is_number_unsigned()) ids.push_back(v.get<uint64_t>());
+      }
+    }
+    lanes_->Release(client_id, ids);
     return OkReply();
   }
   if (op == "kill_executor") {
-    Status st = lanes_->KillExecutor(req.value("index", -1), req.value("reason", std::string("requested")));
+    Status st = lanes_->KillExecutor(IntegerOr<int>(req, "index", -1), req.value("reason", std::string("requested")));
     return st.ok() ? OkReply() : ErrorReply(st);
   }
   if (op == "status") return Status_();

@@ -363,7 +363,7 @@ json LaneManager::StatusJson() {
     e["functions"] = json::array();
     if (proc && proc->Call(json{{"op", "stats"}}, &reply, kStatsTimeoutMs).ok()) {
       for (const auto& f : reply.value("functions", json::array())) {
-        auto fn = registry_->FindById(f.value("fid", 0u));
+        auto fn = registry_->FindById(IntegerOr<uint32_t>(f, "fid", 0));
         json row = f;
         row["name"] = fn ? fn->def.name : "?";
         row["version"] = fn ? fn->version : 0;

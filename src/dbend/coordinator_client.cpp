@@ -88,8 +88,8 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
   client->sock_ = sock.MoveValue();
   json reply;
   IMLANE_RETURN_NOT_OK(client->Call(json{{"op", "hello"}, {"pid", getpid()}}, &reply, nullptr, 10000));
-  if (reply.value("protocol", 0) != kProtocolVersion) {
-    return Status::ProtocolError("coordinator speaks protocol " + std::to_string(reply.value("protocol", 0)) +
+  if (IntegerOr<int>(reply, "protocol", 0) != kProtocolVersion) {
+    return Status::ProtocolError("coordinator speaks protocol " + std::to_string(IntegerOr<int>(reply, "protocol", 0)) +
                                  ", this library " + std::to_string(kProtocolVersion));
   }
   return client;

@@ -125,20 +125,20 @@ Status DBEndContext::Impl::AddLanesUnguarded(FunctionState* fn, int slots_per_ex
                                  " executors");
   }
   if (fn->slots.empty()) {
-    fn->fid = reply.value("fid", 0u);
-    fn->version = reply.value("version", 0u);
+    fn->fid = IntegerOr<uint32_t>(reply, "fid", 0);
+    fn->version = IntegerOr<uint32_t>(reply, "version", 0);
     IMLANE_ASSIGN_OR_RETURN(fn->arg_types, TypesFromJson(reply["arg_types"]));
     IMLANE_ASSIGN_OR_RETURN(fn->return_types, TypesFromJson(reply["return_types"]));
-  } else if (reply.value("fid", 0u) != fn->fid) {
+  } else if (IntegerOr<uint32_t>(reply, "fid", 0) != fn->fid) {
     // Replaced meanwhile: keep serving the version this context started with; give these back.
     std::vector<uint64_t> ids;
-    for (const auto& l : lanes) ids.push_back(l.value("lane_id", uint64_t{0}));
+    for (const auto& l : lanes) ids.push_back(IntegerOr<uint64_t>(l, "lane_id", 0));
     json ignored;
     client->Call(json{{"op", "release"}, {"lane_ids", ids}}, &ignored);
     return Status::OK();
   }
   for (size_t i = 0; i < executors.size(); i++) {
-    int index = executors[i].value("index", -1);
+    int index = IntegerOr<int>(executors[i], "index", -1);
     fn->executor_position.emplace(index, static_cast<int>(fn->executor_position.size()));
     UniqueFd& fd = fds[lanes.size() + i];
     if (bells.count(index)) continue;  // same executor, same bell
@@ -153,12 +153,12 @@ Status DBEndContext::Impl::AddLanesUnguarded(FunctionState* fn, int slots_per_ex
     IMLANE_ASSIGN_OR_RETURN(Lane lane, Lane::Attach(fds[i].Release()));
     lane.CloseFd();
     auto slot = std::make_unique<Slot>();
-    slot->executor = lanes[i].value("executor", -1);
+    slot->executor = IntegerOr<int>(lanes[i], "executor", -1);
     if (!bells.count(slot->executor)) return Status::ProtocolError("Lane for an executor without a bell");
     slot->bell = reinterpret_cast<ExecutorBell*>(bells[slot->executor].data());
     slot->function = fn;
     slot->lane = std::make_unique<Lane>(std::move(lane));
-    fn->lane_ids.push_back(lanes[i].value("lane_id", uint64_t{0}));
+    fn->lane_ids.push_back(IntegerOr<uint64_t>(lanes[i], "lane_id", 0));
     fn->slots.push_back(std::move(slot));
   }
   return Status::OK();
@@ -357,7 +357,7 @@ Status DBEndContext::RegisterFunction(const FunctionSpec& spec) {
   IMLANE_RETURN_NOT_OK(impl_->client->Call(req, &reply));
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->functions.find(spec.name);
-  if (it != impl_->functions.end() && it->second->fid != reply.value("fid", 0u)) {
+  if (it != impl_->functions.end() && it->second->fid != IntegerOr<uint32_t>(reply, "fid", 0)) {
     impl_->ReleaseIfIdle(it);  // a new version: our Lanes point at the old one
   }
   return Status::OK();

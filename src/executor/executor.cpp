@@ -113,14 +113,14 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     if (!rets.ok()) return ErrorReply(rets.status());
     def.arg_types = *args;
     def.return_types = *rets;
-    uint32_t fid = msg.value("fid", 0u);
+    uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
     Status st = python_->Load(fid, def);
     if (!st.ok()) return ErrorReply(st);
     counters_[fid].loads++;
     return OkReply();
   }
   if (op == "unload") {
-    python_->Unload(msg.value("fid", 0u));
+    python_->Unload(IntegerOr<uint32_t>(msg, "fid", 0));
     return OkReply();
   }
   if (op == "add_lane") {
@@ -133,7 +133,7 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return OkReply();
   }
   if (op == "remove_lane") {
-    lanes_.erase(msg.value("lane_id", uint64_t{0}));
+    lanes_.erase(IntegerOr<uint64_t>(msg, "lane_id", 0));
     return OkReply();
   }
   if (op == "stats") {

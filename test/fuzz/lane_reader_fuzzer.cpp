@@ -45,7 +45,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)Field<std::string>(msg, "op");
     (void)Field<uint64_t>(msg, "lane_id");
     (void)Field<uint32_t>(msg, "fid");
-    (void)HandleGuarded([&] { return json{{"fid", msg.value("fid", 0u)}, {"name", msg.value("name", "")}}; });
+    (void)IntegerOr<uint32_t>(msg, "fid", 0);
+    (void)IntegerOr<int>(msg, "index", -1);
+    (void)HandleGuarded([&] { return json{{"name", msg.value("name", "")}}; });
     auto it = msg.find("arg_types");
     if (it != msg.end()) (void)TypesFromJson(*it);
   }

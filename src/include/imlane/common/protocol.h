@@ -2,6 +2,8 @@
 // control sockets. Every request has "op"; every reply has "ok" and, on failure, "code" and "error".
 #pragma once
 
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,11 +49,40 @@ json HandleGuarded(Handler&& handler) {
   }
 }
 
+// An integer field from a peer, or `fallback` when it is missing, not an integer (a float such as
+// 3e30 would overflow on conversion) or out of T's range.
+template <typename T>
+T IntegerOr(const json& j, const char* name, T fallback) {
+  auto it = j.find(name);
+  if (it == j.end()) return fallback;
+  if (it->is_number_unsigned()) {
+    uint64_t v = it->get<uint64_t>();
+    return v <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(v) : fallback;
+  }
+  if (it->is_number_integer()) {
+    int64_t v = it->get<int64_t>();
+    if (std::numeric_limits<T>::is_signed) {
+      return v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                     v <= static_cast<int64_t>(std::numeric_limits<T>::max())
+                 ? static_cast<T>(v)
+                 : fallback;
+    }
+    return v >= 0 && static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(v)
+                                                                                                    : fallback;
+  }
+  return fallback;
+}
+
 // Typed field access with a clear error for a missing or mistyped field.
 template <typename T>
 Result<T> Field(const json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end()) return Status::ProtocolError(std::string("message lacks field '") + name + "'");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_integer()) {
+      return Status::ProtocolError(std::string("message field '") + name + "' is not an integer");
+    }
+  }
   try {
     return it->get<T>();
   } catch (const std::exception&) {
