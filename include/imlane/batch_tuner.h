@@ -39,7 +39,6 @@ class AdaptiveBatchTuner {
   bool frozen() const { return frozen_; }
   double best_rows_per_second() const { return best_; }
   double reference_rows_per_second() const { return reference_; }
-  void set_max_rows(size_t max_rows);
 
  private:
   void Judge(double reading);

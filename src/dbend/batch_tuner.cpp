@@ -11,12 +11,6 @@ AdaptiveBatchTuner::AdaptiveBatchTuner(Options options)
       current_(std::clamp(options.initial_rows, options.min_rows, options.max_rows)),
       best_rows_(current_) {}
 
-void AdaptiveBatchTuner::set_max_rows(size_t max_rows) {
-  options_.max_rows = std::max(options_.min_rows, max_rows);
-  current_ = std::min(current_, options_.max_rows);
-  best_rows_ = std::min(best_rows_, options_.max_rows);
-}
-
 void AdaptiveBatchTuner::Report(size_t rows, uint64_t model_ns) {
   if (options_.pinned_rows || rows == 0 || model_ns == 0) return;
   // Only batches built for the size being judged count: a batch still in flight from the previous

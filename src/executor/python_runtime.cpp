@@ -174,8 +174,6 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
 
 void PythonRuntime::Unload(uint32_t function_id) { impl_->functions.erase(function_id); }
 
-bool PythonRuntime::IsLoaded(uint32_t function_id) const { return impl_->functions.count(function_id) > 0; }
-
 const FunctionDefinition* PythonRuntime::Definition(uint32_t function_id) const {
   auto it = impl_->functions.find(function_id);
   return it == impl_->functions.end() ? nullptr : &it->second.def;

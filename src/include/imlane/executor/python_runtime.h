@@ -33,7 +33,6 @@ class PythonRuntime {
   // (pyinitial() or the class's __init__), once.
   Status Load(uint32_t function_id, const FunctionDefinition& def);
   void Unload(uint32_t function_id);
-  bool IsLoaded(uint32_t function_id) const;
   const FunctionDefinition* Definition(uint32_t function_id) const;
   // Calls the function on `in`; the result goes into `out`, started by the caller with the
   // function's return types and in.num_rows() rows.
