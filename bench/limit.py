@@ -1,0 +1,75 @@
+"""The `limit` system: the physical limit of a prediction query on this machine.
+
+Every row the UDF sees is already in numpy (read from a CSV the runner exported, untimed), the staged
+UDF's one-off context is built (untimed), and one pyfun(*columns) call over all rows is timed on one
+core: BLAS/OpenMP/torch limited to one thread, as in an IMLane executor. No engine, no batching, no
+transfer. Prints one JSON object like bench_duckdb does.
+
+  /usr/bin/python3 bench/limit.py --udf-file F --args "DOUBLE, VARCHAR" --inputs-csv X [--repeat N]
+"""
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):  # torch too
+    os.environ[_var] = "1"  # before numpy is imported
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# The arrays an IMLane executor hands a function, per SQL type (no NULLs in the benchmark's inputs).
+DTYPES = {"DOUBLE": np.float64, "FLOAT": np.float32, "INTEGER": np.int32, "BIGINT": np.int64,
+          "SMALLINT": np.int16, "TINYINT": np.int8}
+
+
+def read_columns(path, types):
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if frame.shape[1] != len(types):
+        raise SystemExit(f"limit.py: {path} has {frame.shape[1]} columns, the UDF takes {len(types)}")
+    cols = []
+    for (_, values), t in zip(frame.items(), types):
+        if t in DTYPES:
+            cols.append(values.to_numpy(dtype=object).astype(DTYPES[t]))
+        elif t == "VARCHAR":
+            cols.append(values.to_numpy(dtype=object))
+        elif t == "BOOLEAN":
+            cols.append(values.to_numpy() == "true")
+        elif t == "DATE":
+            cols.append(values.to_numpy().astype("datetime64[D]"))
+        else:
+            raise SystemExit(f"limit.py: type {t} is not supported")
+    return cols
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--udf-file", required=True)
+    ap.add_argument("--args", required=True)
+    ap.add_argument("--inputs-csv", required=True)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    a = ap.parse_args()
+    types = [t.strip().upper() for t in a.args.split(",")]
+    cols = read_columns(a.inputs_csv, types)
+    n = len(cols[0]) if cols else 0
+    ns = {"__file__": os.path.abspath(a.udf_file), "__name__": "imlane_udf_limit"}
+    with open(a.udf_file) as f:
+        exec(compile(f.read(), a.udf_file, "exec"), ns)
+    if "pyinitial" in ns:
+        ns["pyinitial"]()
+    times = []
+    for i in range(a.warmup + a.repeat):
+        start = time.perf_counter()
+        out = ns["pyfun"](*cols)
+        secs = time.perf_counter() - start
+        if len(out) != n:
+            raise SystemExit(f"limit.py: the UDF returned {len(out)} values for {n} rows")
+        if i >= a.warmup:
+            times.append(secs)
+    print(json.dumps({"status": "ok", "times_s": times, "rows_udf": n, "batches": 1, "mean_batch_rows": n}))
+
+
+if __name__ == "__main__":
+    main()

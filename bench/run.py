@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""The Q1-Q8 prediction-query benchmark: IMLane against the systems a user would use instead.
+
+  python3 bench/run.py --scale 1 [--queries Q1,Q3] [--systems imlane,limit] [--repeat 3] [--out DIR]
+
+Builds the data and models once per (scale, seed) under DIR (default bench/out/scale-<S>), runs every
+query on every system, checks that all systems return the same rows, and writes DIR/results.json,
+DIR/results.md and DIR/results.png. See bench/README.md.
+"""
+import os
+import sys
+
+# The UDFs need Debian's Python and its packages (numpy, sklearn, xgboost, torch, statsmodels), never a
+# pyenv or venv interpreter that happens to be first on PATH.
+DEBIAN_PYTHON = "/usr/bin/python3"
+if os.path.exists(DEBIAN_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    os.execve(DEBIAN_PYTHON, [DEBIAN_PYTHON] + sys.argv, env)
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, BENCH)
+
+import compare  # noqa: E402
+import postgres  # noqa: E402
+import report  # noqa: E402
+from workloads import all_queries, dataset_module  # noqa: E402
+
+SYSTEMS = ["imlane", "duckdb-inproc", "duckdb-inproc-holistic", "postgres-plpython", "limit"]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.out = os.path.abspath(args.out)
+        self.bin = os.path.join(os.path.abspath(args.build_dir), "bin")
+        self.db = os.path.join(self.out, "bench.duckdb")
+        self.data_dir = os.path.join(self.out, "data")
+        self.model_dir = os.path.join(self.out, "models")
+        self.udf_dir = os.path.join(self.out, "udfs")
+        self.input_dir = os.path.join(self.out, "inputs")
+        self.result_dir = os.path.join(self.out, "rows")
+        for d in (self.out, self.data_dir, self.model_dir, self.udf_dir, self.input_dir, self.result_dir):
+            os.makedirs(d, exist_ok=True)
+        self.cluster = None
+
+    # ---- data -------------------------------------------------------------------------------------
+
+    def duckdb(self, statements):
+        """Runs SQL statements on the benchmark database with imlane-duckdb."""
+        path = os.path.join(self.out, "statements.sql")
+        with open(path, "w") as f:
+            f.write(";\n".join(s.strip().rstrip(";") for s in statements) + ";\n")
+        r = subprocess.run([os.path.join(self.bin, "imlane-duckdb"), self.db, "-f", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"DuckDB failed: {r.stdout[-2000:]}{r.stderr[-2000:]}")
+        return r.stdout
+
+    def export_csv(self, sql, path, header=True):
+        self.duckdb([f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER {str(header).lower()})"])
+
+    def prepare_dataset(self, name):
+        mod = dataset_module(name)
+        with open(mod.__file__, "rb") as f:
+            code = hashlib.sha256(f.read()).hexdigest()[:16]
+        stamp = {"scale": self.args.scale, "seed": self.args.seed, "code": code}
+        stamp_path = os.path.join(self.data_dir, f"{name}.done")
+        if os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp:
+            return False
+        t0 = time.perf_counter()
+        mod.generate_base(self.data_dir, self.args.scale, self.args.seed)
+        t1 = time.perf_counter()
+        self.duckdb(mod.build_sql(self.data_dir, self.args.scale, self.args.seed))
+        for train_name, sql in mod.TRAINING_SQL.items():
+            self.export_csv(sql, os.path.join(self.data_dir, f"train_{train_name}.csv"))
+        t2 = time.perf_counter()
+        mod.train(self.data_dir, self.model_dir, self.args.seed)
+        t3 = time.perf_counter()
+        log(f"{name}: base data {t1 - t0:.1f} s, tables {t2 - t1:.1f} s, models {t3 - t2:.1f} s")
+        with open(stamp_path, "w") as f:
+            json.dump(stamp, f)
+        return True
+
+    def table_rows(self, tables):
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+        path = os.path.join(self.out, "table_rows.csv")
+        self.export_csv(sql, path, header=False)
+        with open(path) as f:
+            return {line.split(",")[0]: int(line.split(",")[1]) for line in f if line.strip()}
+
+    def copy_udfs(self, queries):
+        for q in queries:
+            for style in ("staged", "holistic"):
+                shutil.copy(os.path.join(BENCH, "udfs", f"{q.udf}_{style}.py"), self.udf_dir)
+
+    def udf_file(self, q, style):
+        return os.path.join(self.udf_dir, f"{q.udf}_{style}.py")
+
+    # ---- PostgreSQL -------------------------------------------------------------------------------
+
+    def start_postgres(self, datasets, changed, queries):
+        self.cluster = postgres.Cluster(os.path.join(self.out, "pg"))
+        os.makedirs(self.cluster.root, exist_ok=True)
+        self.cluster.start()
+        loaded_path = os.path.join(self.cluster.root, "loaded.json")
+        loaded = json.load(open(loaded_path)) if os.path.exists(loaded_path) else {}
+        for name in datasets:
+            stamp = open(os.path.join(self.data_dir, f"{name}.done")).read()
+            if loaded.get(name) == stamp and name not in changed:
+                continue
+            t0 = time.perf_counter()
+            for table in dataset_module(name).TABLES:
+                cols_csv = os.path.join(self.out, "columns.csv")
+                self.export_csv(f"SELECT column_name, data_type FROM information_schema.columns "
+                                f"WHERE table_name = '{table}' ORDER BY ordinal_position", cols_csv, header=False)
+                columns = [tuple(line.strip().split(",", 1)) for line in open(cols_csv) if line.strip()]
+                rows_csv = os.path.join(self.out, f"pg_{table}.csv")
+                self.export_csv(f"SELECT * FROM {table}", rows_csv, header=False)
+                self.cluster.load_table(table, columns, rows_csv)
+                os.remove(rows_csv)
+            loaded[name] = stamp
+            with open(loaded_path, "w") as f:
+                json.dump(loaded, f)
+            log(f"{name}: copied into PostgreSQL in {time.perf_counter() - t0:.1f} s")
+        for q in queries:
+            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper())
+
+    # ---- systems ----------------------------------------------------------------------------------
+
+    def run_system(self, q, system):
+        rows_csv = os.path.join(self.result_dir, f"{q.name}-{system}.csv")
+        if os.path.exists(rows_csv):
+            os.remove(rows_csv)
+        a = self.args
+        sql = q.sql.replace("{udf}", q.udf)
+        if system in ("imlane", "duckdb-inproc", "duckdb-inproc-holistic"):
+            style = "holistic" if system.endswith("holistic") else "staged"
+            cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if system == "imlane" else "inproc",
+                   "--db", self.db, "--udf-name", q.udf, "--udf-file", self.udf_file(q, style), "--args", q.args,
+                   "--returns", q.returns, "--query", sql, "--repeat", str(a.repeat), "--warmup", "1",
+                   "--time-limit", str(a.time_limit), "--result-csv", rows_csv]
+            if system == "imlane" and a.batch_size:
+                cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
+            result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
+        elif system == "postgres-plpython":
+            # psql (running as the cluster's user) writes the rows into the cluster's directory.
+            pg_rows = os.path.join(self.cluster.root, f"{q.name}.csv")
+            # One call loads the model into the session's SD before the timed runs.
+            cols = [f"c{i}" for i in range(len(_types(q.args)))]
+            warm = f"SELECT {q.udf}({', '.join(cols)}) FROM ({q.inputs_sql}) AS w({', '.join(cols)}) LIMIT 1"
+            result = self.cluster.run_query(q.pg_sql.replace("{udf}", q.udf) if q.pg_sql else sql, a.time_limit,
+                                            pg_rows, a.repeat, warm)
+            if os.path.exists(pg_rows):
+                shutil.move(pg_rows, rows_csv)
+        else:
+            inputs = os.path.join(self.input_dir, f"{q.name}.csv")
+            cmd = [DEBIAN_PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file", self.udf_file(q, "staged"),
+                   "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat)]
+            result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
+        return result, rows_csv
+
+    def run(self):
+        a = self.args
+        queries = [q for q in all_queries() if q.name in a.queries]
+        datasets = list(dict.fromkeys(q.dataset for q in queries))
+        changed = {d for d in datasets if self.prepare_dataset(d)}
+        self.copy_udfs(queries)
+        all_tables = [t for d in datasets for t in dataset_module(d).TABLES]
+        sizes = self.table_rows(all_tables)
+        for q in queries:
+            self.export_csv(q.inputs_sql, os.path.join(self.input_dir, f"{q.name}.csv"))
+        if "postgres-plpython" in a.systems:
+            self.start_postgres(datasets, changed, queries)
+        records = []
+        try:
+            for q in queries:
+                rows_in = max(sizes[t] for t in all_tables if _mentions(q.sql, t))
+                with open(os.path.join(self.input_dir, f"{q.name}.csv")) as f:
+                    rows_udf = max(0, sum(1 for _ in f) - 1)
+                reference = None
+                for system in [s for s in SYSTEMS if s in a.systems]:
+                    log(f"{q.name} {system} ...")
+                    result, rows_csv = self.run_system(q, system)
+                    rec = _record(q, system, result, a.time_limit, rows_in)
+                    if system == "postgres-plpython" and rec["status"] in ("ok", "timeout"):
+                        rec.update(rows_udf=rows_udf, mean_batch_rows=1.0)  # row at a time
+                    if rec["status"] == "ok" and system != "limit":
+                        if reference is None:
+                            reference = (system, rows_csv)
+                        else:
+                            diff = compare.compare_csv(reference[1], rows_csv)
+                            if diff:
+                                rec.update(status="mismatch", error=f"differs from {reference[0]}: {diff}")
+                    log(f"{q.name} {system}: {rec['status']} median {rec['median_s']:.3f} s"
+                        + (f" ({rec.get('error', '')[:300]})" if rec["status"] != "ok" else ""))
+                    records.append(rec)
+                    self.save(records)
+        finally:
+            if self.cluster:
+                self.cluster.stop()
+        self.save(records, final=True)
+        return records
+
+    def save(self, records, final=False):
+        meta = {"scale": self.args.scale, "seed": self.args.seed, "repeat": self.args.repeat,
+                "time_limit_s": self.args.time_limit, "cores": os.cpu_count(), "commit": _git_commit(),
+                "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:])}
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump(records, f, indent=1)
+        with open(os.path.join(self.out, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+        if final:
+            with open(os.path.join(self.out, "results.md"), "w") as f:
+                f.write(report.markdown(records, meta, all_queries()))
+            if not self.args.no_chart:
+                report.chart(records, os.path.join(self.out, "results.png"))
+
+
+def _types(arg_list):
+    return [t.strip().upper() for t in arg_list.split(",")]
+
+
+def _mentions(sql, table):
+    import re
+    return re.search(rf"\b{re.escape(table)}\b", sql, re.IGNORECASE) is not None
+
+
+def _run_json(cmd, timeout):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
+    for line in reversed(r.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"status": "error", "times_s": [], "error": (r.stderr or r.stdout)[-2000:] or f"exit {r.returncode}"}
+
+
+def _record(q, system, result, time_limit, rows_in):
+    times = result.get("times_s") or []
+    status = result.get("status", "error")
+    if status == "ok" and not times:
+        status = "error"
+    rec = {"query": q.name, "system": system, "status": status, "times_s": times,
+           "min_s": min(times) if times else None, "median_s": statistics.median(times) if times else None,
+           "rows_in": rows_in, "rows_out": result.get("rows"), "rows_udf": result.get("rows_udf"),
+           "mean_batch_rows": result.get("mean_batch_rows")}
+    if status == "timeout":
+        rec["min_s"] = rec["median_s"] = float(time_limit)  # a lower bound: the run was stopped there
+    if result.get("error"):
+        rec["error"] = result["error"]
+    if rec["median_s"] is None:
+        rec["median_s"] = float("nan")
+    return rec
+
+
+def _git_commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Q1-Q8 prediction-query benchmark (bench/README.md)")
+    ap.add_argument("--scale", type=float, default=1.0, help="1 = the full benchmark; 0.01 = smoke test")
+    ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5,Q6,Q7,Q8")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per query and system (after a warm-up)")
+    ap.add_argument("--time-limit", type=float, default=60, help="seconds one run may take")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--batch-size", type=int, default=0, help="imlane_batch_size for imlane (0 = adaptive)")
+    ap.add_argument("--out", help="output directory (default bench/out/scale-<S>)")
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every system returned the same rows (the smoke test in make test)")
+    a = ap.parse_args()
+    a.queries = [s.strip().upper() for s in a.queries.split(",") if s.strip()]
+    a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
+    unknown = [s for s in a.systems if s not in SYSTEMS]
+    if unknown:
+        ap.error(f"unknown system(s) {unknown}; choose from {SYSTEMS}")
+    a.out = a.out or os.path.join(BENCH, "out", f"scale-{a.scale:g}")
+    start = time.perf_counter()
+    records = Bench(a).run()
+    log(f"done in {time.perf_counter() - start:.0f} s: {os.path.join(a.out, 'results.md')}")
+    print(open(os.path.join(a.out, "results.md")).read())
+    if a.check:
+        bad = [r for r in records if r["status"] not in ("ok",)]
+        for r in bad:
+            print(f"FAILED {r['query']} {r['system']}: {r['status']} {r.get('error', '')}", file=sys.stderr)
+        sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
