@@ -144,7 +144,17 @@ PythonRuntime::~PythonRuntime() {
 
 Status PythonRuntime::Start(const std::string& runtime_dir) {
   try {
-    impl_->interpreter = std::make_unique<py::scoped_interpreter>();
+    // The interpreter finds its standard library and site-packages from its program name, which by
+    // default is looked up on PATH: a pyenv or venv `python3` first on PATH would hand the executor
+    // another Python's packages. Name the interpreter IMLane was built against instead.
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, IMLANE_PYTHON_EXECUTABLE);
+    if (PyStatus_Exception(status)) {
+      PyConfig_Clear(&config);
+      return Status::Unavailable("cannot configure Python: " + std::string(status.err_msg ? status.err_msg : ""));
+    }
+    impl_->interpreter = std::make_unique<py::scoped_interpreter>(&config);
     py::module_::import("sys").attr("path").attr("insert")(0, runtime_dir);
     impl_->numpy = py::module_::import("numpy");
     impl_->runtime = py::module_::import("imlane_executor_runtime");

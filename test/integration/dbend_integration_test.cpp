@@ -625,6 +625,24 @@ TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
 }
 
 
+TEST_F(CoordinatorTest, AnotherPython3FirstOnPathIsIgnored) {
+  // A pyenv/venv-like python3 first on PATH, with an empty standard library next to it: an
+  // interpreter that took its prefix from PATH would fail to start or miss numpy.
+  std::filesystem::create_directories(dir_ + "/otherpython/bin");
+  std::filesystem::create_directories(dir_ + "/otherpython/lib/python3.11");
+  WriteFile("otherpython/bin/python3", "#!/bin/sh\nexit 1\n");
+  WriteFile("otherpython/lib/python3.11/os.py", "");  // the landmark by which Python finds its prefix
+  std::filesystem::permissions(dir_ + "/otherpython/bin/python3", std::filesystem::perms::owner_all);
+  const std::string old_path = getenv("PATH") ? getenv("PATH") : "";
+  setenv("PATH", (dir_ + "/otherpython/bin:" + old_path).c_str(), 1);
+  Register("prefix", "import sys, numpy\ndef pyfun(x):\n    return [sys.prefix] * len(x)\n", "DOUBLE", "VARCHAR");
+  setenv("PATH", old_path.c_str(), 1);
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("prefix", Doubles({0}), &out).ok());
+  EXPECT_EQ(out.columns[0].GetString(0), "/usr");
+}
+
+
 TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   // A coordinator started by hand with limits; the context joins it instead of starting one.
   char exe[4096];
