@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
   clang libclang-rt-14-dev
+  python3-scipy python3-xgboost python3-torch python3-statsmodels python3-matplotlib
+  postgresql-15 postgresql-plpython3-15
   npm
 )
 
