@@ -66,16 +66,19 @@ InProcess *g_inproc = nullptr;
 void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb::Vector &result) {
   thread_local std::vector<uint64_t> buffer;  // uint64_t: 8-byte alignment for the Arrow buffers
   const size_t n = args.size();
-  uint64_t string_bytes = 0;
+  // The builder shares string space equally among VARCHAR columns: give each one room for the
+  // bytes of all of them.
+  uint64_t string_bytes = 0, varchar_columns = 0;
   for (size_t c = 0; c < args.ColumnCount(); c++) {
     if (args.data[c].GetType().id() != duckdb::LogicalTypeId::VARCHAR) continue;
+    varchar_columns++;
     duckdb::UnifiedVectorFormat f;
     args.data[c].ToUnifiedFormat(n, f);
     auto *s = duckdb::UnifiedVectorFormat::GetData<duckdb::string_t>(f);
     for (size_t i = 0; i < n; i++) string_bytes += s[f.sel->get_index(i)].GetSize();
   }
   const auto &def = g_inproc->def;
-  const uint64_t in_bytes = imlane::BatchBuilder::RequiredBytes(def.arg_types, n, string_bytes);
+  const uint64_t in_bytes = imlane::BatchBuilder::RequiredBytes(def.arg_types, n, string_bytes * varchar_columns);
   // Result room: fixed-width results need little; VARCHAR results get generous space.
   const uint64_t out_bytes = imlane::BatchBuilder::RequiredBytes(def.return_types, n, 256 * n + (1 << 20));
   const uint64_t total = in_bytes + out_bytes + 4096;

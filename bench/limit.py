@@ -50,10 +50,16 @@ def main():
     ap.add_argument("--inputs-csv", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--batch-rows", type=int, default=0,
+                    help="call pyfun on slices of this many rows instead of once (bench/sweep.py)")
+    ap.add_argument("--max-rows", type=int, default=0, help="use only the first N input rows")
     a = ap.parse_args()
     types = [t.strip().upper() for t in a.args.split(",")]
     cols = read_columns(a.inputs_csv, types)
+    if a.max_rows:
+        cols = [c[:a.max_rows] for c in cols]
     n = len(cols[0]) if cols else 0
+    step = a.batch_rows or max(n, 1)
     ns = {"__file__": os.path.abspath(a.udf_file), "__name__": "imlane_udf_limit"}
     with open(a.udf_file) as f:
         exec(compile(f.read(), a.udf_file, "exec"), ns)
@@ -62,13 +68,16 @@ def main():
     times = []
     for i in range(a.warmup + a.repeat):
         start = time.perf_counter()
-        out = ns["pyfun"](*cols)
+        for lo in range(0, n, step):
+            out = ns["pyfun"](*[c[lo:lo + step] for c in cols])
+            if len(out) != min(step, n - lo):
+                raise SystemExit(f"limit.py: the UDF returned {len(out)} values for {min(step, n - lo)} rows")
         secs = time.perf_counter() - start
-        if len(out) != n:
-            raise SystemExit(f"limit.py: the UDF returned {len(out)} values for {n} rows")
         if i >= a.warmup:
             times.append(secs)
-    print(json.dumps({"status": "ok", "times_s": times, "rows_udf": n, "batches": 1, "mean_batch_rows": n}))
+    batches = -(-n // step)
+    print(json.dumps({"status": "ok", "times_s": times, "rows_udf": n, "batches": batches,
+                      "mean_batch_rows": n / max(batches, 1)}))
 
 
 if __name__ == "__main__":
