@@ -47,7 +47,7 @@ NATIONS = [("ALGERIA", 0), ("ARGENTINA", 1), ("BRAZIL", 1), ("CANADA", 1), ("EGY
            ("MOZAMBIQUE", 0), ("PERU", 1), ("CHINA", 2), ("ROMANIA", 3), ("SAUDI ARABIA", 4),
            ("VIETNAM", 2), ("RUSSIA", 3), ("UNITED KINGDOM", 3), ("UNITED STATES", 1)]
 
-MLP_TRAIN_ROWS = 40_000  # the MLP trains at ~15 k rows/s here; the GBDT uses the whole sample
+MLP_TRAIN_ROWS = 40_000  # the MLP trains at ~8 k rows/s on one core here; the GBDT uses the whole sample
 MLP_EPOCHS = 4
 
 
