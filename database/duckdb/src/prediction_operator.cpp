@@ -105,6 +105,17 @@ class PhysicalPredict : public PhysicalOperator {
   bool RequiresFinalExecute() const override { return true; }
   // Results leave in input order per thread, but later than their input arrived.
   OrderPreservationType OperatorOrder() const override { return OrderPreservationType::NO_ORDER; }
+  // DuckDB 1.4's planner never asks OperatorOrder() when it picks the sink: PreserveInsertionOrder()
+  // (OrderPreservationRecursive) only reads SourceOrder() of operators whose IsSource() is true.
+  // Without this, with threads > 1 it picks a batch-index sink (PhysicalBatchCollector,
+  // PhysicalBatchInsert, PhysicalBatchCopyToFile, PhysicalLimit), and since the pipeline executor
+  // gives every thread's FinalExecute output the pipeline's maximum batch index, those sinks fail
+  // on the duplicate ("batch index ... is present in both collections"). Declaring NO_ORDER here
+  // makes it pick the parallel unordered sinks instead. Nothing else in DuckDB 1.4 reads IsSource()
+  // of a non-join operator: pipeline sources are chosen by structure (a leaf or a sink), never by
+  // IsSource(), so GetData is never called on this operator.
+  bool IsSource() const override { return true; }
+  OrderPreservationType SourceOrder() const override { return OrderPreservationType::NO_ORDER; }
 
   unique_ptr<OperatorState> GetOperatorState(ExecutionContext &context) const override;
   OperatorResultType Execute(ExecutionContext &context, DataChunk &input, DataChunk &chunk, GlobalOperatorState &gstate,
