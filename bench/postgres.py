@@ -50,6 +50,7 @@ class Cluster:
         if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
             self._run([f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
                        "-E", "UTF8", "--locale=C"])
+        self.stop()  # a cluster left running by an interrupted run
         # Loopback-free: Unix socket only. One thread per BLAS library, as in the executors.
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         for var in ("PYTHONHOME", "PYTHONPATH"):

@@ -182,10 +182,12 @@ class Bench:
         sizes = self.table_rows(all_tables)
         for q in queries:
             self.export_csv(q.inputs_sql, os.path.join(self.input_dir, f"{q.name}.csv"))
-        if "postgres-plpython" in a.systems:
-            self.start_postgres(datasets, changed, queries)
         records = []
         try:
+            if "postgres-plpython" in a.systems:
+                self.start_postgres(datasets, changed, queries)
+            if a.prepare_only:
+                return records
             for q in queries:
                 rows_in = max(sizes[t] for t in all_tables if _mentions(q.sql, t))
                 with open(os.path.join(self.input_dir, f"{q.name}.csv")) as f:
@@ -288,6 +290,8 @@ def main():
     ap.add_argument("--out", help="output directory (default bench/out/scale-<S>)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="build the data and models (and load PostgreSQL), run nothing")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every system returned the same rows (the smoke test in make test)")
     a = ap.parse_args()
@@ -299,6 +303,9 @@ def main():
     a.out = a.out or os.path.join(BENCH, "out", f"scale-{a.scale:g}")
     start = time.perf_counter()
     records = Bench(a).run()
+    if a.prepare_only:
+        log(f"prepared {a.out} in {time.perf_counter() - start:.0f} s")
+        return
     log(f"done in {time.perf_counter() - start:.0f} s: {os.path.join(a.out, 'results.md')}")
     print(open(os.path.join(a.out, "results.md")).read())
     if a.check:
