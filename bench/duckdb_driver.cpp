@@ -205,13 +205,13 @@ int main(int argc, char **argv) {
       if (r->HasError()) throw std::runtime_error(r->GetError());
       return r;
     };
+    if (system == "imlane") imlane::duckdb_integration::LoadIMLane(*db.instance);  // before its settings
     for (auto &s : settings) {
       auto eq = s.find('=');
       if (eq == std::string::npos) throw std::runtime_error("--set wants name=value, got " + s);
       check(con.Query("SET " + s.substr(0, eq) + " = " + s.substr(eq + 1)));
     }
     if (system == "imlane") {
-      imlane::duckdb_integration::LoadIMLane(*db.instance);
       check(con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns +
                       "')"));
     } else {

@@ -174,6 +174,7 @@ struct CallState {
   DataChunk arg_chunk;
   std::optional<OpenBatch> open;
   size_t next_batch = 0;                      // sequence number of the open (or next) batch
+  size_t spread_rows = 0;                     // largest batch that still spreads the input; 0 = unknown
   std::map<size_t, Ticket> submitted;         // batch -> ticket, not pulled yet
   std::map<size_t, PulledBatch> results;      // batch -> result, still referenced by buffered chunks
 };
@@ -237,6 +238,24 @@ void Submit(PredictState &s, CallState &c) {
   c.submitted[c.next_batch++] = *ticket;
 }
 
+// Rows of the next batch: the pinned size, else the tuner's, but never so many that a small input
+// ends up in fewer batches than there are executors: at most the input's estimated rows divided by
+// the executors serving the function (at least one DuckDB vector). Without this cap, a tuner that
+// has grown to 8192 rows runs a 16,000-row input as one large batch on one executor.
+size_t BatchRows(const PhysicalPredict &op, PredictState &s, CallState &c, const std::string &name) {
+  if (s.pinned_rows) return s.pinned_rows;
+  const size_t rows = s.ctx->RecommendedBatchRows(name);
+  const idx_t input = op.children[0].get().estimated_cardinality;
+  if (c.spread_rows == 0 && input > 0) {
+    auto info = s.ctx->GetFunction(name);  // executors are known once the first batch took a slot
+    if (info.ok() && info->executors > 0) {
+      const size_t executors = static_cast<size_t>(info->executors);
+      c.spread_rows = std::max<size_t>(STANDARD_VECTOR_SIZE, (input + executors - 1) / executors);
+    }
+  }
+  return c.spread_rows ? std::min(rows, c.spread_rows) : rows;
+}
+
 // Evaluates the call's arguments for `input` and appends them to the open batch(es).
 void Consume(const PhysicalPredict &op, PredictState &s, idx_t k, DataChunk &input, BufferedChunk &buffered) {
   CallState &c = *s.calls[k];
@@ -247,7 +266,7 @@ void Consume(const PhysicalPredict &op, PredictState &s, idx_t k, DataChunk &inp
   size_t offset = 0;
   while (offset < n) {
     if (!c.open) {
-      size_t rows = s.pinned_rows ? s.pinned_rows : s.ctx->RecommendedBatchRows(name);
+      size_t rows = BatchRows(op, s, c, name);
       auto open = s.ctx->BeginBatch(name, rows);
       if (!open.ok()) ThrowStatus(open.status());
       c.open.emplace(std::move(*open));
