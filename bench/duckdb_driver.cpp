@@ -32,6 +32,7 @@
 #include "imlane/executor/python_runtime.h"
 #include "imlane/types.h"
 #include "imlane_duckdb.hpp"
+#include "query_runner.hpp"
 
 namespace {
 
@@ -232,7 +233,8 @@ int main(int argc, char **argv) {
         }
       });
       auto start = std::chrono::steady_clock::now();
-      auto r = con.Query(query);
+      // Both systems run the query the same way: the client thread sleeps while it has no task.
+      auto r = imlane::duckdb_integration::RunQuery(con, query);
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       {
         std::lock_guard<std::mutex> lock(mu);

@@ -15,6 +15,7 @@
 #include "duckdb.hpp"
 #include "duckdb/common/box_renderer.hpp"
 #include "imlane_duckdb.hpp"
+#include "query_runner.hpp"
 
 namespace {
 
@@ -39,7 +40,7 @@ struct Shell {
     }
     for (auto &statement : statements) {
       auto t0 = std::chrono::steady_clock::now();
-      auto result = con->Query(std::move(statement));
+      auto result = imlane::duckdb_integration::RunQuery(*con, std::move(statement));
       if (result->HasError()) {
         Error(result->GetError());
         continue;
