@@ -1,6 +1,6 @@
 // Adaptive batch-size tuner (after IMBridge): start small, grow while the model's measured rows/s
 // improve by more than `improvement` over the best seen, move a reference 25% toward each reading,
-// freeze after `freeze_after` flat rounds, go back to the best size when larger batches hurt, and
+// retry a step that did not pay once, freeze after `freeze_after` flat rounds, go back to the best size when larger batches hurt, and
 // thaw if throughput later collapses (a different workload). Feed it model time only (the
 // executor's time inside the function), never engine-side buffering. Only batches of (nearly) the
 // current size are judged, so batches still in flight from an earlier size do not blur a step.
@@ -26,6 +26,10 @@ class AdaptiveBatchTuner {
     double reference_move = 0.25; // how far the reference moves toward each reading
     int samples_per_step = 3;     // readings (median) before judging a size
     int freeze_after = 10;        // flat rounds before the size is frozen
+    // A larger size that did not pay is tried again this many times, after the best size has been
+    // measured once more: readings are noisy (executors share cores with the engine), and one
+    // unlucky step would otherwise end the growth for good.
+    int step_retries = 1;
     size_t pinned_rows = 0;       // > 0: the user chose; the tuner only reports it
   };
 
@@ -50,6 +54,7 @@ class AdaptiveBatchTuner {
   double reference_ = 0;
   int flat_ = 0;
   int collapsed_ = 0;
+  int retries_ = 0;
   bool frozen_ = false;
   std::vector<double> samples_;
 };

@@ -38,19 +38,34 @@ void AdaptiveBatchTuner::Judge(double reading) {
     }
     return;
   }
+  auto grown = [&](size_t rows) {
+    size_t next = static_cast<size_t>(static_cast<double>(rows) * options_.growth);
+    return std::min(std::max(next, rows + 1), options_.max_rows);
+  };
   if (reading > best_ * (1.0 + options_.improvement)) {
     best_ = reading;
     best_rows_ = current_;
     flat_ = 0;
-    size_t next = static_cast<size_t>(static_cast<double>(current_) * options_.growth);
-    current_ = std::min(std::max(next, current_ + 1), options_.max_rows);
+    retries_ = 0;
+    current_ = grown(current_);
     return;
   }
   flat_++;
-  best_ = std::max(best_, reading);
-  // Larger batches did not pay: go back to the best size seen (shrinking is allowed).
-  if (reading < reference_ || current_ != best_rows_) current_ = best_rows_;
-  if (flat_ >= options_.freeze_after) frozen_ = true;
+  if (current_ == best_rows_) {
+    // The best size measured again: average its readings rather than keep the luckiest one, which
+    // would make every later step look worse than it is.
+    best_ = 0.5 * (best_ + reading);
+    if (retries_ < options_.step_retries && grown(best_rows_) != best_rows_) {
+      retries_++;
+      current_ = grown(best_rows_);  // give the larger size another chance
+    }
+  } else {
+    current_ = best_rows_;  // larger batches did not pay: back to the best size (shrinking is allowed)
+  }
+  if (flat_ >= options_.freeze_after) {
+    frozen_ = true;
+    current_ = best_rows_;
+  }
 }
 
 }  // namespace imlane

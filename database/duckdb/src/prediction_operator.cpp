@@ -31,6 +31,9 @@ using namespace duckdb;  // NOLINT: DuckDB glue
 namespace {
 
 constexpr size_t kInflightPerThread = 2;  // submitted batches per DuckDB thread before it waits
+// Floor of the spread cap: DuckDB's estimates after joins and filters can be far too low, and a
+// cap below the batch sizes where models reach their throughput would cost more than it saves.
+constexpr size_t kMinSpreadRows = 4 * STANDARD_VECTOR_SIZE;
 
 bool ContainsIMLane(const Expression &expr) {
   if (expr.GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
@@ -240,7 +243,7 @@ void Submit(PredictState &s, CallState &c) {
 
 // Rows of the next batch: the pinned size, else the tuner's, but never so many that a small input
 // ends up in fewer batches than there are executors: at most the input's estimated rows divided by
-// the executors serving the function (at least one DuckDB vector). Without this cap, a tuner that
+// the executors serving the function (at least kMinSpreadRows). Without this cap, a tuner that
 // has grown to 8192 rows runs a 16,000-row input as one large batch on one executor.
 size_t BatchRows(const PhysicalPredict &op, PredictState &s, CallState &c, const std::string &name) {
   if (s.pinned_rows) return s.pinned_rows;
@@ -250,7 +253,7 @@ size_t BatchRows(const PhysicalPredict &op, PredictState &s, CallState &c, const
     auto info = s.ctx->GetFunction(name);  // executors are known once the first batch took a slot
     if (info.ok() && info->executors > 0) {
       const size_t executors = static_cast<size_t>(info->executors);
-      c.spread_rows = std::max<size_t>(STANDARD_VECTOR_SIZE, (input + executors - 1) / executors);
+      c.spread_rows = std::max<size_t>(kMinSpreadRows, (input + executors - 1) / executors);
     }
   }
   return c.spread_rows ? std::min(rows, c.spread_rows) : rows;
