@@ -195,6 +195,19 @@ TEST_F(DuckDBTest, MultiThreadedDuckDBUsesEveryExecutor) {
   EXPECT_EQ(f->GetValue(3, 0).GetValue<int32_t>(), 2) << "both executors served the function";
 }
 
+TEST_F(DuckDBTest, TinyPinnedBatchSizeNeitherHangsNorLosesRows) {
+  // 64-row batches would split each DuckDB vector over 32 batches, more than a thread can hold
+  // slots for: the operator sends at least one vector per batch instead of waiting forever.
+  MakeTable(100000);
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  Ok("SET imlane_batch_size = 64");
+  Ok("SET threads = 2");
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE lin(a, b) <> a * 2 + b").GetValue<int64_t>(), 0);
+  auto f = Ok("SELECT rows, mean_batch_rows FROM imlane_functions() WHERE name = 'lin'");
+  EXPECT_EQ(f->GetValue(0, 0).GetValue<int64_t>(), 100000);
+  EXPECT_GE(f->GetValue(1, 0).GetValue<double>(), 2000.0);
+}
+
 TEST_F(DuckDBTest, TwoConnectionsAndTwoDatabasesShareOneCoordinator) {
   Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
   duckdb::Connection second(*db_);

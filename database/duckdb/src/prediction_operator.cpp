@@ -220,7 +220,11 @@ unique_ptr<OperatorState> PhysicalPredict::GetOperatorState(ExecutionContext &co
   if (!ctx.ok()) ThrowStatus(ctx.status());
   state->ctx = *ctx;
   state->client = &client;
-  state->pinned_rows = static_cast<size_t>(std::max<int64_t>(0, IntSetting(client, "imlane_batch_size", 0)));
+  // At least one DuckDB vector per batch: a buffered chunk can only be emitted once every batch
+  // holding its rows is back, so a chunk spread over more batches than this thread can have slots
+  // would wait forever for a slot (seen with imlane_batch_size = 128: 16 batches per chunk, 8 slots).
+  const int64_t pinned = IntSetting(client, "imlane_batch_size", 0);
+  state->pinned_rows = pinned <= 0 ? 0 : std::max<size_t>(static_cast<size_t>(pinned), STANDARD_VECTOR_SIZE);
   state->timeout_ms = static_cast<int>(IntSetting(client, "imlane_timeout_ms", 60000));
   for (idx_t k = 0; k < calls_.size(); k++) {
     auto call = make_uniq<CallState>();

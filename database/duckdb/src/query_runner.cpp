@@ -9,7 +9,7 @@ namespace duckdb_integration {
 
 using namespace duckdb;  // NOLINT: DuckDB glue
 
-unique_ptr<MaterializedQueryResult> RunQuery(Connection &con, unique_ptr<SQLStatement> statement) {
+static unique_ptr<MaterializedQueryResult> RunPending(Connection &con, unique_ptr<SQLStatement> statement) {
   auto pending = con.PendingQuery(std::move(statement), false);
   if (pending->HasError()) return make_uniq<MaterializedQueryResult>(pending->GetErrorObject());
   int64_t idle_us = 0;
@@ -26,6 +26,14 @@ unique_ptr<MaterializedQueryResult> RunQuery(Connection &con, unique_ptr<SQLStat
   auto result = pending->Execute();
   if (result->HasError()) return make_uniq<MaterializedQueryResult>(result->GetErrorObject());
   return unique_ptr_cast<QueryResult, MaterializedQueryResult>(std::move(result));
+}
+
+unique_ptr<MaterializedQueryResult> RunQuery(Connection &con, unique_ptr<SQLStatement> statement) {
+  try {
+    return RunPending(con, std::move(statement));
+  } catch (std::exception &e) {  // as Connection::Query: errors are results, never exceptions
+    return make_uniq<MaterializedQueryResult>(ErrorData(e));
+  }
 }
 
 unique_ptr<MaterializedQueryResult> RunQuery(Connection &con, const std::string &sql) {
