@@ -31,9 +31,6 @@ using namespace duckdb;  // NOLINT: DuckDB glue
 namespace {
 
 constexpr size_t kInflightPerThread = 2;  // submitted batches per DuckDB thread before it waits
-// Floor of the spread cap: DuckDB's estimates after joins and filters can be far too low, and a
-// cap below the batch sizes where models reach their throughput would cost more than it saves.
-constexpr size_t kMinSpreadRows = 4 * STANDARD_VECTOR_SIZE;
 
 bool ContainsIMLane(const Expression &expr) {
   if (expr.GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
@@ -178,6 +175,7 @@ struct CallState {
   std::optional<OpenBatch> open;
   size_t next_batch = 0;                      // sequence number of the open (or next) batch
   size_t spread_rows = 0;                     // largest batch that still spreads the input; 0 = unknown
+  size_t consumed_rows = 0;                   // input rows this thread has seen
   std::map<size_t, Ticket> submitted;         // batch -> ticket, not pulled yet
   std::map<size_t, PulledBatch> results;      // batch -> result, still referenced by buffered chunks
 };
@@ -247,8 +245,10 @@ void Submit(PredictState &s, CallState &c) {
 
 // Rows of the next batch: the pinned size, else the tuner's, but never so many that a small input
 // ends up in fewer batches than there are executors: at most the input's estimated rows divided by
-// the executors serving the function (at least kMinSpreadRows). Without this cap, a tuner that
-// has grown to 8192 rows runs a 16,000-row input as one large batch on one executor.
+// the executors serving the function. Without this cap, a tuner that has grown to 8192 rows runs a
+// 16,000-row input as one batch on one executor, and 680 expensive rows (a forecast per row) as one.
+// DuckDB's estimates after joins can be far too low: once this thread has seen twice the estimate,
+// the cap is dropped and the tuner's size stands.
 size_t BatchRows(const PhysicalPredict &op, PredictState &s, CallState &c, const std::string &name) {
   if (s.pinned_rows) return s.pinned_rows;
   const size_t rows = s.ctx->RecommendedBatchRows(name);
@@ -257,10 +257,11 @@ size_t BatchRows(const PhysicalPredict &op, PredictState &s, CallState &c, const
     auto info = s.ctx->GetFunction(name);  // executors are known once the first batch took a slot
     if (info.ok() && info->executors > 0) {
       const size_t executors = static_cast<size_t>(info->executors);
-      c.spread_rows = std::max<size_t>(kMinSpreadRows, (input + executors - 1) / executors);
+      c.spread_rows = std::max<size_t>(1, (input + executors - 1) / executors);
     }
   }
-  return c.spread_rows ? std::min(rows, c.spread_rows) : rows;
+  if (c.spread_rows == 0 || c.consumed_rows > 2 * input) return rows;
+  return std::min(rows, c.spread_rows);
 }
 
 // Evaluates the call's arguments for `input` and appends them to the open batch(es).
@@ -270,10 +271,14 @@ void Consume(const PhysicalPredict &op, PredictState &s, idx_t k, DataChunk &inp
   c.arg_chunk.Reset();
   c.args->Execute(input, c.arg_chunk);
   const size_t n = input.size();
+  c.consumed_rows += n;
   size_t offset = 0;
   while (offset < n) {
     if (!c.open) {
       size_t rows = BatchRows(op, s, c, name);
+      // A batch begun inside a chunk takes the rest of it: a chunk never spans more than two
+      // batches, whatever the size, so its rows never need more slots than a thread can hold.
+      if (offset > 0) rows = std::max(rows, n - offset);
       auto open = s.ctx->BeginBatch(name, rows);
       if (!open.ok()) ThrowStatus(open.status());
       c.open.emplace(std::move(*open));
