@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from . import Query
+from .common import pick, read_csv_sql, zipf
 
 TABLES = ["expedia_r1_hotels", "expedia_r2_searches", "expedia_s_listings"]
 
@@ -49,16 +50,6 @@ def _sizes(scale):
     return base, copies
 
 
-def _zipf(rng, n_values, s, size):
-    p = 1.0 / np.arange(1, n_values + 1) ** s
-    return rng.choice(n_values, size=size, p=p / p.sum())
-
-
-def _pick(rng, values, probs, size):
-    probs = np.asarray(probs, dtype=float)
-    return np.asarray(values)[rng.choice(len(values), size=size, p=probs / probs.sum())]
-
-
 def _lognormal(rng, mean, sd, size):
     sigma2 = np.log1p((sd / mean) ** 2)
     return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
@@ -77,10 +68,10 @@ def generate_base(data_dir, scale, seed):
     n_h = max(300, int(round(12_000 * min(scale, 1.0) ** 0.5)))
 
     # R2 searches
-    month = _pick(rng, [1, 2, 3, 4, 5, 6, 11, 12], np.ones(8), n_s)
+    month = pick(rng, [1, 2, 3, 4, 5, 6, 11, 12], np.ones(8), n_s)
     day_of_year = np.array([(m - 1) * 30.5 for m in month]) + rng.uniform(0, 30.4, n_s)
     week = np.clip(day_of_year.astype(int) // 7 + 1, 1, 53)
-    los = np.where(rng.random(n_s) < 0.932, _pick(rng, [1, 2, 3, 4, 5], [.32, .25, .17, .10, .092], n_s),
+    los = np.where(rng.random(n_s) < 0.932, pick(rng, [1, 2, 3, 4, 5], [.32, .25, .17, .10, .092], n_s),
                    np.minimum(6 + rng.geometric(0.25, n_s) - 1, 34))
     u = rng.random(n_s)
     bw = np.select([u < .08, u < .15, u < .28, u < .42],
@@ -92,14 +83,14 @@ def generate_base(data_dir, scale, seed):
         "month": _quoted(month, "{:02d}"),
         "weekofyear": _quoted(week, "{:02d}"),
         "time": _quoted(rng.integers(1, 13, n_s)),
-        "site_id": _quoted(_zipf(rng, 24, 2.0, n_s) + 1),
-        "visitor_location_country_id": _quoted(_zipf(rng, 134, 1.9, n_s) + 1),
-        "srch_destination_id": _quoted(_zipf(rng, 2980, 1.1, n_s) + 1),
+        "site_id": _quoted(zipf(rng, 24, 2.0, n_s) + 1),
+        "visitor_location_country_id": _quoted(zipf(rng, 134, 1.9, n_s) + 1),
+        "srch_destination_id": _quoted(zipf(rng, 2980, 1.1, n_s) + 1),
         "srch_length_of_stay": los,
         "srch_booking_window": bw,
-        "srch_adults_count": _pick(rng, range(1, 10), [.20, .65, .08, .04, .01, .008, .006, .004, .002], n_s),
-        "srch_children_count": _pick(rng, range(10), [.75, .12, .09, .02, .008, .005, .003, .002, .001, .001], n_s),
-        "srch_room_count": _pick(rng, range(1, 9), [.92, .06, .01, .004, .003, .001, .001, .001], n_s),
+        "srch_adults_count": pick(rng, range(1, 10), [.20, .65, .08, .04, .01, .008, .006, .004, .002], n_s),
+        "srch_children_count": pick(rng, range(10), [.75, .12, .09, .02, .008, .005, .003, .002, .001, .001], n_s),
+        "srch_room_count": pick(rng, range(1, 9), [.92, .06, .01, .004, .003, .001, .001, .001], n_s),
         "srch_saturday_night_bool": rng.random(n_s) < .5,
         "random_bool": rng.random(n_s) < .3,
     })
@@ -107,8 +98,8 @@ def generate_base(data_dir, scale, seed):
     # R1 hotels
     hotels = pd.DataFrame({
         "prop_id": _quoted(range(n_h)),
-        "prop_country_id": _quoted(_zipf(rng, 35, 1.5, n_h) + 1),
-        "prop_starrating": _pick(rng, [0, 1, 2, 3, 4, 5], [.05, .05, .17, .35, .30, .08], n_h),
+        "prop_country_id": _quoted(zipf(rng, 35, 1.5, n_h) + 1),
+        "prop_starrating": pick(rng, [0, 1, 2, 3, 4, 5], [.05, .05, .17, .35, .30, .08], n_h),
         "prop_review_score": np.clip(np.round(rng.normal(3.93, 0.62, n_h) * 2) / 2, 0, 5),
         "prop_brand_bool": rng.random(n_h) < .63,
         "count_clicks": np.minimum(rng.negative_binomial(1.5, 1.5 / 31.5, n_h), 445),
@@ -149,9 +140,7 @@ def generate_base(data_dir, scale, seed):
 
 
 def _read_csv(data_dir, name, cols):
-    path = os.path.join(data_dir, f"expedia_{name}.csv").replace("'", "''")
-    spec = ", ".join(f"'{c}': '{t}'" for c, t in cols.items())
-    return f"read_csv('{path}', header=true, delim=',', quote='\"', escape='\"', columns={{{spec}}})"
+    return read_csv_sql(os.path.join(data_dir, f"expedia_{name}.csv"), cols)
 
 
 def build_sql(data_dir, scale, seed):

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from . import Query
+from .common import pick, read_csv_sql, zipf
 
 TABLES = ["flights_r1_airlines", "flights_r2_sairports", "flights_r3_dairports", "flights_s_routes"]
 
@@ -39,16 +40,6 @@ def _sizes(scale):
     return base, copies
 
 
-def _zipf(rng, n_values, s, size):
-    p = 1.0 / np.arange(1, n_values + 1) ** s
-    return rng.choice(n_values, size=size, p=p / p.sum())
-
-
-def _pick(rng, values, probs, size):
-    probs = np.asarray(probs, dtype=float)
-    return np.asarray(values)[rng.choice(len(values), size=size, p=probs / probs.sum())]
-
-
 def generate_base(data_dir, scale, seed):
     import pandas as pd
     rng = np.random.default_rng([seed, 2])
@@ -57,11 +48,11 @@ def generate_base(data_dir, scale, seed):
     # R1 airlines: name1 depends on name4, so that name2='t' AND name4='t' AND name1=3 selects ~10%.
     n_a = N_AIRLINES
     name4_t = rng.random(n_a) < .30
-    name1 = np.where(name4_t, _pick(rng, range(1, 7), [.10, .15, .443, .15, .10, .057], n_a),
-                     _pick(rng, range(1, 7), [.761, .05, .051, .06, .05, .028], n_a))
+    name1 = np.where(name4_t, pick(rng, range(1, 7), [.10, .15, .443, .15, .10, .057], n_a),
+                     pick(rng, range(1, 7), [.761, .05, .051, .06, .05, .028], n_a))
     name2_t = rng.random(n_a) < .75
     active_t = rng.random(n_a) < .8
-    acountry = _zipf(rng, N_ACOUNTRIES, 1.0, n_a)
+    acountry = zipf(rng, N_ACOUNTRIES, 1.0, n_a)
     airlines = pd.DataFrame({
         "airlineid": [str(i + 1) for i in range(n_a)],
         "name1": name1,
@@ -73,7 +64,7 @@ def generate_base(data_dir, scale, seed):
 
     # R2/R3 airports: cities inside Zipf-sized countries, positions around a per-country centre.
     n_p = N_AIRPORTS
-    city_country = _zipf(rng, N_COUNTRIES, 1.0, N_CITIES)
+    city_country = zipf(rng, N_COUNTRIES, 1.0, N_CITIES)
     centre_lat = np.clip(rng.normal(31.6, 17.0, N_COUNTRIES), -60, 75)
     centre_lon = np.clip(rng.normal(11.8, 75.0, N_COUNTRIES), -175, 175)
     city = np.concatenate([rng.permutation(N_CITIES), rng.integers(0, N_CITIES, n_p - N_CITIES)])
@@ -85,7 +76,7 @@ def generate_base(data_dir, scale, seed):
         "slatitude": np.round(np.clip(centre_lat[country] + rng.normal(0, 6, n_p), -85, 85), 4),
         "slongitude": np.round((centre_lon[country] + rng.normal(0, 8, n_p) + 180) % 360 - 180, 4),
         "stimezone": rng.integers(1, 6, n_p),
-        "sdst": _pick(rng, *DST, n_p),
+        "sdst": pick(rng, *DST, n_p),
     })
 
     # Routes: airline and airports uniform. codeshare (~20%) depends mostly on the airline's
@@ -111,9 +102,7 @@ def generate_base(data_dir, scale, seed):
 
 
 def _read_csv(data_dir, name, cols):
-    path = os.path.join(data_dir, f"flights_{name}.csv").replace("'", "''")
-    spec = ", ".join(f"'{c}': '{t}'" for c, t in cols.items())
-    return f"read_csv('{path}', header=true, delim=',', quote='\"', escape='\"', columns={{{spec}}})"
+    return read_csv_sql(os.path.join(data_dir, f"flights_{name}.csv"), cols)
 
 
 def build_sql(data_dir, scale, seed):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import Query
+from .common import read_csv_sql, zipf
 
 # The TPCx-AI lineitem is called ai_lineitem so that it cannot clash with TPC-H's lineitem.
 TABLES = ["product", "order_o", "ai_lineitem", "review", "product_rating"]
@@ -60,11 +61,6 @@ def _departments():
     return [f"{s} {k}" for k in kinds for s in stems][:N_DEPARTMENTS]
 
 
-def _zipf(rng, n_values, s, size):
-    p = 1.0 / np.arange(1, n_values + 1) ** s
-    return rng.choice(n_values, size=size, p=p / p.sum())
-
-
 def _vocabulary(rng):
     """Common English words first (so stop-word removal matters), then pseudo-words."""
     syllables = np.array([c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"])
@@ -90,7 +86,7 @@ def _reviews(rng, n):
     spam_order = np.concatenate([np.arange(len(STOP_WORDS)),
                                  len(STOP_WORDS) + rng.permutation(VOCABULARY - len(STOP_WORDS))])
     spam_ids = np.array([np.where(vocab == w)[0][0] for w in SPAM_WORDS])
-    tokens = _zipf(rng, VOCABULARY, 1.05, lengths.sum())
+    tokens = zipf(rng, VOCABULARY, 1.05, lengths.sum())
     texts, pos = [], 0
     for i in range(n):
         t = tokens[pos:pos + lengths[i]]
@@ -109,7 +105,7 @@ def _ratings(rng, n_users):
     """5-20 products per user (Zipf over products, so a few pairs repeat), ratings skewed to 4-5."""
     per_user = rng.integers(5, 21, n_users)
     users = np.repeat(np.arange(1, n_users + 1), per_user)
-    products = 1 + _zipf(rng, N_PRODUCTS, 0.8, len(users))
+    products = 1 + zipf(rng, N_PRODUCTS, 0.8, len(users))
     u_bias = rng.normal(0, 0.5, n_users + 1)
     p_bias = rng.normal(0, 0.5, N_PRODUCTS + 1)
     u_vec = rng.normal(0, 0.5, (n_users + 1, 3))
@@ -127,7 +123,7 @@ def generate_base(data_dir, scale, seed):
     depts = np.array(_departments())
     # The first 68 products cover every department, so that every (store, department) pair sells.
     dept_of = np.concatenate([np.arange(N_DEPARTMENTS),
-                              _zipf(rng, N_DEPARTMENTS, 0.7, N_PRODUCTS - N_DEPARTMENTS)])
+                              zipf(rng, N_DEPARTMENTS, 0.7, N_PRODUCTS - N_DEPARTMENTS)])
     adjectives = np.array(["small", "large", "classic", "modern", "premium", "basic", "eco", "smart"])
     pd.DataFrame({
         "p_product_id": np.arange(1, N_PRODUCTS + 1),
@@ -140,9 +136,7 @@ def generate_base(data_dir, scale, seed):
 
 
 def _read_csv(data_dir, name, cols):
-    types = ", ".join(f"'{c}': '{t}'" for c, t in cols.items())
-    path = os.path.join(data_dir, name + ".csv")
-    return f"read_csv('{path}', header = true, delim = ',', quote = '\"', columns = {{{types}}})"
+    return read_csv_sql(os.path.join(data_dir, f"{name}.csv"), cols)
 
 
 def build_sql(data_dir, scale, seed):
