@@ -133,6 +133,18 @@ Status LaneManager::Validate(const RegisteredFunction& fn) {
 
 Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
                                        size_t lane_bytes) {
+  // A chosen executor can die between the choice and the hand-over (a crashing function): that is
+  // transient, so choose again once the slot shows it restarting, rather than fail the client.
+  constexpr int kAcquireRetryMs = 5000, kAcquireRetrySleepMs = 20;
+  for (int waited = 0;; waited += kAcquireRetrySleepMs) {
+    auto grant = TryAcquire(client_id, fn, request, lane_bytes);
+    if (grant.ok() || grant.status().code() != StatusCode::kUnavailable || waited >= kAcquireRetryMs) return grant;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kAcquireRetrySleepMs));
+  }
+}
+
+Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunction& fn,
+                                          const SchedulingRequest& request, size_t lane_bytes) {
   if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
   const int slots_per_executor = std::max(1, request.slots_per_executor);
   std::vector<ExecutorLoad> loads = Loads(fn.fid);
@@ -152,6 +164,14 @@ Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& 
   std::vector<uint64_t> granted;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = 0; k < chosen.size(); k++) {
+      // Lanes are recorded only for an executor that is still the live one, so that if it dies
+      // later its replacement finds them among the Lanes it must adopt.
+      if (slots_[chosen[k]].process != procs[k] || slots_[chosen[k]].restarting) {
+        for (uint64_t g : granted) lanes_[g].client = 0;
+        return Status::Unavailable("executor " + std::to_string(chosen[k]) + " is restarting");
+      }
+    }
     for (size_t k = 0; k < chosen.size(); k++) {
       const int idx = chosen[k];
       int found = 0;
@@ -193,8 +213,11 @@ Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& 
     json reply;
     Status st = proc->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
     if (!st.ok()) {
+      // Its executor died meanwhile. The Lanes were recorded while it was alive, so its replacement
+      // adopts them with the others: they go back to the pool, and Acquire chooses again.
       Release(client_id, granted);
-      return st.WithContext("handing a Lane to executor " + std::to_string(proc->index()));
+      return Status::Unavailable("handing a Lane to executor " + std::to_string(proc->index()) + ": " +
+                                 st.ToString());
     }
   }
   std::lock_guard<std::mutex> lock(mu_);

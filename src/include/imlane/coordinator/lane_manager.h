@@ -38,6 +38,8 @@ class LaneManager {
 
   // Loads (or finds warm) the function on one executor: how registration validates code.
   Status Validate(const RegisteredFunction& fn);
+  // Grants Lanes on the chosen executors. An executor that dies while its Lanes are handed over
+  // (or is restarting) makes the grant wait and retry for up to kAcquireRetryMs, choosing again.
   Result<LaneGrant> Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
                             size_t lane_bytes);
   void Release(int client_id, const std::vector<uint64_t>& lane_ids);
@@ -50,6 +52,8 @@ class LaneManager {
   int executor_count() const { return static_cast<int>(slots_.size()); }
 
  private:
+  Result<LaneGrant> TryAcquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+                               size_t lane_bytes);
   struct LaneRecord {
     std::unique_ptr<Lane> lane;
     int executor = -1;
