@@ -7,7 +7,6 @@ import csv
 import os
 import shutil
 import subprocess
-import time
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 DB = "bench"

@@ -20,6 +20,7 @@ if os.path.exists(DEBIAN_PYTHON) and os.path.realpath(sys.executable) != os.path
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -236,7 +237,6 @@ def _types(arg_list):
 
 
 def _mentions(sql, table):
-    import re
     return re.search(rf"\b{re.escape(table)}\b", sql, re.IGNORECASE) is not None
 
 

@@ -168,7 +168,6 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunctio
       // Lanes are recorded only for an executor that is still the live one, so that if it dies
       // later its replacement finds them among the Lanes it must adopt.
       if (slots_[chosen[k]].process != procs[k] || slots_[chosen[k]].restarting) {
-        for (uint64_t g : granted) lanes_[g].client = 0;
         return Status::Unavailable("executor " + std::to_string(chosen[k]) + " is restarting");
       }
     }
