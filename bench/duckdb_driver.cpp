@@ -28,8 +28,10 @@
 #include "duckdb/main/client_context.hpp"
 #include "duckdb/parser/parsed_data/create_scalar_function_info.hpp"
 #include "duckdb_table_converter.hpp"
-#include "imlane/batch.h"
+#include "imlane/batch_view.h"
+#include "imlane/executor/batch_server.h"
 #include "imlane/executor/python_runtime.h"
+#include "imlane/lane/batch_layout.h"
 #include "imlane/types.h"
 #include "imlane_duckdb.hpp"
 #include "query_runner.hpp"
@@ -79,40 +81,34 @@ void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb
     for (size_t i = 0; i < n; i++) string_bytes += s[f.sel->get_index(i)].GetSize();
   }
   const auto &def = g_inproc->def;
-  const uint64_t in_bytes = imlane::BatchBuilder::RequiredBytes(def.arg_types, n, string_bytes * varchar_columns);
+  const uint64_t in_bytes = imlane::BatchLayout::RequiredBytes(def.arg_types, n, string_bytes * varchar_columns);
   // Result room: fixed-width results need little; VARCHAR results get generous space.
-  const uint64_t out_bytes = imlane::BatchBuilder::RequiredBytes(def.return_types, n, 256 * n + (1 << 20));
+  const uint64_t out_bytes = imlane::BatchLayout::RequiredBytes(def.return_types, n, 256 * n + (1 << 20));
   const uint64_t total = in_bytes + out_bytes + 4096;
   if (buffer.size() * 8 < total) buffer.assign(total / 8 + 1, 0);
   auto *region = reinterpret_cast<uint8_t *>(buffer.data());
   const size_t region_bytes = buffer.size() * 8;
 
   imlane::BatchBuilder in;
-  imlane::Status st = in.Start(region, region_bytes, 0, in_bytes + 64, def.arg_types, n);
+  imlane::Status st = imlane::BatchLayout::Start(&in, region, region_bytes, 0, in_bytes + 64, def.arg_types, n);
   if (st.ok()) st = imlane::DuckDBConverter::Write(args, 0, n, &in);
   auto in_size = st.ok() ? in.Finish() : imlane::Result<uint64_t>(st);
   if (!in_size.ok()) throw duckdb::InvalidInputException(in_size.status().ToString());
-  auto view = imlane::BatchView::Open(region, region_bytes, 0, *in_size);
-  if (!view.ok()) throw duckdb::InvalidInputException(view.status().ToString());
-  const uint64_t out_off = (*in_size + 63) / 64 * 64;
-  imlane::BatchBuilder out;
-  st = out.Start(region, region_bytes, out_off, region_bytes - out_off, def.return_types, n);
-  if (st.ok()) {
-    // DuckDB's threads take turns on the GIL. Each thread keeps its Python thread state for its
-    // whole life (the first Ensure is never released), so a call costs a GIL hand-over only.
-    thread_local bool pinned = [] {
-      PyGILState_Ensure();
-      PyEval_SaveThread();
-      return true;
-    }();
-    (void)pinned;
-    PyGILState_STATE gil = PyGILState_Ensure();
-    st = g_inproc->python.Run(1, *view, &out);
-    PyGILState_Release(gil);
-  }
-  auto out_size = st.ok() ? out.Finish() : imlane::Result<uint64_t>(st);
-  if (!out_size.ok()) throw duckdb::InvalidInputException(out_size.status().ToString());
-  auto result_view = imlane::BatchView::Open(region, region_bytes, out_off, *out_size);
+  // DuckDB's threads take turns on the GIL. Each thread keeps its Python thread state for its
+  // whole life (the first Ensure is never released), so a call costs a GIL hand-over only.
+  thread_local bool pinned = [] {
+    PyGILState_Ensure();
+    PyEval_SaveThread();
+    return true;
+  }();
+  (void)pinned;
+  PyGILState_STATE gil = PyGILState_Ensure();
+  // Exactly what an executor does with a request in its Lane.
+  auto served = imlane::ServeBatch(&g_inproc->python, region, region_bytes, 0, 1, 0, *in_size);
+  PyGILState_Release(gil);
+  if (!served.ok()) throw duckdb::InvalidInputException(served.status().ToString());
+  auto result_view =
+      imlane::BatchLayout::Open(region, region_bytes, served->result.offset, served->result.bytes);
   if (!result_view.ok()) throw duckdb::InvalidInputException(result_view.status().ToString());
   st = imlane::DuckDBConverter::ReadColumn(result_view->column(0), 0, n, &result);
   if (!st.ok()) throw duckdb::InvalidInputException(st.ToString());

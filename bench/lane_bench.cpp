@@ -6,7 +6,7 @@
 //      into the Lane; the result is read through a zero-copy view (`batch_gbps`), and, for
 //      comparison, also copied out into an engine buffer (`batch_copyout_gbps`).
 // Usage: lane_bench [--json] [--iterations N]
-#include <imlane/dbend.h>
+#include <imlane/dbend_context.h>
 #include <stdlib.h>
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // cpp_example: what an engine does with DBEnd. It registers a Python model from a file, streams
 // rows through it in batches with push/pull (several batches in flight across the executors),
 // checks every result against the same formula computed here, and prints the throughput.
-#include <imlane/dbend.h>
+#include <imlane/dbend_context.h>
 
 #include <chrono>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "imlane/dbend.h"
+#include "imlane/dbend_context.h"
 
 namespace imlane {
 

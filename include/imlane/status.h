@@ -1,10 +1,12 @@
 // Status and Result<T>: IMLane's error handling, in the style of Apache Arrow C++.
-// Every fallible call returns one of these; nothing in the public API throws.
+// Every fallible call returns one of these; nothing in the public API throws. Both are
+// [[nodiscard]]: an error is handled, returned, or dropped on purpose with IgnoreError().
 #pragma once
 
-#include <cassert>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <type_traits>
 #include <string>
 #include <utility>
 
@@ -28,24 +30,57 @@ enum class StatusCode : int {
 
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+namespace internal {
+// Concatenates the message parts with operator<<, as Arrow's Status::FromArgs does.
+template <typename... Args>
+std::string StringBuilder(Args&&... args) {
+  if constexpr (sizeof...(Args) == 1 && (std::is_convertible_v<Args, std::string> && ...)) {
+    return std::string(std::forward<Args>(args)...);
+  } else {
+    std::ostringstream out;
+    (out << ... << std::forward<Args>(args));
+    return out.str();
+  }
+}
+// Prints the message and aborts: what ValueOrDie and friends do with an error.
+[[noreturn]] void DieWithStatus(const char* what, const std::string& status);
+}  // namespace internal
+
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message);
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return Status(StatusCode::kInvalidArgument, std::move(m)); }
-  static Status NotFound(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
-  static Status AlreadyExists(std::string m) { return Status(StatusCode::kAlreadyExists, std::move(m)); }
-  static Status CapacityExceeded(std::string m) { return Status(StatusCode::kCapacityExceeded, std::move(m)); }
-  static Status TimedOut(std::string m) { return Status(StatusCode::kTimedOut, std::move(m)); }
-  static Status PythonError(std::string m) { return Status(StatusCode::kPythonError, std::move(m)); }
-  static Status ExecutorFailed(std::string m) { return Status(StatusCode::kExecutorFailed, std::move(m)); }
-  static Status IOError(std::string m) { return Status(StatusCode::kIOError, std::move(m)); }
-  static Status ProtocolError(std::string m) { return Status(StatusCode::kProtocolError, std::move(m)); }
-  static Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
-  static Status Cancelled(std::string m) { return Status(StatusCode::kCancelled, std::move(m)); }
-  static Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+  template <typename... Args>
+  static Status FromArgs(StatusCode code, Args&&... args) {
+    return Status(code, internal::StringBuilder(std::forward<Args>(args)...));
+  }
+  // Message factories take any number of parts: Status::NotFound("function '", name, "'").
+  template <typename... Args>
+  static Status InvalidArgument(Args&&... a) { return FromArgs(StatusCode::kInvalidArgument, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status NotFound(Args&&... a) { return FromArgs(StatusCode::kNotFound, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status AlreadyExists(Args&&... a) { return FromArgs(StatusCode::kAlreadyExists, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status CapacityExceeded(Args&&... a) { return FromArgs(StatusCode::kCapacityExceeded, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status TimedOut(Args&&... a) { return FromArgs(StatusCode::kTimedOut, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status PythonError(Args&&... a) { return FromArgs(StatusCode::kPythonError, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status ExecutorFailed(Args&&... a) { return FromArgs(StatusCode::kExecutorFailed, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status IOError(Args&&... a) { return FromArgs(StatusCode::kIOError, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status ProtocolError(Args&&... a) { return FromArgs(StatusCode::kProtocolError, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status Unavailable(Args&&... a) { return FromArgs(StatusCode::kUnavailable, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status Cancelled(Args&&... a) { return FromArgs(StatusCode::kCancelled, std::forward<Args>(a)...); }
+  template <typename... Args>
+  static Status Internal(Args&&... a) { return FromArgs(StatusCode::kInternal, std::forward<Args>(a)...); }
   // errno-based I/O error: "<what>: <strerror(errnum)>".
   static Status FromErrno(const std::string& what, int errnum);
 
@@ -56,6 +91,10 @@ class Status {
   std::string ToString() const;
   // The same status with "context: " put in front of the message.
   Status WithContext(const std::string& context) const;
+  // Aborts with the message unless OK: for errors that would be a bug.
+  void Abort() const;
+  // Drops the status on purpose (best-effort calls whose failure changes nothing).
+  void IgnoreError() const {}
 
  private:
   struct State {
@@ -67,27 +106,32 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit like arrow::Result
-  Result(Status status) : status_(std::move(status)) {  // NOLINT
-    assert(!status_.ok() && "Result built from an OK status has no value");
+  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor): like arrow::Result
+  Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = Status::Internal("Result constructed from OK status without a value");
   }
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T ValueOrDie() && {
-    assert(ok());
-    return std::move(*value_);
-  }
-  T MoveValue() { return std::move(*value_); }
+
+  // Checked access: an error aborts with its message (in every build type, not only with asserts).
+  T& operator*() & { return ValueUnsafeChecked(); }
+  const T& operator*() const& { return const_cast<Result*>(this)->ValueUnsafeChecked(); }
+  T* operator->() { return &ValueUnsafeChecked(); }
+  const T* operator->() const { return &const_cast<Result*>(this)->ValueUnsafeChecked(); }
+  T ValueOrDie() && { return std::move(ValueUnsafeChecked()); }
+  const T& ValueOrDie() const& { return const_cast<Result*>(this)->ValueUnsafeChecked(); }
+  T ValueOr(T fallback) && { return ok() ? std::move(*value_) : std::move(fallback); }
+  // Moves the value out; checked like ValueOrDie.
+  T MoveValue() { return std::move(ValueUnsafeChecked()); }
 
  private:
+  T& ValueUnsafeChecked() {
+    if (!status_.ok()) internal::DieWithStatus("Result accessed without a value", status_.ToString());
+    return *value_;
+  }
   Status status_;
   std::optional<T> value_;
 };

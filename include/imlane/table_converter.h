@@ -9,7 +9,8 @@
 // DBEndContext::Push / Pull and BatchAccumulator work with any such specialisation.
 #pragma once
 
-#include "imlane/batch.h"
+#include "imlane/batch_builder.h"
+#include "imlane/batch_view.h"
 #include "imlane/column_batch.h"
 #include "imlane/status.h"
 

@@ -1,5 +1,7 @@
 #include "imlane/status.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace imlane {
@@ -21,6 +23,18 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";
+}
+
+namespace internal {
+void DieWithStatus(const char* what, const std::string& status) {
+  std::fprintf(stderr, "imlane: %s: %s\n", what, status.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+}  // namespace internal
+
+void Status::Abort() const {
+  if (!ok()) internal::DieWithStatus("unexpected error", ToString());
 }
 
 Status::Status(StatusCode code, std::string message) {

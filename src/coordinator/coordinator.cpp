@@ -154,7 +154,7 @@ json Coordinator::Register(const json& req) {
   def.arg_types = *args;
   def.return_types = *rets;
   auto previous = registry_.Find(def.name);
-  RegisteredFunction fn = registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
+  FunctionVersion fn = registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
   if (!previous || previous->fid != fn.fid) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);

@@ -54,9 +54,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Status::FromErrno("socketpair", errno);
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
-  auto* bell_words = reinterpret_cast<ExecutorBell*>(bell.data());
-  bell_words->sleeping.store(0);
-  bell_words->control_pending.store(0);
+  reinterpret_cast<ExecutorBell*>(bell.data())->ResetForNewExecutor();
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<std::string> args = {options.executor_path,
@@ -115,7 +113,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   proc->index_ = index;
   proc->pid_ = pid;
   proc->control_ = std::move(parent_end);
-  proc->bell_ = bell_words;
+  proc->bell_ = reinterpret_cast<ExecutorBell*>(bell.data());
 
   json ready;
   std::vector<UniqueFd> fds;
@@ -137,8 +135,7 @@ Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, c
   std::lock_guard<std::mutex> lock(rpc_mu_);
   IMLANE_RETURN_NOT_OK(SendJson(control_.get(), request, fds));
   // The executor reads control messages between batches; the bell wakes it if it sleeps.
-  bell()->control_pending.store(1, std::memory_order_seq_cst);
-  RingBell(bell());
+  bell()->RequestControl();
   std::vector<UniqueFd> ignored;
   Status st = RecvJson(control_.get(), reply, &ignored, timeout_ms);
   if (!st.ok()) {
@@ -157,8 +154,7 @@ void ExecutorProcess::Shutdown(int grace_ms) {
     std::unique_lock<std::mutex> lock(rpc_mu_, std::try_to_lock);
     if (lock.owns_lock()) {
       SendJson(control_.get(), json{{"op", "shutdown"}});
-      bell()->control_pending.store(1, std::memory_order_seq_cst);
-      RingBell(bell());
+      bell()->RequestControl();
     }
   }
   control_.Reset();  // EOF also tells the executor to go

@@ -2,7 +2,7 @@
 
 namespace imlane {
 
-RegisteredFunction FunctionRegistry::Prepare(const FunctionDefinition& def, const std::string& source_ref,
+FunctionVersion FunctionRegistry::Prepare(const FunctionDefinition& def, const std::string& source_ref,
                                              const json& options) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(def.name);
@@ -13,7 +13,7 @@ RegisteredFunction FunctionRegistry::Prepare(const FunctionDefinition& def, cons
       return it->second;  // same function again: keep its version, and its warm executors
     }
   }
-  RegisteredFunction fn;
+  FunctionVersion fn;
   fn.fid = next_fid_++;
   fn.version = it == by_name_.end() ? 1 : it->second.version + 1;
   fn.def = def;
@@ -22,7 +22,7 @@ RegisteredFunction FunctionRegistry::Prepare(const FunctionDefinition& def, cons
   return fn;
 }
 
-void FunctionRegistry::Commit(const RegisteredFunction& fn) {
+void FunctionRegistry::Commit(const FunctionVersion& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   by_name_[fn.def.name] = fn;
   by_id_[fn.fid] = fn;
@@ -33,23 +33,23 @@ bool FunctionRegistry::Drop(const std::string& name) {
   return by_name_.erase(name) > 0;
 }
 
-std::optional<RegisteredFunction> FunctionRegistry::Find(const std::string& name) const {
+std::optional<FunctionVersion> FunctionRegistry::Find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(name);
   if (it == by_name_.end()) return std::nullopt;
   return it->second;
 }
 
-std::optional<RegisteredFunction> FunctionRegistry::FindById(uint32_t fid) const {
+std::optional<FunctionVersion> FunctionRegistry::FindById(uint32_t fid) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_id_.find(fid);
   if (it == by_id_.end()) return std::nullopt;
   return it->second;
 }
 
-std::vector<RegisteredFunction> FunctionRegistry::List() const {
+std::vector<FunctionVersion> FunctionRegistry::List() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<RegisteredFunction> out;
+  std::vector<FunctionVersion> out;
   for (const auto& [name, fn] : by_name_) out.push_back(fn);
   return out;
 }

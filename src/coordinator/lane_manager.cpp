@@ -31,26 +31,25 @@ Status LaneManager::Start() {
     const int64_t total_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) >> 20;
     options_.executor_memory_mb = std::max<int64_t>(2048, total_mb / (n + 1));
   }
-  slots_.resize(static_cast<size_t>(n));
+  positions_.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) {
-    IMLANE_ASSIGN_OR_RETURN(slots_[i].bell,
+    IMLANE_ASSIGN_OR_RETURN(positions_[i].bell,
                             SharedRegion::Create("imlane-bell-" + std::to_string(i), kBellBytes, true));
-    new (slots_[i].bell.data()) ExecutorBell();
-    reinterpret_cast<ExecutorBell*>(slots_[i].bell.data())->magic = kBellMagic;
+    ExecutorBell::Initialize(positions_[i].bell.data());
   }
   // Spawned from this (long-lived) thread: an executor's parent-death signal follows its forking thread.
   for (int i = 0; i < n; i++) {
-    auto proc = ExecutorProcess::Spawn(i, options_, slots_[i].bell);
+    auto proc = ExecutorProcess::Spawn(i, options_, positions_[i].bell);
     if (!proc.ok()) {
       stopping_ = true;
-      for (auto& s : slots_) {
+      for (auto& s : positions_) {
         if (s.process) s.process->Shutdown(kShutdownGraceMs);
       }
       while (waitpid(-1, nullptr, 0) > 0) {
       }
       return proc.status();
     }
-    slots_[i].process = std::shared_ptr<ExecutorProcess>(proc.MoveValue());
+    positions_[i].process = std::shared_ptr<ExecutorProcess>(proc.MoveValue());
   }
   supervisor_ = std::thread([this] { SuperviseLoop(); });
   return Status::OK();
@@ -64,7 +63,7 @@ void LaneManager::Stop() {
   std::vector<std::shared_ptr<ExecutorProcess>> procs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& s : slots_) {
+    for (auto& s : positions_) {
       if (s.process) procs.push_back(s.process);
     }
   }
@@ -72,16 +71,16 @@ void LaneManager::Stop() {
   if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard<std::mutex> lock(mu_);
   lanes_.clear();
-  for (auto& s : slots_) s.process.reset();
+  for (auto& s : positions_) s.process.reset();
 }
 
 std::shared_ptr<ExecutorProcess> LaneManager::Process(int index) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (index < 0 || index >= static_cast<int>(slots_.size())) return nullptr;
-  return slots_[index].process;
+  if (index < 0 || index >= static_cast<int>(positions_.size())) return nullptr;
+  return positions_[index].process;
 }
 
-Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const RegisteredFunction& fn) {
+Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn) {
   std::lock_guard<std::mutex> load_lock(proc->load_mu);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,8 +112,8 @@ Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, c
 std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ExecutorLoad> loads;
-  for (size_t i = 0; i < slots_.size(); i++) {
-    const Slot& s = slots_[i];
+  for (size_t i = 0; i < positions_.size(); i++) {
+    const ExecutorPosition& s = positions_[i];
     size_t in_use = 0;
     for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
     loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use, s.process && s.process->loaded.count(fid) > 0});
@@ -122,7 +121,7 @@ std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
   return loads;
 }
 
-Status LaneManager::Validate(const RegisteredFunction& fn) {
+Status LaneManager::Validate(const FunctionVersion& fn) {
   std::vector<ExecutorLoad> loads = Loads(fn.fid);
   std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{1, 1});
   if (chosen.empty()) return Status::Unavailable("no executor is available to load '" + fn.def.name + "'");
@@ -131,7 +130,7 @@ Status LaneManager::Validate(const RegisteredFunction& fn) {
   return EnsureLoaded(proc, fn);
 }
 
-Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+Result<LaneGrant> LaneManager::Acquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                                        size_t lane_bytes) {
   // A chosen executor can die between the choice and the hand-over (a crashing function): that is
   // transient, so choose again once the slot shows it restarting, rather than fail the client.
@@ -143,7 +142,7 @@ Result<LaneGrant> LaneManager::Acquire(int client_id, const RegisteredFunction& 
   }
 }
 
-Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunction& fn,
+Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& fn,
                                           const SchedulingRequest& request, size_t lane_bytes) {
   if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
   const int slots_per_executor = std::max(1, request.slots_per_executor);
@@ -167,7 +166,7 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunctio
     for (size_t k = 0; k < chosen.size(); k++) {
       // Lanes are recorded only for an executor that is still the live one, so that if it dies
       // later its replacement finds them among the Lanes it must adopt.
-      if (slots_[chosen[k]].process != procs[k] || slots_[chosen[k]].restarting) {
+      if (positions_[chosen[k]].process != procs[k] || positions_[chosen[k]].restarting) {
         return Status::Unavailable("executor " + std::to_string(chosen[k]) + " is restarting");
       }
     }
@@ -176,11 +175,9 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunctio
       int found = 0;
       for (auto& [id, rec] : lanes_) {
         if (found == slots_per_executor) break;
-        LaneState st = rec.lane->state();
         if (rec.client == 0 && rec.executor == idx && rec.lane->region_bytes() >= lane_bytes &&
-            st != LaneState::kRequest && st != LaneState::kBusy) {
+            LaneCoordinator(rec.lane.get()).Reclaim()) {
           rec.client = client_id;
-          rec.lane->header()->state.store(static_cast<uint32_t>(LaneState::kIdle));
           granted.push_back(id);
           found++;
         }
@@ -226,8 +223,8 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const RegisteredFunctio
     grant.fds.push_back(rec.lane->fd());
   }
   for (int idx : chosen) {
-    grant.executors.push_back({{"index", idx}, {"pid", slots_[idx].process ? slots_[idx].process->pid() : -1}});
-    grant.fds.push_back(slots_[idx].bell.fd());
+    grant.executors.push_back({{"index", idx}, {"pid", positions_[idx].process ? positions_[idx].process->pid() : -1}});
+    grant.fds.push_back(positions_[idx].bell.fd());
   }
   return grant;
 }
@@ -249,12 +246,12 @@ void LaneManager::ReleaseClient(int client_id) {
 
 Status LaneManager::KillExecutor(int index, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (index < 0 || index >= static_cast<int>(slots_.size()) || !slots_[index].process) {
+  if (index < 0 || index >= static_cast<int>(positions_.size()) || !positions_[index].process) {
     return Status::NotFound("no executor " + std::to_string(index));
   }
-  slots_[index].kill_reason = reason;
+  positions_[index].kill_reason = reason;
   Log(LogLevel::kWarn, "coordinator", "killing executor " + std::to_string(index) + ": " + reason);
-  slots_[index].process->Signal(SIGKILL);
+  positions_[index].process->Signal(SIGKILL);
   return Status::OK();
 }
 
@@ -262,7 +259,7 @@ void LaneManager::Forget(uint32_t fid) {
   std::vector<std::shared_ptr<ExecutorProcess>> procs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& s : slots_) {
+    for (auto& s : positions_) {
       if (s.process && s.process->loaded.erase(fid)) procs.push_back(s.process);
     }
   }
@@ -292,11 +289,11 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
   std::vector<Lane*> lanes;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < slots_.size(); i++) {
-      if (slots_[i].process && slots_[i].process->pid() == pid) index = static_cast<int>(i);
+    for (size_t i = 0; i < positions_.size(); i++) {
+      if (positions_[i].process && positions_[i].process->pid() == pid) index = static_cast<int>(i);
     }
     if (index < 0) return;
-    Slot& slot = slots_[index];
+    ExecutorPosition& slot = positions_[index];
     if (stopping_) {
       slot.process.reset();
       return;
@@ -312,9 +309,9 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
     for (auto& [id, rec] : lanes_) {
       if (rec.executor != index) continue;
       lanes.push_back(rec.lane.get());
-      auto fn = registry_->FindById(rec.lane->header()->function_id);
+      auto fn = registry_->FindById(rec.lane->function_id());
       std::string name = fn ? fn->def.name : "?";
-      rec.lane->PublishError(LaneState::kFailed, StatusCode::kExecutorFailed,
+      LaneCoordinator(rec.lane.get()).Fail(StatusCode::kExecutorFailed,
                              "imlane executor " + std::to_string(index) + " (pid " + std::to_string(pid) +
                                  ") died while running function '" + name + "': " + how);
     }
@@ -322,13 +319,13 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
         "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");
   }
   // Back off when an executor keeps dying, e.g. a function that crashes in its initialisation.
-  int restarts = slots_[index].restarts;
+  int restarts = positions_[index].restarts;
   std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 20 * (restarts - 1))));
-  auto proc = ExecutorProcess::Spawn(index, options_, slots_[index].bell);
+  auto proc = ExecutorProcess::Spawn(index, options_, positions_[index].bell);
   if (!proc.ok()) {
     Log(LogLevel::kError, "coordinator", "cannot restart executor: " + proc.status().ToString());
     std::lock_guard<std::mutex> lock(mu_);
-    slots_[index].restarting = false;
+    positions_[index].restarting = false;
     return;
   }
   std::shared_ptr<ExecutorProcess> fresh(proc.MoveValue());
@@ -343,9 +340,9 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    slots_[index].restarting = false;
+    positions_[index].restarting = false;
     if (!stopping_) {
-      slots_[index].process = fresh;
+      positions_[index].process = fresh;
       return;
     }
   }
@@ -360,7 +357,7 @@ json LaneManager::StatusJson() {
   uint64_t lane_bytes = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < slots_.size(); i++) procs.emplace_back(static_cast<int>(i), slots_[i].process);
+    for (size_t i = 0; i < positions_.size(); i++) procs.emplace_back(static_cast<int>(i), positions_[i].process);
     for (const auto& [id, rec] : lanes_) {
       lanes_total++;
       lanes_in_use += rec.client != 0;
@@ -373,7 +370,7 @@ json LaneManager::StatusJson() {
     size_t lanes_here = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      const Slot& s = slots_[i];
+      const ExecutorPosition& s = positions_[i];
       e["restarts"] = s.restarts;
       e["last_exit"] = s.last_exit;
       e["state"] = s.restarting ? "restarting" : (proc ? "running" : "stopped");

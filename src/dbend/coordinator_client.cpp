@@ -88,9 +88,9 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
   client->sock_ = sock.MoveValue();
   json reply;
   IMLANE_RETURN_NOT_OK(client->Call(json{{"op", "hello"}, {"pid", getpid()}}, &reply, nullptr, 10000));
-  if (IntegerOr<int>(reply, "protocol", 0) != kProtocolVersion) {
-    return Status::ProtocolError("coordinator speaks protocol " + std::to_string(IntegerOr<int>(reply, "protocol", 0)) +
-                                 ", this library " + std::to_string(kProtocolVersion));
+  const int protocol = IntegerOr<int>(reply, "protocol", 0);
+  if (protocol != kProtocolVersion) {
+    return Status::ProtocolError("coordinator speaks protocol ", protocol, ", this library ", kProtocolVersion);
   }
   return client;
 }
@@ -114,6 +114,87 @@ bool CoordinatorClient::Alive() const {
   char byte;
   ssize_t r = recv(sock_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
+Result<RegisteredVersion> CoordinatorClient::Register(const FunctionDefinition& def, const std::string& source_ref) {
+  json req = {{"op", "register"},
+              {"name", def.name},
+              {"source", def.source},
+              {"filename", def.filename},
+              {"source_ref", source_ref},
+              {"entry", def.entry},
+              {"arg_types", TypesToJson(def.arg_types)},
+              {"return_types", TypesToJson(def.return_types)}};
+  json reply;
+  IMLANE_RETURN_NOT_OK(Call(req, &reply));
+  RegisteredVersion out;
+  IMLANE_ASSIGN_OR_RETURN(out.fid, Field<uint32_t>(reply, "fid"));
+  IMLANE_ASSIGN_OR_RETURN(out.version, Field<uint32_t>(reply, "version"));
+  return out;
+}
+
+Status CoordinatorClient::Drop(const std::string& name) {
+  json reply;
+  return Call(json{{"op", "drop"}, {"name", name}}, &reply);
+}
+
+Result<LaneGrant> CoordinatorClient::Acquire(const std::string& name, int executors, int slots_per_executor,
+                                             size_t lane_bytes) {
+  json req = {{"op", "acquire"},
+              {"name", name},
+              {"executors", executors},
+              {"slots_per_executor", slots_per_executor},
+              {"lane_bytes", lane_bytes}};
+  json reply;
+  std::vector<UniqueFd> fds;
+  IMLANE_RETURN_NOT_OK(Call(req, &reply, &fds));
+  LaneGrant grant;
+  IMLANE_ASSIGN_OR_RETURN(grant.fid, Field<uint32_t>(reply, "fid"));
+  IMLANE_ASSIGN_OR_RETURN(grant.version, Field<uint32_t>(reply, "version"));
+  IMLANE_ASSIGN_OR_RETURN(json arg_types, Field<json>(reply, "arg_types"));
+  IMLANE_ASSIGN_OR_RETURN(json return_types, Field<json>(reply, "return_types"));
+  IMLANE_ASSIGN_OR_RETURN(grant.arg_types, TypesFromJson(arg_types));
+  IMLANE_ASSIGN_OR_RETURN(grant.return_types, TypesFromJson(return_types));
+  IMLANE_ASSIGN_OR_RETURN(json lanes, Field<json>(reply, "lanes"));
+  IMLANE_ASSIGN_OR_RETURN(json execs, Field<json>(reply, "executors"));
+  if (!lanes.is_array() || !execs.is_array()) return Status::ProtocolError("acquire reply: lanes or executors is not a list");
+  // Descriptors: the Lanes in the order of `lanes`, then one bell per executor.
+  if (fds.size() != lanes.size() + execs.size()) {
+    return Status::ProtocolError("coordinator sent ", fds.size(), " descriptors for ", lanes.size(), " Lanes and ",
+                                 execs.size(), " executors");
+  }
+  for (size_t i = 0; i < lanes.size(); i++) {
+    LaneGrant::GrantedLane g;
+    IMLANE_ASSIGN_OR_RETURN(g.lane_id, Field<uint64_t>(lanes[i], "lane_id"));
+    IMLANE_ASSIGN_OR_RETURN(g.executor, Field<int>(lanes[i], "executor"));
+    IMLANE_ASSIGN_OR_RETURN(g.lane, Lane::Attach(fds[i].Release()));
+    g.lane.CloseFd();  // the mapping is all a client needs
+    grant.lanes.push_back(std::move(g));
+  }
+  for (size_t i = 0; i < execs.size(); i++) {
+    LaneGrant::GrantedExecutor e;
+    IMLANE_ASSIGN_OR_RETURN(e.index, Field<int>(execs[i], "index"));
+    e.bell = std::move(fds[lanes.size() + i]);
+    grant.executors.push_back(std::move(e));
+  }
+  return grant;
+}
+
+Status CoordinatorClient::Release(const std::vector<uint64_t>& lane_ids) {
+  json reply;
+  return Call(json{{"op", "release"}, {"lane_ids", lane_ids}}, &reply);
+}
+
+Status CoordinatorClient::KillExecutor(int index, const std::string& reason) {
+  json reply;
+  return Call(json{{"op", "kill_executor"}, {"index", index}, {"reason", reason}}, &reply);
+}
+
+Result<std::string> CoordinatorClient::StatusDocument() {
+  json reply;
+  IMLANE_RETURN_NOT_OK(Call(json{{"op", "status"}}, &reply));
+  reply.erase("ok");
+  return reply.dump();
 }
 
 Status CoordinatorClient::Call(const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms) {

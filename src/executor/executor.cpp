@@ -3,8 +3,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "imlane/common/system.h"
-#include "imlane/lane/batch_format.h"
+#include "imlane/executor/batch_server.h"
 #include "imlane/lane/futex.h"
 
 namespace imlane {
@@ -19,7 +21,7 @@ Executor::Executor(UniqueFd control, SharedRegion bell, PythonRuntime* python, E
 
 bool Executor::AnyPending() const {
   for (const auto& [id, lane] : lanes_) {
-    if (lane->state() == LaneState::kRequest) return true;
+    if (LaneExecutor(lane.get()).HasRequest()) return true;
   }
   return false;
 }
@@ -27,7 +29,7 @@ bool Executor::AnyPending() const {
 bool Executor::ServePending() {
   bool served = false;
   for (auto& [id, lane] : lanes_) {
-    if (lane->state() == LaneState::kRequest) {
+    if (LaneExecutor(lane.get()).HasRequest()) {
       Serve(lane.get());
       served = true;
     }
@@ -36,67 +38,20 @@ bool Executor::ServePending() {
 }
 
 void Executor::Serve(Lane* lane) {
-  LaneHeader* h = lane->header();
-  h->state.store(static_cast<uint32_t>(LaneState::kBusy), std::memory_order_release);
-  h->executor_pid = static_cast<int32_t>(getpid());
-  const int64_t start = MonotonicNanos();
-  const uint32_t fid = h->function_id;
-  FunctionCounters& counters = counters_[fid];
-  auto fail = [&](const Status& st) {
+  LaneExecutor role(lane);
+  const LaneExecutor::Request request = role.BeginServe();
+  FunctionCounters& counters = counters_[request.function_id];
+  auto served = ServeBatch(python_, lane->region(), lane->region_bytes(), lane->arena_offset(), request.function_id,
+                           request.offset, request.bytes);
+  if (!served.ok()) {
     counters.errors++;
-    lane->PublishError(LaneState::kError, st.code(), st.message());
-  };
-  // Everything the client wrote is checked before use.
-  const uint64_t req_off = h->request_offset, req_bytes = h->request_bytes;
-  if (req_off < lane->arena_offset() || req_off > lane->region_bytes() ||
-      req_bytes > lane->region_bytes() - req_off) {
-    return fail(Status::ProtocolError("request placement outside the Lane"));
+    role.PublishError(served.status());
+    return;
   }
-  auto view = BatchView::Open(lane->region(), lane->region_bytes(), req_off, req_bytes);
-  if (!view.ok()) return fail(view.status());
-  const FunctionDefinition* def = python_->Definition(fid);
-  if (def == nullptr) {
-    return fail(Status::NotFound("function id " + std::to_string(fid) +
-                                 " is not loaded in this executor (it was dropped or replaced)"));
-  }
-  if (view->num_columns() != def->arg_types.size()) {
-    return fail(Status::InvalidArgument("imlane function '" + def->name + "' takes " +
-                                        std::to_string(def->arg_types.size()) + " arguments (" +
-                                        TypeListToString(def->arg_types) + "), the batch has " +
-                                        std::to_string(view->num_columns()) + " columns"));
-  }
-  for (size_t c = 0; c < view->num_columns(); c++) {
-    if (view->column(c).type() != def->arg_types[c]) {
-      return fail(Status::InvalidArgument("imlane function '" + def->name + "' argument " + std::to_string(c + 1) +
-                                          " is " + TypeName(def->arg_types[c]) + ", the batch column is " +
-                                          TypeName(view->column(c).type())));
-    }
-  }
-  const uint64_t resp_off = AlignUp(req_off + view->total_bytes(), kBufferAlignment);
-  if (resp_off >= lane->region_bytes()) {
-    return fail(Status::CapacityExceeded("no room left in the Lane for the result of '" + def->name + "'"));
-  }
-  BatchBuilder out;
-  Status st = out.Start(lane->region(), lane->region_bytes(), resp_off, lane->region_bytes() - resp_off,
-                        def->return_types, view->num_rows());
-  if (st.ok()) st = python_->Run(fid, *view, &out);
-  Result<uint64_t> total = st.ok() ? out.Finish() : Result<uint64_t>(st);
-  if (!total.ok()) {
-    return fail(total.status().code() == StatusCode::kCapacityExceeded
-                    ? total.status().WithContext("result of '" + def->name + "' does not fit the Lane")
-                    : total.status());
-  }
-  const int64_t elapsed = MonotonicNanos() - start;
   counters.batches++;
-  counters.rows += view->num_rows();
-  counters.busy_ns += static_cast<uint64_t>(elapsed);
-  h->response_offset = resp_off;
-  h->response_bytes = *total;
-  h->exec_ns = static_cast<uint64_t>(elapsed);
-  h->response_seq_low = static_cast<uint32_t>(h->seq);
-  h->error_code = 0;
-  h->state.store(static_cast<uint32_t>(LaneState::kDone), std::memory_order_release);
-  lane->WakeClient();
+  counters.rows += served->rows;
+  counters.busy_ns += served->result.exec_ns;
+  role.PublishResult(served->result);
 }
 
 json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
@@ -176,28 +131,19 @@ int Executor::Run() {
   ExecutorBell* b = bell();
   json ready = {{"op", "ready"}, {"pid", getpid()}};
   if (!SendJson(control_.get(), ready).ok()) return 1;
+  bool control = false;
   while (true) {
-    b->heartbeat_ns.store(MonotonicNanos(), std::memory_order_relaxed);
-    bool worked = ServePending();
-    if (b->control_pending.exchange(0, std::memory_order_acq_rel) != 0 && !HandleControl()) break;
+    b->Beat();
+    const bool worked = ServePending();
+    if ((b->TakeControlRequest() || std::exchange(control, false)) && !HandleControl()) break;
     if (worked) continue;
     PythonRuntime::ReleaseGil release;  // let any Python threads of the functions run meanwhile
-    if (SpinUntil([&] { return AnyPending() || b->control_pending.load(std::memory_order_acquire) != 0; },
-                  options_.spin_ns)) {
-      continue;
+    if (SpinUntil([&] { return AnyPending() || b->ControlPending(); }, options_.spin_ns)) continue;
+    if (b->Sleep([&] { return AnyPending(); }, kSleepSliceNs) == WaitResult::kTimedOut) {
+      // Also catches a coordinator that closed the socket without ringing.
+      pollfd p{control_.get(), POLLIN, 0};
+      control = poll(&p, 1, 0) > 0;
     }
-    b->sleeping.store(1, std::memory_order_seq_cst);
-    uint32_t seen = b->ring.load(std::memory_order_seq_cst);
-    if (!AnyPending() && b->control_pending.load(std::memory_order_seq_cst) == 0) {
-      WaitResult r = FutexWait(&b->ring, seen, kSleepSliceNs);
-      if (r == WaitResult::kTimedOut) {
-        b->sleeping.store(0, std::memory_order_seq_cst);
-        // Also catches a coordinator that closed the socket without ringing.
-        pollfd p{control_.get(), POLLIN, 0};
-        if (poll(&p, 1, 0) > 0) b->control_pending.store(1, std::memory_order_release);
-      }
-    }
-    b->sleeping.store(0, std::memory_order_seq_cst);
   }
   return 0;
 }

@@ -6,6 +6,8 @@
 
 #include <unordered_map>
 
+#include "imlane/bit_util.h"
+
 namespace py = pybind11;
 using namespace pybind11::literals;  // NOLINT: "dtype"_a keyword arguments
 
@@ -63,9 +65,9 @@ struct PythonRuntime::Impl {
     const bool plain = c.null_count() == 0 && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate &&
                        c.type() != TypeId::kTimestamp;
     if (plain) return View(DtypeOf(c.type()), n, c.data());
-    size_t data_len = c.type() == TypeId::kBoolean ? (n + 7) / 8 : n;
+    size_t data_len = c.type() == TypeId::kBoolean ? bit_util::BytesForBits(n) : n;
     py::array data = View(DtypeOf(c.type()), data_len, c.data());
-    py::object validity = c.validity() ? py::object(View(py::dtype::of<uint8_t>(), (n + 7) / 8, c.validity()))
+    py::object validity = c.validity() ? py::object(View(py::dtype::of<uint8_t>(), bit_util::BytesForBits(n), c.validity()))
                                        : py::object(py::none());
     return adapt_column(static_cast<int>(c.type()), data, validity, n);
   }
@@ -87,7 +89,7 @@ struct PythonRuntime::Impl {
       auto** items = static_cast<PyObject**>(const_cast<void*>(arr.data()));
       for (size_t i = 0; i < n; i++) {
         PyObject* o = items[i];
-        if ((validity && !((validity[i >> 3] >> (i & 7)) & 1)) || o == Py_None) {
+        if ((validity && !bit_util::GetBit(validity, i)) || o == Py_None) {
           IMLANE_RETURN_NOT_OK(out->AppendNull());
           continue;
         }

@@ -3,39 +3,20 @@
 #include <cstring>
 #include <string>
 
-#include "imlane/batch.h"
-#include "imlane/lane/batch_format.h"
+#include "imlane/batch_builder.h"
+#include "imlane/bit_util.h"
+#include "imlane/lane/batch_layout.h"
 
 namespace imlane {
 
 namespace {
 
-uint64_t BitmapBytes(size_t rows) { return (static_cast<uint64_t>(rows) + 7) / 8; }
+using bit_util::BytesForBits;
+using bit_util::GetBit;
 
 uint64_t ValueBytes(TypeId type, size_t rows) {
-  if (type == TypeId::kBoolean) return BitmapBytes(rows);
+  if (type == TypeId::kBoolean) return BytesForBits(rows);
   return static_cast<uint64_t>(rows) * FixedWidth(type);
-}
-
-inline void SetBit(uint8_t* bits, size_t i, bool v) {
-  if (v) {
-    bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
-  } else {
-    bits[i >> 3] &= static_cast<uint8_t>(~(1u << (i & 7)));
-  }
-}
-inline bool GetBit(const uint8_t* bits, size_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
-
-// Sets bits [start, start+count) to `v`, whole bytes at a time where possible.
-void SetBitRange(uint8_t* bits, size_t start, size_t count, bool v) {
-  size_t i = start, end = start + count;
-  while (i < end && (i & 7)) SetBit(bits, i++, v);
-  if (end - i >= 8) {
-    size_t bytes = (end - i) / 8;
-    std::memset(bits + i / 8, v ? 0xFF : 0x00, bytes);
-    i += bytes * 8;
-  }
-  while (i < end) SetBit(bits, i++, v);
 }
 
 size_t CountNulls(const uint8_t* validity, size_t bit_offset, size_t count) {
@@ -47,10 +28,10 @@ size_t CountNulls(const uint8_t* validity, size_t bit_offset, size_t count) {
 
 }  // namespace
 
-uint64_t BatchBuilder::RequiredBytes(const std::vector<TypeId>& types, size_t rows, uint64_t string_bytes) {
+uint64_t BatchLayout::RequiredBytes(const std::vector<TypeId>& types, size_t rows, uint64_t string_bytes) {
   uint64_t pos = AlignUp(sizeof(BatchHeaderWire) + sizeof(ColumnWire) * types.size(), kBufferAlignment);
   for (TypeId t : types) {
-    pos += AlignUp(BitmapBytes(rows), kBufferAlignment);
+    pos += AlignUp(BytesForBits(rows), kBufferAlignment);
     if (t == TypeId::kVarchar) {
       pos += AlignUp((static_cast<uint64_t>(rows) + 1) * 4, kBufferAlignment) + kBufferAlignment;
     } else {
@@ -77,7 +58,7 @@ Status BatchBuilder::Start(uint8_t* region, size_t region_bytes, uint64_t offset
   columns_.assign(types.size(), ColumnBuilder());
 
   const uint64_t limit = offset + available;
-  const uint64_t fixed_need = BatchBuilder::RequiredBytes(types, capacity_rows, 0);
+  const uint64_t fixed_need = BatchLayout::RequiredBytes(types, capacity_rows, 0);
   size_t n_strings = static_cast<size_t>(std::count(types.begin(), types.end(), TypeId::kVarchar));
   if (fixed_need > available) {
     return Status::CapacityExceeded("a batch of " + std::to_string(capacity_rows) + " rows of (" +
@@ -93,7 +74,7 @@ Status BatchBuilder::Start(uint8_t* region, size_t region_bytes, uint64_t offset
     c.capacity_ = capacity_rows;
     c.validity_offset_ = pos;
     c.validity_ = region + pos;
-    pos += AlignUp(BitmapBytes(capacity_rows), kBufferAlignment);
+    pos += AlignUp(BytesForBits(capacity_rows), kBufferAlignment);
     if (types[i] == TypeId::kVarchar) {
       c.offsets_offset_ = pos;
       c.offsets_ = reinterpret_cast<int32_t*>(region + pos);
@@ -103,7 +84,7 @@ Status BatchBuilder::Start(uint8_t* region, size_t region_bytes, uint64_t offset
       c.data_offset_ = pos;
       c.data_ = region + pos;
       pos += AlignUp(ValueBytes(types[i], capacity_rows), kBufferAlignment);
-      if (types[i] == TypeId::kBoolean) std::memset(c.data_, 0, BitmapBytes(capacity_rows));
+      if (types[i] == TypeId::kBoolean) std::memset(c.data_, 0, BytesForBits(capacity_rows));
     }
   }
   end_ = pos;
@@ -170,10 +151,10 @@ Status ColumnBuilder::CheckRoom(size_t count) const {
 void ColumnBuilder::SetValidRange(size_t start, size_t count, bool valid) {
   if (!has_bitmap_) {
     if (valid) return;
-    SetBitRange(validity_, 0, start, true);  // everything before the first NULL was valid
+    bit_util::SetBitsTo(validity_, 0, start, true);  // everything before the first NULL was valid
     has_bitmap_ = true;
   }
-  SetBitRange(validity_, start, count, valid);
+  bit_util::SetBitsTo(validity_, start, count, valid);
 }
 
 void ColumnBuilder::CopyValidity(const uint8_t* validity, size_t bit_offset, size_t count) {
@@ -183,7 +164,7 @@ void ColumnBuilder::CopyValidity(const uint8_t* validity, size_t bit_offset, siz
     return;
   }
   SetValidRange(length_, 0, false);  // makes sure the bitmap exists
-  for (size_t i = 0; i < count; i++) SetBit(validity_, length_ + i, GetBit(validity, bit_offset + i));
+  for (size_t i = 0; i < count; i++) bit_util::SetBitTo(validity_, length_ + i, GetBit(validity, bit_offset + i));
   null_count_ += nulls;
 }
 
@@ -205,7 +186,7 @@ Status ColumnBuilder::AppendBooleanBytes(const uint8_t* bytes, size_t count, con
     return Status::InvalidArgument(std::string("AppendBooleanBytes on a ") + TypeName(type_) + " column");
   }
   IMLANE_RETURN_NOT_OK(CheckRoom(count));
-  for (size_t i = 0; i < count; i++) SetBit(data_, length_ + i, bytes[i] != 0);
+  for (size_t i = 0; i < count; i++) bit_util::SetBitTo(data_, length_ + i, bytes[i] != 0);
   CopyValidity(validity, bit_offset, count);
   length_ += count;
   return Status::OK();
@@ -239,7 +220,7 @@ Status ColumnBuilder::AppendNulls(size_t count) {
     int32_t used = offsets_[length_];
     for (size_t i = 1; i <= count; i++) offsets_[length_ + i] = used;
   } else if (type_ == TypeId::kBoolean) {
-    SetBitRange(data_, length_, count, false);
+    bit_util::SetBitsTo(data_, length_, count, false);
   } else {
     std::memset(data_ + length_ * FixedWidth(type_), 0, count * FixedWidth(type_));
   }
@@ -270,7 +251,7 @@ void ColumnBuilder::SetNull(size_t row) {
   if (row >= length_) return;
   SetValidRange(length_, 0, false);
   if (GetBit(validity_, row)) {
-    SetBit(validity_, row, false);
+    bit_util::SetBitTo(validity_, row, false);
     null_count_++;
   }
 }

@@ -1,8 +1,8 @@
-#include <bitset>
 #include <string>
 
-#include "imlane/batch.h"
-#include "imlane/lane/batch_format.h"
+#include "imlane/batch_view.h"
+#include "imlane/bit_util.h"
+#include "imlane/lane/batch_layout.h"
 
 namespace imlane {
 
@@ -19,7 +19,7 @@ Status Corrupt(size_t col, const std::string& what) {
 
 }  // namespace
 
-Result<BatchView> BatchView::Open(const uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t bytes) {
+Result<BatchView> BatchLayout::Open(const uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t bytes) {
   if (!InRange(offset, bytes, 0, region_bytes) || bytes < sizeof(BatchHeaderWire) || offset % 8 != 0) {
     return Status::ProtocolError("corrupt batch: placement [" + std::to_string(offset) + ", +" +
                                  std::to_string(bytes) + ") is outside the " + std::to_string(region_bytes) +
@@ -52,11 +52,9 @@ Result<BatchView> BatchView::Open(const uint8_t* region, size_t region_bytes, ui
     TypeId type = static_cast<TypeId>(w.type);
     const uint8_t* validity = nullptr;
     if (w.validity_offset != 0) {
-      if (!InRange(w.validity_offset, (n + 7) / 8, lo, hi)) return Corrupt(i, "validity bitmap out of bounds");
+      if (!InRange(w.validity_offset, bit_util::BytesForBits(n), lo, hi)) return Corrupt(i, "validity bitmap out of bounds");
       validity = region + w.validity_offset;
-      uint64_t valid = 0;
-      for (uint64_t b = 0; b < n / 8; b++) valid += std::bitset<8>(validity[b]).count();
-      for (uint64_t r = n / 8 * 8; r < n; r++) valid += (validity[r >> 3] >> (r & 7)) & 1;
+      const uint64_t valid = bit_util::CountSetBits(validity, n);
       if (n - valid != w.null_count) {
         return Corrupt(i, "null_count " + std::to_string(w.null_count) + " disagrees with bitmap (" +
                               std::to_string(n - valid) + ")");
@@ -78,7 +76,7 @@ Result<BatchView> BatchView::Open(const uint8_t* region, size_t region_bytes, ui
       }
       if (static_cast<uint64_t>(offsets[n]) > w.data_bytes) return Corrupt(i, "string offsets past the data");
     } else {
-      uint64_t need = type == TypeId::kBoolean ? (n + 7) / 8 : n * FixedWidth(type);
+      uint64_t need = type == TypeId::kBoolean ? bit_util::BytesForBits(n) : n * FixedWidth(type);
       if (w.data_bytes != need) {
         return Corrupt(i, std::string(TypeName(type)) + " data has " + std::to_string(w.data_bytes) +
                               " bytes, " + std::to_string(n) + " rows need " + std::to_string(need));

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "imlane/lane/futex.h"
 
 namespace imlane {
 
@@ -38,42 +37,6 @@ Result<Lane> Lane::Attach(int fd) {
   lane.id_ = h->lane_id;
   lane.region_ = std::move(region);
   return lane;
-}
-
-bool Lane::PublishError(LaneState state, StatusCode code, const std::string& message) {
-  LaneHeader* h = header();
-  if (state == LaneState::kFailed) {
-    // Called by the coordinator once the executor is known dead, so nobody else writes this Lane
-    // until the client sees FAILED; an idle Lane has nothing to fail.
-    LaneState cur = this->state();
-    if (cur != LaneState::kRequest && cur != LaneState::kBusy) return false;
-  }
-  // Keep the tail: the last lines of a Python traceback are the useful ones.
-  size_t n = std::min(message.size(), kLaneMessageBytes);
-  std::memcpy(h->message, message.data() + (message.size() - n), n);
-  h->message_bytes = static_cast<uint32_t>(n);
-  h->error_code = static_cast<int32_t>(code);
-  h->state.store(static_cast<uint32_t>(state), std::memory_order_release);
-  WakeClient();
-  return true;
-}
-
-void Lane::WakeClient() {
-  LaneHeader* h = header();
-  // seq_cst pairs with the client's store of client_waiting before its final check of `state`.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h->client_waiting.load(std::memory_order_seq_cst) != 0) FutexWakeAll(&h->state);
-}
-
-std::string Lane::ReadMessage() const {
-  const LaneHeader* h = header();
-  size_t n = std::min<size_t>(h->message_bytes, kLaneMessageBytes);
-  return std::string(h->message, n);
-}
-
-void RingBell(ExecutorBell* bell) {
-  bell->ring.fetch_add(1, std::memory_order_seq_cst);
-  if (bell->sleeping.load(std::memory_order_seq_cst) != 0) FutexWakeAll(&bell->ring);
 }
 
 }  // namespace imlane

@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "imlane/batch.h"
+#include "imlane/lane/batch_layout.h"
+#include "imlane/batch_view.h"
 #include "imlane/common/protocol.h"
 
 using namespace imlane;
@@ -19,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A Lane region: the batch at offset 0 spans the whole input. Copied so it is 64-byte aligned
     // like shared memory, and exactly as long as the input so ASan sees any overrun.
     std::vector<uint8_t> region(data, data + size);
-    auto view = BatchView::Open(region.data(), region.size(), 0, region.size());
+    auto view = BatchLayout::Open(region.data(), region.size(), 0, region.size());
     if (!view.ok()) return 0;
     uint64_t sink = 0;
     for (size_t c = 0; c < view->num_columns(); c++) {

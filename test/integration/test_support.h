@@ -13,7 +13,7 @@
 #include <string>
 
 #include "imlane/batch_accumulator.h"
-#include "imlane/dbend.h"
+#include "imlane/dbend_context.h"
 
 namespace imlane::testing {
 

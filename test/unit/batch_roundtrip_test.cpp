@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "imlane/batch.h"
+#include "imlane/lane/batch_layout.h"
+#include "imlane/batch_view.h"
 #include "imlane/lane/batch_format.h"
 
 namespace imlane {
@@ -29,7 +30,7 @@ bool RowIsNull(size_t c, size_t r) { return (r + c) % 3 == 0; }
 TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
   const size_t rows = 1000;
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, available(), kAllTypes, rows).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), kAllTypes, rows).ok());
   for (size_t c = 0; c < kAllTypes.size(); c++) {
     ColumnBuilder& col = b.column(c);
     for (size_t r = 0; r < rows; r++) {
@@ -56,7 +57,7 @@ TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
   auto total = b.Finish();
   ASSERT_TRUE(total.ok()) << total.status().ToString();
 
-  auto view = BatchView::Open(base(), region_.size(), kOffset, *total);
+  auto view = BatchLayout::Open(base(), region_.size(), kOffset, *total);
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   ASSERT_EQ(view->num_rows(), rows);
   ASSERT_EQ(view->num_columns(), kAllTypes.size());
@@ -93,12 +94,12 @@ TEST_F(BatchTest, BulkAppendCopiesArrowValidityAtAnyBitOffset) {
   std::vector<uint8_t> validity(13, 0xFF);
   validity[1] = 0x0F;  // rows 8+4..8+7 of the source are NULL
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, available(), {TypeId::kDouble}, 200).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kDouble}, 200).ok());
   ASSERT_TRUE(b.column(0).AppendValues(values.data(), 3).ok());
   ASSERT_TRUE(b.column(0).AppendValues(values.data() + 3, 50, validity.data(), 3).ok());
   auto total = b.Finish();
   ASSERT_TRUE(total.ok());
-  auto view = BatchView::Open(base(), region_.size(), kOffset, *total);
+  auto view = BatchLayout::Open(base(), region_.size(), kOffset, *total);
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   const ColumnView& col = view->column(0);
   ASSERT_EQ(col.length(), 53u);
@@ -114,10 +115,10 @@ TEST_F(BatchTest, BulkAppendCopiesArrowValidityAtAnyBitOffset) {
 
 TEST_F(BatchTest, ColumnsWithoutNullsHaveNoBitmap) {
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, available(), {TypeId::kInt64}, 10).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kInt64}, 10).ok());
   for (int64_t i = 0; i < 10; i++) ASSERT_TRUE(b.column(0).Append(i).ok());
   auto total = b.Finish();
-  auto view = BatchView::Open(base(), region_.size(), kOffset, *total);
+  auto view = BatchLayout::Open(base(), region_.size(), kOffset, *total);
   ASSERT_TRUE(view.ok());
   EXPECT_EQ(view->column(0).validity(), nullptr);
   EXPECT_EQ(view->column(0).null_count(), 0u);
@@ -125,12 +126,12 @@ TEST_F(BatchTest, ColumnsWithoutNullsHaveNoBitmap) {
 
 TEST_F(BatchTest, TooManyRowsIsAnErrorNamingBothSizes) {
   BatchBuilder b;
-  Status st = b.Start(base(), region_.size(), kOffset, 64 * 1024, {TypeId::kDouble, TypeId::kDouble}, 100000);
+  Status st = BatchLayout::Start(&b, base(), region_.size(), kOffset, 64 * 1024, {TypeId::kDouble, TypeId::kDouble}, 100000);
   ASSERT_EQ(st.code(), StatusCode::kCapacityExceeded);
   EXPECT_NE(st.message().find("100000 rows"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("65536"), std::string::npos) << st.message();
 
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, available(), {TypeId::kInt32}, 2).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kInt32}, 2).ok());
   ASSERT_TRUE(b.column(0).Append<int32_t>(1).ok());
   ASSERT_TRUE(b.column(0).Append<int32_t>(2).ok());
   EXPECT_EQ(b.column(0).Append<int32_t>(3).code(), StatusCode::kCapacityExceeded);
@@ -138,7 +139,7 @@ TEST_F(BatchTest, TooManyRowsIsAnErrorNamingBothSizes) {
 
 TEST_F(BatchTest, OversizedStringIsAnError) {
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, 8192, {TypeId::kVarchar}, 4).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, 8192, {TypeId::kVarchar}, 4).ok());
   Status st = b.column(0).AppendString(std::string(100000, 'a'));
   EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded);
   EXPECT_NE(st.message().find("100000 bytes"), std::string::npos) << st.message();
@@ -146,7 +147,7 @@ TEST_F(BatchTest, OversizedStringIsAnError) {
 
 TEST_F(BatchTest, MismatchedColumnLengthsFailAtFinish) {
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(base(), region_.size(), kOffset, available(), {TypeId::kInt32, TypeId::kInt32}, 4).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kInt32, TypeId::kInt32}, 4).ok());
   ASSERT_TRUE(b.column(0).Append<int32_t>(1).ok());
   EXPECT_FALSE(b.Finish().ok());
 }
@@ -155,7 +156,7 @@ class CorruptBatchTest : public BatchTest {
  protected:
   uint64_t BuildStrings() {
     BatchBuilder b;
-    EXPECT_TRUE(b.Start(base(), region_.size(), kOffset, available(), {TypeId::kVarchar, TypeId::kInt32}, 8).ok());
+    EXPECT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kVarchar, TypeId::kInt32}, 8).ok());
     for (int i = 0; i < 8; i++) {
       EXPECT_TRUE(b.column(0).AppendString("row" + std::to_string(i)).ok());
       EXPECT_TRUE(b.column(1).Append<int32_t>(i).ok());
@@ -167,7 +168,7 @@ class CorruptBatchTest : public BatchTest {
   ColumnWire* col(size_t i) {
     return reinterpret_cast<ColumnWire*>(base() + kOffset + sizeof(BatchHeaderWire)) + i;
   }
-  Status Open(uint64_t total) { return BatchView::Open(base(), region_.size(), kOffset, total).status(); }
+  Status Open(uint64_t total) { return BatchLayout::Open(base(), region_.size(), kOffset, total).status(); }
 };
 
 TEST_F(CorruptBatchTest, ValidBatchOpens) { EXPECT_TRUE(Open(BuildStrings()).ok()); }
@@ -180,9 +181,9 @@ TEST_F(CorruptBatchTest, RejectsBadMagic) {
 
 TEST_F(CorruptBatchTest, RejectsPlacementOutsideRegion) {
   uint64_t t = BuildStrings();
-  EXPECT_EQ(BatchView::Open(base(), region_.size(), region_.size() - 16, t).status().code(),
+  EXPECT_EQ(BatchLayout::Open(base(), region_.size(), region_.size() - 16, t).status().code(),
             StatusCode::kProtocolError);
-  EXPECT_EQ(BatchView::Open(base(), region_.size(), UINT64_MAX - 7, 64).status().code(), StatusCode::kProtocolError);
+  EXPECT_EQ(BatchLayout::Open(base(), region_.size(), UINT64_MAX - 7, 64).status().code(), StatusCode::kProtocolError);
 }
 
 TEST_F(CorruptBatchTest, RejectsHugeColumnCount) {

@@ -3,7 +3,8 @@
 
 #include <vector>
 
-#include "imlane/batch.h"
+#include "imlane/lane/batch_layout.h"
+#include "imlane/batch_view.h"
 #include "imlane/table_converter.h"
 
 namespace imlane {
@@ -25,7 +26,7 @@ TEST(ColumnConverterTest, WritesSlicesAndReadsThemBack) {
 
   std::vector<uint8_t> region(1 << 20);
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(region.data(), region.size(), 64, region.size() - 64,
+  ASSERT_TRUE(BatchLayout::Start(&b, region.data(), region.size(), 64, region.size() - 64,
                       {TypeId::kInt32, TypeId::kVarchar, TypeId::kBoolean}, 100)
                   .ok());
   // Two slices starting at odd offsets exercise validity bits that are not byte-aligned.
@@ -33,7 +34,7 @@ TEST(ColumnConverterTest, WritesSlicesAndReadsThemBack) {
   ASSERT_TRUE(ColumnConverter::Write(in, 53, 47, &b).ok());
   auto total = b.Finish();
   ASSERT_TRUE(total.ok());
-  auto view = BatchView::Open(region.data(), region.size(), 64, *total);
+  auto view = BatchLayout::Open(region.data(), region.size(), 64, *total);
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   ASSERT_EQ(view->num_rows(), 87u);
 
@@ -64,7 +65,7 @@ TEST(ColumnConverterTest, TypeMismatchIsAnError) {
   in.columns.push_back(Column::FromValues<double>({1.0}));
   std::vector<uint8_t> region(1 << 16);
   BatchBuilder b;
-  ASSERT_TRUE(b.Start(region.data(), region.size(), 64, region.size() - 64, {TypeId::kInt64}, 1).ok());
+  ASSERT_TRUE(BatchLayout::Start(&b, region.data(), region.size(), 64, region.size() - 64, {TypeId::kInt64}, 1).ok());
   Status st = ColumnConverter::Write(in, 0, 1, &b);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("DOUBLE"), std::string::npos) << st.message();

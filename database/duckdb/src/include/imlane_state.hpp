@@ -11,7 +11,7 @@
 
 #include "duckdb.hpp"
 #include "duckdb/storage/object_cache.hpp"
-#include "imlane/dbend.h"
+#include "imlane/dbend_context.h"
 
 namespace imlane {
 namespace duckdb_integration {

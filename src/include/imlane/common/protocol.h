@@ -3,6 +3,7 @@
 #pragma once
 
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -49,44 +50,58 @@ json HandleGuarded(Handler&& handler) {
   }
 }
 
-// An integer field from a peer, or `fallback` when it is missing, not an integer (a float such as
-// 3e30 would overflow on conversion) or out of T's range.
+// A JSON value from a peer as integer type T: nothing when it is not an integer (a float such as
+// 3e30 would overflow on conversion) or outside T's range.
 template <typename T>
-T IntegerOr(const json& j, const char* name, T fallback) {
-  auto it = j.find(name);
-  if (it == j.end()) return fallback;
-  if (it->is_number_unsigned()) {
-    uint64_t v = it->get<uint64_t>();
-    return v <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(v) : fallback;
+std::optional<T> CheckedInteger(const json& v) {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>, "integer types only");
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(u);
+    return std::nullopt;
   }
-  if (it->is_number_integer()) {
-    int64_t v = it->get<int64_t>();
-    if (std::numeric_limits<T>::is_signed) {
-      return v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
-                     v <= static_cast<int64_t>(std::numeric_limits<T>::max())
-                 ? static_cast<T>(v)
-                 : fallback;
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    if constexpr (std::numeric_limits<T>::is_signed) {
+      if (i >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+          i <= static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        return static_cast<T>(i);
+      }
+    } else if (i >= 0 && static_cast<uint64_t>(i) <= static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+      return static_cast<T>(i);
     }
-    return v >= 0 && static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(v)
-                                                                                                    : fallback;
   }
-  return fallback;
+  return std::nullopt;
 }
 
-// Typed field access with a clear error for a missing or mistyped field.
+// An integer field from a peer, or `fallback` when it is missing, not an integer or out of range.
+template <typename T>
+T IntegerOr(const json& j, const char* name, T fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(name);
+  if (it == j.end()) return fallback;
+  return CheckedInteger<T>(*it).value_or(fallback);
+}
+
+// A required field with a clear error when it is missing or of the wrong type (integers are also
+// range-checked). Never throws.
 template <typename T>
 Result<T> Field(const json& j, const char* name) {
+  if (!j.is_object()) return Status::ProtocolError("message is not an object (looking for '", name, "')");
   auto it = j.find(name);
-  if (it == j.end()) return Status::ProtocolError(std::string("message lacks field '") + name + "'");
+  if (it == j.end()) return Status::ProtocolError("message lacks field '", name, "'");
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    if (!it->is_number_integer()) {
-      return Status::ProtocolError(std::string("message field '") + name + "' is not an integer");
+    std::optional<T> v = CheckedInteger<T>(*it);
+    if (!v) return Status::ProtocolError("message field '", name, "' is not an integer in range");
+    return *v;
+  } else if constexpr (std::is_same_v<T, json>) {
+    return *it;
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const std::exception&) {
+      return Status::ProtocolError("message field '", name, "' has the wrong type");
     }
-  }
-  try {
-    return it->get<T>();
-  } catch (const std::exception&) {
-    return Status::ProtocolError(std::string("message field '") + name + "' has the wrong type");
   }
 }
 

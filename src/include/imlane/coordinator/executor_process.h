@@ -12,7 +12,7 @@
 
 #include "imlane/common/protocol.h"
 #include "imlane/coordinator/options.h"
-#include "imlane/lane/lane.h"
+#include "imlane/lane/executor_bell.h"
 #include "imlane/lane/shared_region.h"
 
 namespace imlane {

@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "imlane/common/protocol.h"
-#include "imlane/executor/python_runtime.h"
+#include "imlane/common/function_definition.h"
 
 namespace imlane {
 
-struct RegisteredFunction {
+// One committed version of a function: its definition with the id Lanes and executors use.
+struct FunctionVersion {
   uint32_t fid = 0;
   uint32_t version = 0;
   FunctionDefinition def;
@@ -26,17 +27,17 @@ class FunctionRegistry {
  public:
   // Returns the entry a registration would produce: the current one when nothing changed, else a
   // new version with a fresh id. Does not store it (see Commit).
-  RegisteredFunction Prepare(const FunctionDefinition& def, const std::string& source_ref, const json& options);
-  void Commit(const RegisteredFunction& fn);
+  FunctionVersion Prepare(const FunctionDefinition& def, const std::string& source_ref, const json& options);
+  void Commit(const FunctionVersion& fn);
   bool Drop(const std::string& name);
-  std::optional<RegisteredFunction> Find(const std::string& name) const;
-  std::optional<RegisteredFunction> FindById(uint32_t fid) const;
-  std::vector<RegisteredFunction> List() const;
+  std::optional<FunctionVersion> Find(const std::string& name) const;
+  std::optional<FunctionVersion> FindById(uint32_t fid) const;
+  std::vector<FunctionVersion> List() const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, RegisteredFunction> by_name_;
-  std::map<uint32_t, RegisteredFunction> by_id_;  // every version ever committed, for messages
+  std::map<std::string, FunctionVersion> by_name_;
+  std::map<uint32_t, FunctionVersion> by_id_;  // every version ever committed, for messages
   uint32_t next_fid_ = 1;
 };
 

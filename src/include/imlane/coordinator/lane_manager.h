@@ -19,6 +19,7 @@
 #include "imlane/coordinator/options.h"
 #include "imlane/coordinator/scheduler.h"
 #include "imlane/lane/lane.h"
+#include "imlane/lane/lane_protocol.h"
 
 namespace imlane {
 
@@ -37,10 +38,10 @@ class LaneManager {
   void Stop();
 
   // Loads (or finds warm) the function on one executor: how registration validates code.
-  Status Validate(const RegisteredFunction& fn);
+  Status Validate(const FunctionVersion& fn);
   // Grants Lanes on the chosen executors. An executor that dies while its Lanes are handed over
   // (or is restarting) makes the grant wait and retry for up to kAcquireRetryMs, choosing again.
-  Result<LaneGrant> Acquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+  Result<LaneGrant> Acquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                             size_t lane_bytes);
   void Release(int client_id, const std::vector<uint64_t>& lane_ids);
   void ReleaseClient(int client_id);
@@ -49,17 +50,17 @@ class LaneManager {
   // Unloads every version of a dropped function from the executors.
   void Forget(uint32_t fid);
   json StatusJson();
-  int executor_count() const { return static_cast<int>(slots_.size()); }
+  int executor_count() const { return static_cast<int>(positions_.size()); }
 
  private:
-  Result<LaneGrant> TryAcquire(int client_id, const RegisteredFunction& fn, const SchedulingRequest& request,
+  Result<LaneGrant> TryAcquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                                size_t lane_bytes);
   struct LaneRecord {
     std::unique_ptr<Lane> lane;
     int executor = -1;
     int client = 0;  // 0: in the pool
   };
-  struct Slot {  // one executor position; the process in it may be replaced
+  struct ExecutorPosition {  // one executor position; the process in it may be replaced
     SharedRegion bell;  // outlives processes: clients keep ringing the same bell across restarts
     std::shared_ptr<ExecutorProcess> process;
     std::string kill_reason;
@@ -70,15 +71,15 @@ class LaneManager {
 
   // What the scheduler needs to know about each executor for function `fid`.
   std::vector<ExecutorLoad> Loads(uint32_t fid);
-  Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const RegisteredFunction& fn);
+  Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn);
   void SuperviseLoop();
   void HandleExit(pid_t pid, int wait_status);
   std::shared_ptr<ExecutorProcess> Process(int index);
 
   CoordinatorOptions options_;
   FunctionRegistry* registry_;
-  std::mutex mu_;  // guards slots_, lanes_, next_lane_id_ and ExecutorProcess::loaded
-  std::vector<Slot> slots_;
+  std::mutex mu_;  // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded
+  std::vector<ExecutorPosition> positions_;
   std::map<uint64_t, LaneRecord> lanes_;
   uint64_t next_lane_id_ = 1;
   std::atomic<bool> stopping_{false};

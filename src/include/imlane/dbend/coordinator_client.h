@@ -1,26 +1,65 @@
-// DBEnd's connection to the coordinator: control requests only. Starts an embedded coordinator
+// DBEnd's connection to the coordinator: typed control calls, one per operation of the protocol.
+// JSON is spoken here and in the coordinator's handlers only. Starts an embedded coordinator
 // (`imlane serve --idle-exit-ms ...`) when none answers, so an engine needs no set-up.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "imlane/common/function_definition.h"
 #include "imlane/common/protocol.h"
-#include "imlane/dbend.h"
+#include "imlane/common/unix_socket.h"
+#include "imlane/lane/lane.h"
+#include "imlane/settings.h"
+#include "imlane/status.h"
 
 namespace imlane {
+
+// The answer to `acquire`: the function's registered version and signature, the Lanes granted
+// (mapped, header checked) and one bell descriptor per executor serving them (not yet mapped:
+// a context maps each executor's bell once).
+struct LaneGrant {
+  uint32_t fid = 0;
+  uint32_t version = 0;
+  std::vector<TypeId> arg_types;
+  std::vector<TypeId> return_types;
+  struct GrantedLane {
+    uint64_t lane_id = 0;
+    int executor = -1;
+    Lane lane;
+  };
+  struct GrantedExecutor {
+    int index = -1;
+    UniqueFd bell;
+  };
+  std::vector<GrantedLane> lanes;
+  std::vector<GrantedExecutor> executors;
+};
+
+struct RegisteredVersion {
+  uint32_t fid = 0;
+  uint32_t version = 0;
+};
 
 class CoordinatorClient {
  public:
   static Result<std::unique_ptr<CoordinatorClient>> Connect(const Settings& settings);
   ~CoordinatorClient();
 
-  // One request and its reply; callers from many threads take turns.
-  Status Call(const json& request, json* reply, std::vector<UniqueFd>* fds = nullptr, int timeout_ms = 120000);
+  // The calls; callers from many threads take turns on the connection.
+  Result<RegisteredVersion> Register(const FunctionDefinition& def, const std::string& source_ref);
+  Status Drop(const std::string& name);
+  Result<LaneGrant> Acquire(const std::string& name, int executors, int slots_per_executor, size_t lane_bytes);
+  Status Release(const std::vector<uint64_t>& lane_ids);
+  Status KillExecutor(int index, const std::string& reason);
+  // The coordinator's `imlane status --json` document.
+  Result<std::string> StatusDocument();
+
   pid_t embedded_pid() const { return embedded_pid_; }
   // False once the coordinator has closed the connection (it exited or was killed). Never blocks.
   bool Alive() const;
@@ -28,6 +67,8 @@ class CoordinatorClient {
 
  private:
   CoordinatorClient() = default;
+  // One request and its reply (and the descriptors that came with it).
+  Status Call(const json& request, json* reply, std::vector<UniqueFd>* fds = nullptr, int timeout_ms = 120000);
   std::mutex mu_;
   UniqueFd sock_;
   pid_t embedded_pid_ = -1;

@@ -9,7 +9,9 @@
 
 #include "imlane/common/protocol.h"
 #include "imlane/executor/python_runtime.h"
+#include "imlane/lane/executor_bell.h"
 #include "imlane/lane/lane.h"
+#include "imlane/lane/lane_protocol.h"
 #include "imlane/lane/shared_region.h"
 
 namespace imlane {

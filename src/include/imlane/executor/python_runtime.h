@@ -7,20 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "imlane/batch.h"
+#include "imlane/batch_builder.h"
+#include "imlane/batch_view.h"
+#include "imlane/common/function_definition.h"
 #include "imlane/status.h"
 #include "imlane/types.h"
 
 namespace imlane {
 
-struct FunctionDefinition {
-  std::string name;
-  std::string source;    // Python code
-  std::string filename;  // shown in tracebacks: the file path, or "<inline:name>"
-  std::string entry;     // optional: which object of the source is the function
-  std::vector<TypeId> arg_types;
-  std::vector<TypeId> return_types;
-};
 
 class PythonRuntime {
  public:

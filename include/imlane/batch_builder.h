@@ -1,12 +1,10 @@
-// Columnar batches inside a Lane: BatchBuilder writes one, BatchView reads (and validates) one.
-// The layout of every column is the Arrow columnar format (validity bitmap, values, int32 offsets
-// and bytes for VARCHAR); buffer positions are offsets from the start of the shared region, so both
-// processes can read them whatever address they mapped the region at.
+// Writing a columnar batch straight into a Lane: BatchBuilder lays the batch out for its capacity
+// before any value is written, and ColumnBuilder appends each value exactly once, in the Arrow
+// columnar layout. Engines get a started builder from DBEndContext::BeginBatch.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -15,70 +13,8 @@
 
 namespace imlane {
 
-// Read-only view of one column; valid while the memory it points into is.
-class ColumnView {
- public:
-  ColumnView() = default;
-  ColumnView(TypeId type, size_t length, size_t null_count, const uint8_t* validity, const uint8_t* data,
-             const int32_t* offsets, size_t data_bytes)
-      : type_(type), length_(length), null_count_(null_count), validity_(validity), data_(data),
-        offsets_(offsets), data_bytes_(data_bytes) {}
-
-  TypeId type() const { return type_; }
-  size_t length() const { return length_; }
-  size_t null_count() const { return null_count_; }
-  // Arrow validity bitmap (bit set = valid), or nullptr when the column has no NULLs.
-  const uint8_t* validity() const { return validity_; }
-  const uint8_t* data() const { return data_; }
-  size_t data_bytes() const { return data_bytes_; }
-  const int32_t* offsets() const { return offsets_; }
-
-  bool IsValid(size_t i) const { return validity_ == nullptr || ((validity_[i >> 3] >> (i & 7)) & 1); }
-  bool IsNull(size_t i) const { return !IsValid(i); }
-  template <typename T>
-  const T* values() const { return reinterpret_cast<const T*>(data_); }
-  template <typename T>
-  T Get(size_t i) const {
-    T v;
-    std::memcpy(&v, data_ + i * sizeof(T), sizeof(T));
-    return v;
-  }
-  bool GetBool(size_t i) const { return (data_[i >> 3] >> (i & 7)) & 1; }
-  std::string_view GetString(size_t i) const {
-    return std::string_view(reinterpret_cast<const char*>(data_) + offsets_[i],
-                            static_cast<size_t>(offsets_[i + 1] - offsets_[i]));
-  }
-
- private:
-  TypeId type_ = TypeId::kInt32;
-  size_t length_ = 0;
-  size_t null_count_ = 0;
-  const uint8_t* validity_ = nullptr;
-  const uint8_t* data_ = nullptr;
-  const int32_t* offsets_ = nullptr;
-  size_t data_bytes_ = 0;
-};
-
-class BatchView {
- public:
-  BatchView() = default;
-  // Validates the batch at [offset, offset + bytes) of the region [region, region + region_bytes):
-  // magic, counts, type ids, every buffer inside the batch, string offsets monotonic and in bounds,
-  // null counts matching the bitmaps. Nothing is dereferenced before it has been checked.
-  static Result<BatchView> Open(const uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t bytes);
-
-  size_t num_rows() const { return num_rows_; }
-  size_t num_columns() const { return columns_.size(); }
-  const ColumnView& column(size_t i) const { return columns_[i]; }
-  uint64_t total_bytes() const { return total_bytes_; }
-
- private:
-  size_t num_rows_ = 0;
-  uint64_t total_bytes_ = 0;
-  std::vector<ColumnView> columns_;
-};
-
 class BatchBuilder;
+
 
 // Appends values to one column of a BatchBuilder, straight into the Lane.
 class ColumnBuilder {
@@ -141,14 +77,6 @@ class BatchBuilder {
   BatchBuilder(const BatchBuilder&) = delete;
   BatchBuilder& operator=(const BatchBuilder&) = delete;
 
-  // Bytes a batch of `rows` rows of `types` needs when its VARCHAR columns hold `string_bytes` bytes
-  // in total.
-  static uint64_t RequiredBytes(const std::vector<TypeId>& types, size_t rows, uint64_t string_bytes);
-
-  // Starts a batch at region + offset with `available` bytes of room.
-  Status Start(uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t available,
-               const std::vector<TypeId>& types, size_t capacity_rows);
-
   size_t num_columns() const { return columns_.size(); }
   ColumnBuilder& column(size_t i) { return columns_[i]; }
   size_t capacity_rows() const { return capacity_rows_; }
@@ -166,6 +94,10 @@ class BatchBuilder {
   Result<uint64_t> Finish();
 
  private:
+  friend class BatchLayout;  // places (Start) a batch inside a Lane; internal to IMLane
+  Status Start(uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t available,
+               const std::vector<TypeId>& types, size_t capacity_rows);
+
   uint8_t* region_ = nullptr;
   uint64_t offset_ = 0;
   uint64_t available_ = 0;

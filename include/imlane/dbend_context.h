@@ -2,124 +2,35 @@
 //
 //   auto ctx = imlane::DBEndContext::Setup().ValueOrDie();          // connects, or starts a coordinator
 //   ctx->RegisterFunction(imlane::FunctionSpec::Make("fraud", "models/fraud.py",
-//                                                   "DOUBLE, DOUBLE", "INTEGER").ValueOrDie());
+//                                                   "DOUBLE, DOUBLE", "INTEGER").ValueOrDie()).Abort();
 //   imlane::Ticket t = *ctx->Push("fraud", batch);                  // write once into a Lane, post
 //   ... produce the next batch meanwhile ...
-//   ctx->Pull(t, &result);                                           // blocks (with a timeout)
+//   imlane::Status st = ctx->Pull(t, &result);                       // blocks (with a timeout)
 //
 // Thread-safe: any number of engine threads may push and pull at once. Each function starts with
 // executors x slots_per_executor in-flight slots and grows up to max_inflight when every slot is
-// taken; beyond that Push waits (up to timeout_ms) for a ticket to be pulled.
+// taken; beyond that Push waits (up to timeout_ms) for a ticket to be pulled. No lock is held
+// while the context talks to the coordinator.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "imlane/batch.h"
-#include "imlane/batch_tuner.h"
+#include "imlane/batch_lease.h"
 #include "imlane/column_batch.h"
+#include "imlane/function_spec.h"
+#include "imlane/settings.h"
 #include "imlane/status.h"
 #include "imlane/table_converter.h"
 #include "imlane/types.h"
 
 namespace imlane {
 
-struct Settings {
-  std::string socket_path;              // "": $IMLANE_SOCKET or the per-user default
-  bool start_embedded = true;           // start a coordinator when none answers
-  int n_executors = 0;                  // embedded coordinator's executors; 0 = usable cores
-  int embedded_idle_exit_ms = 0;        // embedded coordinator exits this long after its last client
-  int64_t executor_memory_mb = 0;       // embedded coordinator: per-executor memory limit (0: RAM share)
-  std::string coordinator_path;         // "": the `imlane` installed next to this library
-  int executors_per_function = 0;       // executors serving each function for this client; 0 = all
-  int slots_per_executor = 2;           // in-flight batches per executor (one runs, one is written)
-  int max_inflight = 0;                 // per function; 0: executors x slots_per_executor x 4
-  size_t lane_bytes = 64u << 20;        // shared memory per slot: the largest batch plus its result
-  size_t batch_rows = 0;                // 0: adaptive (AdaptiveBatchTuner); otherwise pinned
-  int timeout_ms = 60000;               // a batch that takes longer fails; its executor is replaced
-  int connect_timeout_ms = 15000;       // to reach (or start) the coordinator
-  int64_t spin_ns = 50000;              // busy-wait for a result before sleeping
-};
-
-// Where to run a batch. Empty means: the least busy executor.
-struct SchedHint {
-  int core_id = -1;   // engine thread's core: keeps one engine thread on one executor
-  int executor = -1;  // explicit executor index (overrides core_id)
-};
-
-struct FunctionSpec {
-  std::string name;
-  std::string source;  // path to a .py file, or inline Python code
-  std::vector<TypeId> arg_types;
-  std::vector<TypeId> return_types;
-  std::string entry;   // optional: which object in the source to call
-
-  // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
-  static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,
-                                   const std::string& return_types, std::string entry = "");
-};
-
-struct FunctionInfo {
-  std::string name;
-  uint32_t version = 0;
-  std::vector<TypeId> arg_types;
-  std::vector<TypeId> return_types;
-  int executors = 0;   // executors serving this context
-  int slots = 0;       // in-flight slots of this context
-};
-
 using Ticket = uint64_t;
-
-class DBEndContext;
-
-// A finished batch: a validated view of the result inside the Lane (no copy). Its slot stays
-// reserved until this object goes away.
-class PulledBatch {
- public:
-  PulledBatch() = default;
-  PulledBatch(PulledBatch&& other) noexcept;
-  PulledBatch& operator=(PulledBatch&& other) noexcept;
-  PulledBatch(const PulledBatch&) = delete;
-  PulledBatch& operator=(const PulledBatch&) = delete;
-  ~PulledBatch();
-
-  const BatchView& batch() const { return view_; }
-  // Time the executor spent inside the function for this batch.
-  uint64_t model_ns() const { return model_ns_; }
-
- private:
-  friend class DBEndContext;
-  DBEndContext* owner_ = nullptr;
-  void* slot_ = nullptr;
-  BatchView view_;
-  uint64_t model_ns_ = 0;
-};
-
-// A batch being written straight into a slot's Lane; Submit posts it.
-class OpenBatch {
- public:
-  OpenBatch() = default;
-  OpenBatch(OpenBatch&& other) noexcept;
-  OpenBatch& operator=(OpenBatch&& other) noexcept;
-  OpenBatch(const OpenBatch&) = delete;
-  OpenBatch& operator=(const OpenBatch&) = delete;
-  ~OpenBatch();  // an unsubmitted batch gives its slot back
-
-  BatchBuilder& builder() { return *builder_; }
-  size_t capacity_rows() const { return builder_->capacity_rows(); }
-  size_t num_rows() const { return builder_->num_rows(); }
-
- private:
-  friend class DBEndContext;
-  DBEndContext* owner_ = nullptr;
-  void* slot_ = nullptr;
-  std::unique_ptr<BatchBuilder> builder_;
-};
 
 class DBEndContext {
  public:
@@ -188,13 +99,12 @@ class DBEndContext {
   // The coordinator's `imlane status --json` document.
   Result<std::string> CoordinatorStatus();
 
-  struct Impl;
-
  private:
-  friend class PulledBatch;
-  friend class OpenBatch;
+  struct Impl;
+  friend class SlotLease;
   explicit DBEndContext(std::unique_ptr<Impl> impl);
-  void ReleaseSlot(void* slot);
+  // A lease ends: the slot is free for the next BeginBatch.
+  void ReleaseSlot(Slot* slot);
   std::unique_ptr<Impl> impl_;
 };
 

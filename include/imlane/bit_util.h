@@ -1,0 +1,35 @@
+// Bitmap arithmetic of the Arrow columnar layout (validity bitmaps and BOOLEAN values): LSB first,
+// a set bit means valid / true. The one place this arithmetic is written.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace imlane {
+namespace bit_util {
+
+// Bytes of a bitmap holding `bits` bits.
+constexpr uint64_t BytesForBits(uint64_t bits) { return (bits + 7) / 8; }
+
+inline bool GetBit(const uint8_t* bits, size_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+
+inline void SetBit(uint8_t* bits, size_t i) { bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7)); }
+
+inline void ClearBit(uint8_t* bits, size_t i) { bits[i >> 3] &= static_cast<uint8_t>(~(1u << (i & 7))); }
+
+inline void SetBitTo(uint8_t* bits, size_t i, bool value) {
+  if (value) {
+    SetBit(bits, i);
+  } else {
+    ClearBit(bits, i);
+  }
+}
+
+// Sets bits [start, start + count) to `value`, a byte at a time where it can.
+void SetBitsTo(uint8_t* bits, size_t start, size_t count, bool value);
+
+// Number of set bits in [0, bits).
+uint64_t CountSetBits(const uint8_t* data, uint64_t bits);
+
+}  // namespace bit_util
+}  // namespace imlane

@@ -1,0 +1,36 @@
+// What an engine registers: an AI function's name, its Python source (code, or the path of a .py
+// file read by the engine's process) and its SQL signature.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "imlane/status.h"
+#include "imlane/types.h"
+
+namespace imlane {
+
+struct FunctionSpec {
+  std::string name;
+  std::string source;  // path to a .py file, or inline Python code
+  std::vector<TypeId> arg_types;
+  std::vector<TypeId> return_types;
+  std::string entry;   // optional: which object in the source to call
+
+  // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
+  static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,
+                                   const std::string& return_types, std::string entry = "");
+};
+
+// What a context knows of a function it uses: the registered signature and its share of executors.
+struct FunctionInfo {
+  std::string name;
+  uint32_t version = 0;
+  std::vector<TypeId> arg_types;
+  std::vector<TypeId> return_types;
+  int executors = 0;   // executors serving this context
+  int slots = 0;       // in-flight slots of this context
+};
+
+}  // namespace imlane

@@ -1,0 +1,22 @@
+// An AI function as IMLane's processes pass it around: the resolved Python code and its SQL
+// signature. DBEnd builds one from the engine's FunctionSpec, the coordinator's registry stores it
+// (as FunctionVersion), and executors load it. It is the one shared description of a function.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "imlane/types.h"
+
+namespace imlane {
+
+struct FunctionDefinition {
+  std::string name;
+  std::string source;    // Python code
+  std::string filename;  // shown in tracebacks: the file path, or "<inline:name>"
+  std::string entry;     // optional: which object of the source is the function
+  std::vector<TypeId> arg_types;
+  std::vector<TypeId> return_types;
+};
+
+}  // namespace imlane
