@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
       ->default_val(opt.executor_max_files);
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
-                    "directory of imlane_executor_runtime.py (default: ../share/imlane/python)");
+                    "directory holding the imlane Python package (default: ../share/imlane/python)");
 
   bool as_json = false;
   auto* status = app.add_subcommand("status", "show executors, functions, Lanes and per-function counters");
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     if (opt.executor_path.empty()) opt.executor_path = dir + "/imlane-executor";
     if (opt.runtime_dir.empty()) opt.runtime_dir = dir + "/../share/imlane/python";
     if (!FileExists(opt.executor_path)) return Fail(Status::NotFound("executor binary not found: " + opt.executor_path));
-    if (!FileExists(opt.runtime_dir + "/imlane_executor_runtime.py")) {
+    if (!FileExists(opt.runtime_dir + "/imlane/_runtime/__init__.py")) {
       return Fail(Status::NotFound("executor runtime not found in " + opt.runtime_dir));
     }
     signal(SIGPIPE, SIG_IGN);

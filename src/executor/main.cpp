@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--control-fd", control_fd, "inherited control socket")->required();
   app.add_option("--bell-fd", bell_fd, "inherited bell region (memfd)")->required();
   app.add_option("--index", index, "executor index, for logs");
-  app.add_option("--runtime-dir", runtime_dir, "directory holding imlane_executor_runtime.py")->required();
+  app.add_option("--runtime-dir", runtime_dir, "directory holding the imlane Python package (imlane/_runtime/)")->required();
   app.add_option("--spin-us", spin_us, "busy-wait after a batch before sleeping, microseconds");
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
   CLI11_PARSE(app, argc, argv);

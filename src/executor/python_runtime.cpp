@@ -159,7 +159,7 @@ Status PythonRuntime::Start(const std::string& runtime_dir) {
     impl_->interpreter = std::make_unique<py::scoped_interpreter>(&config);
     py::module_::import("sys").attr("path").attr("insert")(0, runtime_dir);
     impl_->numpy = py::module_::import("numpy");
-    impl_->runtime = py::module_::import("imlane_executor_runtime");
+    impl_->runtime = py::module_::import("imlane._runtime");
     impl_->adapt_column = impl_->runtime.attr("adapt_column");
     impl_->format_exception = impl_->runtime.attr("format_exception");
     impl_->numpy_empty = impl_->numpy.attr("empty");

@@ -10,7 +10,7 @@ cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
 cmake -S "$source_dir/demo/cpp_example" -B "$work/example" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/example" >/dev/null
 test -x "$work/prefix/bin/imlane" && test -x "$work/prefix/bin/imlane-executor"
-test -f "$work/prefix/share/imlane/python/imlane_executor_runtime.py"
+test -f "$work/prefix/share/imlane/python/imlane/_runtime/__init__.py"
 IMLANE_SOCKET="$work/imlane.sock" "$work/example/cpp_example" --rows 1000000 --executors 2 \
   --model "$source_dir/demo/cpp_example/model.py" | tee "$work/out.txt"
 grep -q "2 executor(s)" "$work/out.txt"

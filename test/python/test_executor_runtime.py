@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import imlane_executor_runtime as rt
+from imlane import _runtime as rt
 
 
 def bits(valid):

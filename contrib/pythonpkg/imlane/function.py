@@ -1,11 +1,8 @@
 """The @imlane.function decorator: marks the entry point of a file and declares its SQL types."""
 
-SQL_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "VARCHAR", "DATE",
-             "TIMESTAMP")
-_ALIASES = {"BOOL": "BOOLEAN", "INT8": "TINYINT", "INT16": "SMALLINT", "INT2": "SMALLINT", "INT": "INTEGER",
-            "INT32": "INTEGER", "INT4": "INTEGER", "INT64": "BIGINT", "LONG": "BIGINT", "REAL": "FLOAT",
-            "FLOAT4": "FLOAT", "FLOAT32": "FLOAT", "FLOAT8": "DOUBLE", "FLOAT64": "DOUBLE",
-            "DOUBLE PRECISION": "DOUBLE", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
+from ._runtime import types as _types
+
+SQL_TYPES = _types.SQL_TYPES
 
 
 def _normalise(types, what):
@@ -13,11 +10,10 @@ def _normalise(types, what):
         types = [t for t in types.split(",")] if "," in types else [types]
     out = []
     for t in types:
-        name = str(t).strip().upper()
-        name = _ALIASES.get(name, name)
-        if name not in SQL_TYPES:
+        sql_type = _types.lookup(t)
+        if sql_type is None:
             raise ValueError(f"unknown {what} type {t!r} (supported: {', '.join(SQL_TYPES)})")
-        out.append(name)
+        out.append(sql_type.name)
     return out
 
 

@@ -1,16 +1,9 @@
 """Run an AI function locally, exactly as an IMLane executor would, without a database."""
 import numpy as np
 
+from . import _runtime as _rt
+from ._runtime.types import BY_NAME
 from .function import _normalise, signature_of
-
-try:  # the executor's own runtime, shipped inside this package
-    from . import _executor_runtime as _rt
-except ImportError:  # running from a source checkout
-    import imlane_executor_runtime as _rt
-
-_TYPE_IDS = {"BOOLEAN": _rt.BOOLEAN, "TINYINT": _rt.INT8, "SMALLINT": _rt.INT16, "INTEGER": _rt.INT32,
-             "BIGINT": _rt.INT64, "FLOAT": _rt.FLOAT, "DOUBLE": _rt.DOUBLE, "VARCHAR": _rt.VARCHAR,
-             "DATE": _rt.DATE, "TIMESTAMP": _rt.TIMESTAMP}
 
 
 class LocalFunction:
@@ -25,8 +18,8 @@ class LocalFunction:
             raise ValueError("declare the SQL types: pass args= and returns=, or use @imlane.function")
         self.arg_types = _normalise(args, "argument")
         self.return_types = _normalise(returns, "return")
-        arg_ids = [_TYPE_IDS[t] for t in self.arg_types]
-        ret_ids = [_TYPE_IDS[t] for t in self.return_types]
+        arg_ids = [BY_NAME[t].id for t in self.arg_types]
+        ret_ids = [BY_NAME[t].id for t in self.return_types]
         self.name = name
         if isinstance(source, str):
             if "\n" not in source and source.endswith(".py"):

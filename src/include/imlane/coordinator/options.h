@@ -11,7 +11,7 @@ struct CoordinatorOptions {
   size_t lane_bytes = 64u << 20;      // default Lane size when a client asks for none
   int idle_exit_ms = -1;              // embedded mode: exit this long after the last client left
   std::string executor_path;          // imlane-executor; default: next to the imlane binary
-  std::string runtime_dir;            // imlane_executor_runtime.py; default: ../share/imlane/python
+  std::string runtime_dir;            // holds the imlane package; default: ../share/imlane/python
   int load_timeout_ms = 120000;       // loading a model (pyinitial / __init__) may take this long
   int spawn_timeout_ms = 60000;       // an executor must be ready (Python + numpy imported) by then
   int spin_us = 100;                  // executor busy-wait after a batch

@@ -21,7 +21,7 @@ class PythonRuntime {
   PythonRuntime();
   ~PythonRuntime();
 
-  // Starts the interpreter and imports numpy and imlane_executor_runtime from runtime_dir.
+  // Starts the interpreter and imports numpy and imlane._runtime from runtime_dir (which holds imlane/).
   Status Start(const std::string& runtime_dir);
   // Compiles the source in a fresh namespace and builds the function's one-off context
   // (pyinitial() or the class's __init__), once.

@@ -1,167 +1,19 @@
-"""Python half of imlane-executor: loads AI functions and adapts columns and results.
+"""Results: checks what a function returned against its declared types and converts it for the Lane.
 
-The C++ executor hands each input column over as a numpy array that views the Lane without copying
-(fixed-width columns without NULLs). This module handles what needs a conversion (BOOLEAN bit-packing,
-DATE, columns with NULLs) and checks and converts what a function returns, so that a wrong result is
-a clear error instead of garbage in the database.
+A wrong result (length, column count, NaN for an integer type, strings for a number...) becomes a
+ResultError with a precise message instead of garbage in the database. to_columns returns, per
+result column, the values (contiguous at the Lane's width; VARCHAR as an object array of str) and
+a packed validity bitmap or None; the C++ executor (WriteColumn) writes them into the Lane.
 """
-
 import sys
-import traceback
-import types
 
 import numpy as np
 
-# Wire type ids (include/imlane/types.h).
-BOOLEAN, INT8, INT16, INT32, INT64, FLOAT, DOUBLE, VARCHAR, DATE, TIMESTAMP = range(1, 11)
-TYPE_NAMES = {BOOLEAN: "BOOLEAN", INT8: "TINYINT", INT16: "SMALLINT", INT32: "INTEGER", INT64: "BIGINT",
-              FLOAT: "FLOAT", DOUBLE: "DOUBLE", VARCHAR: "VARCHAR", DATE: "DATE", TIMESTAMP: "TIMESTAMP"}
-INT_DTYPES = {INT8: np.int8, INT16: np.int16, INT32: np.int32, INT64: np.int64}
-FLOAT_DTYPES = {FLOAT: np.float32, DOUBLE: np.float64}
-
-
-class FunctionLoadError(Exception):
-    pass
+from .types import BOOLEAN, DATE, FLOAT_DTYPES, INT_DTYPES, TIMESTAMP, TYPE_NAMES, VARCHAR
 
 
 class ResultError(Exception):
     pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-
-
-def _own_callable_classes(module):
-    """Classes defined by the function's own source (not imported) that have __call__."""
-    return [v for v in module.__dict__.values()
-            if isinstance(v, type) and v.__module__ == module.__name__ and v.__call__ is not object.__call__
-            and "__call__" in vars(v)]
-
-
-def _resolve_entry(module, name, entry):
-    ns = module.__dict__
-    if entry == "pyfun":
-        entry = ""  # the staged style named explicitly: pyinitial() still runs
-    if entry:
-        if entry not in ns:
-            raise FunctionLoadError(f"entry '{entry}' is not defined in the source")
-        obj = ns[entry]
-    elif "pyfun" in ns:
-        obj = None  # IMBridge staged style
-    else:
-        marked = [v for v in ns.values() if getattr(v, "__imlane_function__", None) is not None]
-        if len(marked) == 1:
-            obj = marked[0]
-        elif len(marked) > 1:
-            raise FunctionLoadError(
-                "the source defines several @imlane functions (" +
-                ", ".join(getattr(m, "__name__", "?") for m in marked) + "); name one as the entry")
-        elif name in ns and callable(ns[name]):
-            obj = ns[name]
-        elif len(_own_callable_classes(module)) == 1:
-            obj = _own_callable_classes(module)[0]
-        elif len(_own_callable_classes(module)) > 1:
-            raise FunctionLoadError(
-                "the source defines several classes with __call__ (" +
-                ", ".join(c.__name__ for c in _own_callable_classes(module)) + "); name one as the entry")
-        else:
-            raise FunctionLoadError(
-                "no entry point found: define pyfun(*columns) (and optionally pyinitial()), a class with "
-                f"__init__ and __call__(self, *columns), a callable named '{name}', or pass an entry name")
-    if obj is None:
-        pyfun = ns["pyfun"]
-        if not callable(pyfun):
-            raise FunctionLoadError("pyfun is not callable")
-        init = ns.get("pyinitial")
-        if init is not None:
-            init()
-        return pyfun, "staged"
-    if isinstance(obj, type):
-        if not callable(getattr(obj, "__call__", None)) or obj.__call__ is object.__call__:
-            raise FunctionLoadError(f"class {obj.__name__} has no __call__(self, *columns)")
-        return obj(), "class"
-    if not callable(obj):
-        raise FunctionLoadError(f"entry '{entry or name}' is not callable")
-    return obj, "function"
-
-
-class LoadedFunction:
-    """One AI function in its own namespace; its one-off context is built here, once."""
-
-    def __init__(self, name, source, filename, entry, arg_types, return_types):
-        self.name = name
-        self.arg_types = list(arg_types)
-        self.return_types = list(return_types)
-        module = types.ModuleType(f"imlane_udf_{name}")
-        module.__file__ = filename
-        try:
-            code = compile(source, filename, "exec")
-        except SyntaxError as e:
-            raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
-        # Registered so that pickle/inspect find classes defined in the function's source.
-        sys.modules[module.__name__] = module
-        exec(code, module.__dict__)
-        self.callable, self.style = _resolve_entry(module, name, entry)
-        self.module = module
-
-    def __call__(self, columns, n_rows):
-        result = self.callable(*columns)
-        return to_columns(result, n_rows, self.return_types, self.name)
-
-
-def load(name, source, filename, entry, arg_types, return_types):
-    return LoadedFunction(name, source, filename, entry, arg_types, return_types)
-
-
-def format_exception(name, exc, tb=None):
-    text = "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
-    if isinstance(exc, (FunctionLoadError, ResultError)):
-        text = str(exc)
-    return f"imlane function '{name}': {text.rstrip()}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Input columns
-
-
-def _unpack(bitmap, n):
-    return np.unpackbits(bitmap, count=n, bitorder="little").view(np.bool_)
-
-
-def adapt_column(type_id, data, validity, n):
-    """Turns a Lane column that cannot be passed as-is into the array a function sees.
-
-    NULLs: floating columns get NaN, integer columns become float64 with NaN, DATE/TIMESTAMP get NaT,
-    BOOLEAN becomes an object array with None. VARCHAR never comes here (built in C++).
-    """
-    valid = _unpack(validity, n) if validity is not None else None
-    if type_id == BOOLEAN:
-        values = _unpack(data, n)
-        if valid is None:
-            return values
-        out = values.astype(object)
-        out[~valid] = None
-        return out
-    if type_id == DATE:
-        values = data.astype("datetime64[D]")
-    elif type_id == TIMESTAMP:
-        values = data.view("datetime64[us]")
-    elif type_id in INT_DTYPES:
-        values = data.astype(np.float64)
-    else:
-        values = data.copy()
-    if valid is not None:
-        if type_id in (DATE, TIMESTAMP):
-            values = values.copy() if values.base is not None else values
-            values[~valid] = np.datetime64("NaT")
-        else:
-            values[~valid] = np.nan
-    return values
-
-
-# ---------------------------------------------------------------------------------------------
-# Results
 
 
 def _is_missing(v):

@@ -1,0 +1,105 @@
+"""Loading: compiles a function file into its own namespace, finds its entry point and builds its
+one-off context (pyinitial() or the class's __init__) once.
+
+Accepted styles: IMBridge's staged pyinitial()/pyfun(*cols), an @imlane.function (or
+`__imlane_function__`-marked) function or class, a callable with the function's name, or the one
+class of the file that has __call__; an explicit entry name overrides the search.
+"""
+import sys
+import traceback
+import types
+
+from .results import ResultError, to_columns
+
+
+class FunctionLoadError(Exception):
+    pass
+
+
+def _own_callable_classes(module):
+    """Classes defined by the function's own source (not imported) that have __call__."""
+    return [v for v in module.__dict__.values()
+            if isinstance(v, type) and v.__module__ == module.__name__ and v.__call__ is not object.__call__
+            and "__call__" in vars(v)]
+
+
+def _resolve_entry(module, name, entry):
+    ns = module.__dict__
+    if entry == "pyfun":
+        entry = ""  # the staged style named explicitly: pyinitial() still runs
+    if entry:
+        if entry not in ns:
+            raise FunctionLoadError(f"entry '{entry}' is not defined in the source")
+        obj = ns[entry]
+    elif "pyfun" in ns:
+        obj = None  # IMBridge staged style
+    else:
+        marked = [v for v in ns.values() if getattr(v, "__imlane_function__", None) is not None]
+        if len(marked) == 1:
+            obj = marked[0]
+        elif len(marked) > 1:
+            raise FunctionLoadError(
+                "the source defines several @imlane functions (" +
+                ", ".join(getattr(m, "__name__", "?") for m in marked) + "); name one as the entry")
+        elif name in ns and callable(ns[name]):
+            obj = ns[name]
+        elif len(_own_callable_classes(module)) == 1:
+            obj = _own_callable_classes(module)[0]
+        elif len(_own_callable_classes(module)) > 1:
+            raise FunctionLoadError(
+                "the source defines several classes with __call__ (" +
+                ", ".join(c.__name__ for c in _own_callable_classes(module)) + "); name one as the entry")
+        else:
+            raise FunctionLoadError(
+                "no entry point found: define pyfun(*columns) (and optionally pyinitial()), a class with "
+                f"__init__ and __call__(self, *columns), a callable named '{name}', or pass an entry name")
+    if obj is None:
+        pyfun = ns["pyfun"]
+        if not callable(pyfun):
+            raise FunctionLoadError("pyfun is not callable")
+        init = ns.get("pyinitial")
+        if init is not None:
+            init()
+        return pyfun, "staged"
+    if isinstance(obj, type):
+        if not callable(getattr(obj, "__call__", None)) or obj.__call__ is object.__call__:
+            raise FunctionLoadError(f"class {obj.__name__} has no __call__(self, *columns)")
+        return obj(), "class"
+    if not callable(obj):
+        raise FunctionLoadError(f"entry '{entry or name}' is not callable")
+    return obj, "function"
+
+
+class LoadedFunction:
+    """One AI function in its own namespace; its one-off context is built here, once."""
+
+    def __init__(self, name, source, filename, entry, arg_types, return_types):
+        self.name = name
+        self.arg_types = list(arg_types)
+        self.return_types = list(return_types)
+        module = types.ModuleType(f"imlane_udf_{name}")
+        module.__file__ = filename
+        try:
+            code = compile(source, filename, "exec")
+        except SyntaxError as e:
+            raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
+        # Registered so that pickle/inspect find classes defined in the function's source.
+        sys.modules[module.__name__] = module
+        exec(code, module.__dict__)
+        self.callable, self.style = _resolve_entry(module, name, entry)
+        self.module = module
+
+    def __call__(self, columns, n_rows):
+        result = self.callable(*columns)
+        return to_columns(result, n_rows, self.return_types, self.name)
+
+
+def load(name, source, filename, entry, arg_types, return_types):
+    return LoadedFunction(name, source, filename, entry, arg_types, return_types)
+
+
+def format_exception(name, exc, tb=None):
+    text = "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
+    if isinstance(exc, (FunctionLoadError, ResultError)):
+        text = str(exc)
+    return f"imlane function '{name}': {text.rstrip()}"
