@@ -5,6 +5,8 @@
 #   make demo-cpp   the C++ example against the installed package
 #   make install    PREFIX=/usr/local (default)
 #   make bench      micro benchmarks
+#   make format     clang-format the C++ sources in place (FORMAT_FILES to narrow it)
+#   make lint       clang-tidy over the C++ sources (LINT_FILES to narrow it; .clang-tidy says which checks)
 MAKEFLAGS  += --no-print-directory
 PREFIX     ?= /usr/local
 BUILD_DIR  ?= build
@@ -13,7 +15,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
 
-.PHONY: all deps configure build pythonpkg test demo demo-cpp install fuzz bench clean
+.PHONY: all deps configure build pythonpkg test demo demo-cpp install fuzz bench format lint clean
 
 all: build
 
@@ -57,6 +59,16 @@ fuzz: deps
 
 bench: build
 	$(BUILD_DIR)/bin/lane_bench
+
+CXX_SOURCES   = $(shell git ls-files '*.cpp' '*.h' '*.hpp' | grep -v '^third_party/')
+FORMAT_FILES ?= $(CXX_SOURCES)
+LINT_FILES   ?= $(shell git ls-files 'src/*.cpp' 'database/*.cpp' 'bench/*.cpp' 'demo/*.cpp')
+format: deps
+	@clang-format -i $(FORMAT_FILES)
+
+# Uses the compile commands of build/ (CMake writes them), so it sees the same flags as the build.
+lint: configure
+	@clang-tidy -p $(BUILD_DIR) --quiet $(LINT_FILES) 2>/dev/null | grep -E 'warning:|error:' && exit 1 || echo "lint: clean ($(words $(LINT_FILES)) files)"
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -70,8 +70,10 @@ int Coordinator::Serve() {
           json first;
           std::vector<UniqueFd> ignored;
           if (!RecvJson(c, &first, &ignored, 1000).ok()) first = json::object();
-          SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument("permission denied: the coordinator serves uid " +
-                                                                        std::to_string(getuid()) + " only"))));
+          // Best effort: a refused peer that has gone needs no answer.
+          SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument("permission denied: the coordinator serves uid ",
+                                                                        getuid(), " only"))))
+              .IgnoreError();
           continue;
         }
         int id = next_client++;

@@ -153,7 +153,7 @@ void ExecutorProcess::Shutdown(int grace_ms) {
   {
     std::unique_lock<std::mutex> lock(rpc_mu_, std::try_to_lock);
     if (lock.owns_lock()) {
-      SendJson(control_.get(), json{{"op", "shutdown"}});
+      SendJson(control_.get(), json{{"op", "shutdown"}}).IgnoreError();  // EOF below says the same
       bell()->RequestControl();
     }
   }
