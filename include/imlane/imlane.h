@@ -1,6 +1,8 @@
 // Everything an engine needs from IMLane's DBEnd library.
 #pragma once
 
+#include "imlane/arrow_c_abi.h"
+#include "imlane/arrow_export.h"
 #include "imlane/batch_accumulator.h"
 #include "imlane/batch_builder.h"
 #include "imlane/batch_lease.h"
