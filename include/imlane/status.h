@@ -148,10 +148,12 @@ class [[nodiscard]] Result {
     if (!_st.ok()) return _st;               \
   } while (0)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` may be a declaration, which parentheses would break.
 #define IMLANE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                 \
   if (!tmp.ok()) return tmp.status();                 \
   lhs = tmp.MoveValue();
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Assign the value of a Result to lhs, or return its error.
 #define IMLANE_ASSIGN_OR_RETURN(lhs, rexpr) \

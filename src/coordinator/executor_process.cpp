@@ -64,10 +64,12 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
                                    "--runtime-dir", options.runtime_dir,
                                    "--spin-us", std::to_string(options.spin_us)};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env = ExecutorEnvironment(environ);
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   rlimit cpu_limit{RLIM_INFINITY, RLIM_INFINITY}, files_limit{RLIM_INFINITY, RLIM_INFINITY};

@@ -63,9 +63,11 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
       lanes.push_back(rec.lane.get());
       auto fn = registry_->FindById(rec.lane->function_id());
       std::string name = fn ? fn->def.name : "?";
-      LaneCoordinator(rec.lane.get()).Fail(StatusCode::kExecutorFailed,
-                             "imlane executor " + std::to_string(index) + " (pid " + std::to_string(pid) +
-                                 ") died while running function '" + name + "': " + how);
+      LaneCoordinator(rec.lane.get())
+          .Fail(StatusCode::kExecutorFailed, Status::FromArgs(StatusCode::kExecutorFailed, "imlane executor ", index,
+                                                              " (pid ", pid, ") died while running function '", name,
+                                                              "': ", how)
+                                                 .message());
     }
     Log(LogLevel::kWarn, "coordinator",
         "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");

@@ -33,6 +33,7 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
                                    "--lane-bytes", std::to_string(settings.lane_bytes),
                                    "--executor-memory-mb", std::to_string(settings.executor_memory_mb)};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = fork();
