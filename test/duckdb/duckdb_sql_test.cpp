@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -279,6 +280,26 @@ TEST_F(DuckDBTest, ErrorsNameTheFunctionAndTheProblem) {
   Error("SELECT syntax(1.0)");  // never registered
   // The database and the working function are unharmed.
   EXPECT_EQ(One("SELECT lin(1.0, 1.0)").GetValue<double>(), 3.0);
+}
+
+TEST_F(DuckDBTest, TimeoutErrorNamesTheConfiguredTimeout) {
+  Create("stuck", "import time\ndef pyfun(x):\n    time.sleep(4)\n    return x\n", "DOUBLE", "DOUBLE");
+  MakeTable(10);
+  Ok("SET imlane_timeout_ms = 1500");
+  // The prediction operator waits in slices itself; the error names the whole timeout.
+  auto start = std::chrono::steady_clock::now();
+  std::string e = Error("SELECT stuck(a) FROM t");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(e.find("imlane function 'stuck' did not finish a batch of"), std::string::npos) << e;
+  EXPECT_NE(e.find("rows within 1500 ms (imlane_timeout_ms)"), std::string::npos) << e;
+  EXPECT_GE(took, std::chrono::milliseconds(1400));
+  // The per-vector path (a projection above a LIMIT) says the same.
+  e = Error("SELECT stuck(x) FROM (SELECT range::DOUBLE AS x FROM range(10) LIMIT 5)");
+  EXPECT_NE(e.find("within 1500 ms (imlane_timeout_ms)"), std::string::npos) << e;
+  // The stuck executors were replaced: a quick function still runs.
+  Ok("SET imlane_timeout_ms = 60000");
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE lin(a, b) <> a * 2 + b").GetValue<int64_t>(), 0);
 }
 
 TEST_F(DuckDBTest, DropFunction) {

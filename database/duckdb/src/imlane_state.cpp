@@ -1,22 +1,12 @@
 #include "imlane_state.hpp"
 
+#include "function/imlane_settings.hpp"
+
 namespace imlane {
 namespace duckdb_integration {
 
 IMLaneState &GetState(duckdb::ClientContext &context) {
   return *duckdb::ObjectCache::GetObjectCache(context).GetOrCreate<IMLaneState>(IMLaneState::ObjectType());
-}
-
-int64_t IntSetting(duckdb::ClientContext &context, const char *name, int64_t fallback) {
-  duckdb::Value v;
-  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.GetValue<int64_t>();
-  return fallback;
-}
-
-std::string StringSetting(duckdb::ClientContext &context, const char *name) {
-  duckdb::Value v;
-  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.ToString();
-  return "";
 }
 
 Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
@@ -27,7 +17,7 @@ Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
   s.n_executors = static_cast<int>(IntSetting(context, "imlane_executors", 0));
   s.batch_rows = 0;  // the prediction operator pins per query (imlane_batch_size) or follows the tuner
   s.max_inflight = static_cast<int>(IntSetting(context, "imlane_max_inflight", 0));
-  s.timeout_ms = static_cast<int>(IntSetting(context, "imlane_timeout_ms", 60000));
+  s.timeout_ms = TimeoutMsSetting(context);
   s.lane_bytes = static_cast<size_t>(IntSetting(context, "imlane_lane_bytes", 64 << 20));
   IMLANE_ASSIGN_OR_RETURN(ctx_, DBEndContext::Setup(s));
   return ctx_.get();

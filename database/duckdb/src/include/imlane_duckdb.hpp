@@ -1,5 +1,7 @@
-// IMLane for DuckDB: registers the SQL surface (imlane_create_function, imlane_drop_function,
-// imlane_functions(), the imlane_* settings) and the prediction operator into a database.
+// IMLane for DuckDB, the entry point (imlane_duckdb.cpp): registers the SQL surface
+// (imlane_create_function, imlane_drop_function, imlane_functions(), the imlane_* settings; see
+// function/) and the optimizer extension that plans the prediction operator (optimizer/, operator/)
+// into a database.
 //
 //   duckdb::DuckDB db("file.db");
 //   imlane::duckdb_integration::LoadIMLane(*db.instance);

@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "duckdb.hpp"
 #include "duckdb/storage/object_cache.hpp"
@@ -15,13 +14,6 @@
 
 namespace imlane {
 namespace duckdb_integration {
-
-struct SqlFunction {
-  std::string name;
-  std::string source;
-  std::vector<TypeId> arg_types;
-  std::vector<TypeId> return_types;
-};
 
 class IMLaneState : public duckdb::ObjectCacheEntry {
  public:
@@ -32,17 +24,14 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   Result<DBEndContext *> Context(duckdb::ClientContext &context);
 
   std::mutex mu;
-  std::map<std::string, SqlFunction> functions;
+  // The functions registered through this database's SQL (imlane_create_function), by name.
+  std::map<std::string, FunctionSpec> functions;
 
  private:
   std::unique_ptr<DBEndContext> ctx_;
 };
 
 IMLaneState &GetState(duckdb::ClientContext &context);
-
-// Current value of an imlane_* setting.
-int64_t IntSetting(duckdb::ClientContext &context, const char *name, int64_t fallback);
-std::string StringSetting(duckdb::ClientContext &context, const char *name);
 
 // Throws the DuckDB exception that carries an IMLane error to the SQL user.
 [[noreturn]] void ThrowStatus(const Status &st);

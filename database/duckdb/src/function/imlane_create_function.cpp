@@ -1,0 +1,85 @@
+#include "function/imlane_create_function.hpp"
+
+#include "duckdb/catalog/catalog.hpp"
+#include "duckdb/catalog/catalog_entry/scalar_function_catalog_entry.hpp"
+#include "duckdb/parser/parsed_data/create_scalar_function_info.hpp"
+#include "function/imlane_scalar_function.hpp"
+#include "function/run_once_table_function.hpp"
+#include "imlane_state.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+using namespace duckdb;  // NOLINT: DuckDB glue
+
+namespace {
+
+constexpr const char *kName = "imlane_create_function";
+
+struct CreateBindData : public TableFunctionData {
+  std::string name, source, args, returns;
+};
+
+unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &input, vector<LogicalType> &return_types,
+                                    vector<string> &names) {
+  auto data = make_uniq<CreateBindData>();
+  data->name = StringArgument(input, 0, kName, "the function name");
+  data->source = StringArgument(input, 1, kName, "the source (a .py path or Python code)");
+  data->args = StringArgument(input, 2, kName, "the argument types");
+  data->returns = StringArgument(input, 3, kName, "the return type");
+  names = {"name", "version", "signature", "executors"};
+  return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
+  return std::move(data);
+}
+
+void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk &output) {
+  if (!input.global_state->Cast<RunOnceState>().First()) return;
+  auto &data = input.bind_data->Cast<CreateBindData>();
+  auto spec = FunctionSpec::Make(data.name, data.source, data.args, data.returns);
+  if (!spec.ok()) ThrowStatus(spec.status().WithContext(std::string(kName) + "('" + data.name + "')"));
+  if (spec->return_types.size() != 1) {
+    throw InvalidInputException("%s('%s'): a SQL function returns exactly one type, got '%s'", kName, data.name,
+                                data.returns);
+  }
+  IMLaneState &state = GetState(context);
+  auto &catalog = Catalog::GetSystemCatalog(context);
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    auto existing = catalog.GetEntry<ScalarFunctionCatalogEntry>(context, DEFAULT_SCHEMA, data.name,
+                                                                 OnEntryNotFound::RETURN_NULL);
+    if (existing && !state.functions.count(data.name)) {
+      throw InvalidInputException("%s: '%s' is already a DuckDB function; choose another name", kName, data.name);
+    }
+  }
+  auto ctx = state.Context(context);
+  if (!ctx.ok()) ThrowStatus(ctx.status());
+  Status st = (*ctx)->RegisterFunction(*spec);
+  if (!st.ok()) ThrowStatus(st);
+  auto info = (*ctx)->GetFunction(data.name);
+  if (!info.ok()) ThrowStatus(info.status());
+
+  CreateScalarFunctionInfo create(IMLaneScalarFunction::GetFunction(*spec));
+  create.on_conflict = OnCreateConflict::REPLACE_ON_CONFLICT;
+  catalog.CreateFunction(context, create);
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    state.functions[data.name] = *spec;
+  }
+  output.SetCardinality(1);
+  output.SetValue(0, 0, Value(data.name));
+  output.SetValue(1, 0, Value::INTEGER(static_cast<int32_t>(info->version)));
+  output.SetValue(2, 0,
+                  Value(data.name + "(" + TypeListToString(spec->arg_types) + ") -> " +
+                        TypeListToString(spec->return_types)));
+  output.SetValue(3, 0, Value::INTEGER(info->executors));
+}
+
+}  // namespace
+
+TableFunction IMLaneCreateFunction::GetFunction() {
+  return TableFunction(kName, {LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR},
+                       CreateExecute, CreateBind, RunOnceInit);
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane

@@ -1,0 +1,68 @@
+#include "function/imlane_scalar_function.hpp"
+
+#include "duckdb/planner/expression_iterator.hpp"
+#include "duckdb_table_converter.hpp"
+#include "function/imlane_settings.hpp"
+#include "imlane_state.hpp"
+#include "pull_batch.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+using namespace duckdb;  // NOLINT: DuckDB glue
+
+static void IMLaneScalarExecute(DataChunk &args, ExpressionState &state, Vector &result) {
+  const std::string &name = IMLaneFunctionName(state.expr.Cast<BoundFunctionExpression>());
+  ClientContext &client = state.GetContext();
+  auto ctx = GetState(client).Context(client);
+  if (!ctx.ok()) ThrowStatus(ctx.status());
+  const size_t n = args.size();
+  auto open = (*ctx)->BeginBatch(name, n);
+  if (!open.ok()) ThrowStatus(open.status());
+  Status st = DuckDBConverter::Write(args, 0, n, &open->builder());
+  if (!st.ok()) ThrowStatus(st);
+  auto ticket = (*ctx)->Submit(std::move(*open));
+  if (!ticket.ok()) ThrowStatus(ticket.status());
+  PulledBatch pulled = PullBatch(**ctx, client, *ticket, TimeoutMsSetting(client));
+  st = DuckDBConverter::ReadColumn(pulled.batch().column(0), 0, n, &result);
+  if (!st.ok()) ThrowStatus(st);
+}
+
+ScalarFunction IMLaneScalarFunction::GetFunction(const FunctionSpec &spec) {
+  vector<LogicalType> args;
+  for (TypeId t : spec.arg_types) args.push_back(DuckDBTypeOf(t));
+  ScalarFunction f(spec.name, args, DuckDBTypeOf(spec.return_types[0]), IMLaneScalarExecute);
+  f.function_info = make_shared_ptr<IMLaneFunctionInfo>(spec.name);
+  // NULLs go to Python like any other value (as NaN / None): the model decides.
+  f.null_handling = FunctionNullHandling::SPECIAL_HANDLING;
+  return f;
+}
+
+bool IsIMLaneFunction(const BoundFunctionExpression &expr) {
+  return expr.function.function_info &&
+         dynamic_cast<const IMLaneFunctionInfo *>(expr.function.function_info.get()) != nullptr;
+}
+
+const std::string &IMLaneFunctionName(const BoundFunctionExpression &expr) {
+  return expr.function.function_info->Cast<IMLaneFunctionInfo>().name;
+}
+
+bool ContainsIMLane(const Expression &expr) {
+  if (expr.GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
+      IsIMLaneFunction(expr.Cast<BoundFunctionExpression>())) {
+    return true;
+  }
+  bool found = false;
+  ExpressionIterator::EnumerateChildren(expr, [&](const Expression &child) { found = found || ContainsIMLane(child); });
+  return found;
+}
+
+bool ContainsIMLane(const vector<unique_ptr<Expression>> &exprs) {
+  for (auto &e : exprs) {
+    if (ContainsIMLane(*e)) return true;
+  }
+  return false;
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane

@@ -1,0 +1,45 @@
+#include "function/imlane_settings.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+using namespace duckdb;  // NOLINT: DuckDB glue
+
+bool IMLaneSettings::Register(DBConfig &config) {
+  if (config.extension_parameters.count("imlane_batch_size")) return false;
+  config.AddExtensionOption("imlane_executors",
+                            "executor processes of a coordinator IMLane starts itself (0 = usable cores); "
+                            "takes effect at the first use of IMLane in this database",
+                            LogicalType::INTEGER, Value::INTEGER(0));
+  config.AddExtensionOption("imlane_batch_size",
+                            "rows per batch sent to an executor; 0 = adaptive (tuned per function)",
+                            LogicalType::BIGINT, Value::BIGINT(0));
+  config.AddExtensionOption("imlane_max_inflight", "batches in flight per function; 0 = executors x 8",
+                            LogicalType::INTEGER, Value::INTEGER(0));
+  config.AddExtensionOption("imlane_timeout_ms", "a batch that takes longer fails and its executor is replaced",
+                            LogicalType::BIGINT, Value::BIGINT(kDefaultTimeoutMs));
+  config.AddExtensionOption("imlane_socket", "coordinator socket; empty = $IMLANE_SOCKET or the per-user default",
+                            LogicalType::VARCHAR, Value(""));
+  config.AddExtensionOption("imlane_lane_bytes", "shared memory per in-flight batch (input plus result)",
+                            LogicalType::BIGINT, Value::BIGINT(64 << 20));
+  return true;
+}
+
+int64_t IntSetting(ClientContext &context, const char *name, int64_t fallback) {
+  Value v;
+  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.GetValue<int64_t>();
+  return fallback;
+}
+
+std::string StringSetting(ClientContext &context, const char *name) {
+  Value v;
+  if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.ToString();
+  return "";
+}
+
+int TimeoutMsSetting(ClientContext &context) {
+  return static_cast<int>(IntSetting(context, "imlane_timeout_ms", kDefaultTimeoutMs));
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane

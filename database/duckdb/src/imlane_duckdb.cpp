@@ -1,0 +1,25 @@
+// LoadIMLane: what IMLane adds to a DuckDB database. Each piece lives in its own file.
+#include "imlane_duckdb.hpp"
+
+#include "duckdb.hpp"
+#include "duckdb/main/extension/extension_loader.hpp"
+#include "function/imlane_create_function.hpp"
+#include "function/imlane_drop_function.hpp"
+#include "function/imlane_functions.hpp"
+#include "function/imlane_settings.hpp"
+#include "optimizer/imlane_optimizer.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+void LoadIMLane(duckdb::DatabaseInstance &db) {
+  if (!IMLaneSettings::Register(duckdb::DBConfig::GetConfig(db))) return;  // already loaded
+  duckdb::ExtensionLoader loader(db, "imlane");
+  loader.RegisterFunction(IMLaneCreateFunction::GetFunction());
+  loader.RegisterFunction(IMLaneDropFunction::GetFunction());
+  loader.RegisterFunction(IMLaneFunctionsFunction::GetFunction());
+  IMLaneOptimizer::Register(db);
+}
+
+}  // namespace duckdb_integration
+}  // namespace imlane

@@ -1,0 +1,35 @@
+// The imlane_* settings (SET imlane_batch_size = 8192, ...): their registration as DuckDB
+// extension options and how the rest of the integration reads them.
+//
+//   imlane_executors     executors of a coordinator IMLane starts itself      (first use)
+//   imlane_batch_size    rows per batch; 0 = adaptive                          (per query)
+//   imlane_max_inflight  batches in flight per function                        (first use)
+//   imlane_timeout_ms    a batch that takes longer fails                       (per query)
+//   imlane_socket        coordinator socket                                    (first use)
+//   imlane_lane_bytes    shared memory per in-flight batch                     (first use)
+// "First use": read when the database's DBEnd context is created (imlane_state.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "duckdb.hpp"
+
+namespace imlane {
+namespace duckdb_integration {
+
+struct IMLaneSettings {
+  // Adds the options to `config`; false (and nothing done) when they are there already.
+  static bool Register(duckdb::DBConfig &config);
+};
+
+constexpr int64_t kDefaultTimeoutMs = 60000;
+
+// Current value of an imlane_* setting.
+int64_t IntSetting(duckdb::ClientContext &context, const char *name, int64_t fallback);
+std::string StringSetting(duckdb::ClientContext &context, const char *name);
+// imlane_timeout_ms.
+int TimeoutMsSetting(duckdb::ClientContext &context);
+
+}  // namespace duckdb_integration
+}  // namespace imlane
