@@ -59,7 +59,9 @@ class DBEndContext {
   Result<Ticket> Submit(OpenBatch&& batch);
   // Never blocks: the result when ready, nullopt while running, an error if it failed.
   Result<std::optional<PulledBatch>> TryPull(Ticket ticket);
-  // Blocks until the result is ready or timeout_ms (-1: settings' timeout) has passed.
+  // Blocks until the result is ready or timeout_ms (-1: settings' timeout) has passed since the
+  // ticket was first waited for (by Wait or Pull). A batch still running then times out: its
+  // executor is killed and replaced.
   Result<PulledBatch> Pull(Ticket ticket, int timeout_ms = -1);
   // Waits up to timeout_ms for a batch to finish without consuming it and without acting on a
   // timeout (Pull kills a stuck executor; Wait lets the caller check for cancellation between waits).

@@ -319,12 +319,14 @@ Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
     impl_->tickets[ticket] = slot;
   }
   slot->request_rows = batch.builder_->num_rows();
+  slot->wait_started_ns = 0;
   slot->client().PostRequest(slot->function->fid, slot->lane.arena_offset(), bytes, slot->bell);
   return ticket;
 }
 
 Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
   IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kLook));
+  if (slot->wait_started_ns == 0) slot->wait_started_ns = MonotonicNanos();
   Status st = impl_->WaitFinished(slot, DeadlineAfterMs(timeout_ms));
   if (st.code() == StatusCode::kTimedOut) return false;
   IMLANE_RETURN_NOT_OK(st);
@@ -352,7 +354,10 @@ Result<PulledBatch> DBEndContext::Pull(Ticket ticket, int timeout_ms) {
   // One puller per ticket: it ends here.
   IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kTake));
   const int effective = timeout_ms < 0 ? impl_->settings.timeout_ms : timeout_ms;
-  Status st = impl_->WaitFinished(slot, DeadlineAfterMs(effective));
+  // The timeout counts from the ticket's first wait, so a caller that waited in slices (Wait) and
+  // then pulls with its whole timeout gets the stuck batch handled, and reported, as one wait.
+  if (slot->wait_started_ns == 0) slot->wait_started_ns = MonotonicNanos();
+  Status st = impl_->WaitFinished(slot, slot->wait_started_ns + static_cast<int64_t>(effective) * 1000000);
   if (st.code() == StatusCode::kUnavailable) {
     {
       std::lock_guard<std::mutex> lock(impl_->mu);

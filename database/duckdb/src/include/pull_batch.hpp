@@ -5,7 +5,7 @@
 #pragma once
 
 #include "duckdb.hpp"
-#include "imlane/dbend.h"
+#include "imlane/dbend_context.h"
 
 namespace imlane {
 namespace duckdb_integration {

@@ -30,6 +30,7 @@ class Slot {
   bool in_use = false;     // held by an OpenBatch, a ticket or a PulledBatch
   bool abandoned = false;  // its batch timed out or was discarded; free once the Lane has settled
   size_t request_rows = 0;
+  int64_t wait_started_ns = 0;  // when its ticket was first waited for (Wait or Pull); 0: not yet
 
   LaneClient client() { return LaneClient(&lane); }
   // The finished request's result, checked like any input from another process: placement and

@@ -17,7 +17,7 @@
 #include "duckdb.hpp"
 #include "duckdb/function/scalar_function.hpp"
 #include "duckdb/planner/expression/bound_function_expression.hpp"
-#include "imlane/dbend.h"
+#include "imlane/dbend_context.h"
 
 namespace imlane {
 namespace duckdb_integration {
