@@ -178,12 +178,15 @@ Status DBEndContext::Impl::Abandon(Slot* slot, int timeout_ms) {
 }
 
 Result<PulledBatch> DBEndContext::Impl::Collect(DBEndContext* owner, Slot* slot) {
-  Result<BatchView> view = Status::Internal("unreachable");
   auto placement = slot->client().Outcome();
-  if (placement.ok()) view = slot->OpenResult(*placement);
-  if (!placement.ok() || !view.ok()) {
+  if (!placement.ok()) {
     Free(slot);
-    return placement.ok() ? view.status() : placement.status();
+    return placement.status();
+  }
+  auto view = slot->OpenResult(*placement);
+  if (!view.ok()) {
+    Free(slot);
+    return view.status();
   }
   {
     std::lock_guard<std::mutex> lock(mu);
