@@ -40,7 +40,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string ReadFile(const std::string &path) {
+std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -62,11 +62,11 @@ struct InProcess {
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> rows{0};
 };
-InProcess *g_inproc = nullptr;
+InProcess* g_inproc = nullptr;
 
 // One call per DuckDB vector. The vector is laid out in the Lane format in a thread-local buffer
 // (the same one write IMLane does into shared memory) and run through the executor's runtime.
-void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb::Vector &result) {
+void InProcessExecute(duckdb::DataChunk& args, duckdb::ExpressionState&, duckdb::Vector& result) {
   thread_local std::vector<uint64_t> buffer;  // uint64_t: 8-byte alignment for the Arrow buffers
   const size_t n = args.size();
   // The builder shares string space equally among VARCHAR columns: give each one room for the
@@ -77,16 +77,16 @@ void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb
     varchar_columns++;
     duckdb::UnifiedVectorFormat f;
     args.data[c].ToUnifiedFormat(n, f);
-    auto *s = duckdb::UnifiedVectorFormat::GetData<duckdb::string_t>(f);
+    auto* s = duckdb::UnifiedVectorFormat::GetData<duckdb::string_t>(f);
     for (size_t i = 0; i < n; i++) string_bytes += s[f.sel->get_index(i)].GetSize();
   }
-  const auto &def = g_inproc->def;
+  const auto& def = g_inproc->def;
   const uint64_t in_bytes = imlane::BatchLayout::RequiredBytes(def.arg_types, n, string_bytes * varchar_columns);
   // Result room: fixed-width results need little; VARCHAR results get generous space.
   const uint64_t out_bytes = imlane::BatchLayout::RequiredBytes(def.return_types, n, 256 * n + (1 << 20));
   const uint64_t total = in_bytes + out_bytes + 4096;
   if (buffer.size() * 8 < total) buffer.assign(total / 8 + 1, 0);
-  auto *region = reinterpret_cast<uint8_t *>(buffer.data());
+  auto* region = reinterpret_cast<uint8_t*>(buffer.data());
   const size_t region_bytes = buffer.size() * 8;
 
   imlane::BatchBuilder in;
@@ -107,8 +107,7 @@ void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb
   auto served = imlane::ServeBatch(&g_inproc->python, region, region_bytes, 0, 1, 0, *in_size);
   PyGILState_Release(gil);
   if (!served.ok()) throw duckdb::InvalidInputException(served.status().ToString());
-  auto result_view =
-      imlane::BatchLayout::Open(region, region_bytes, served->result.offset, served->result.bytes);
+  auto result_view = imlane::BatchLayout::Open(region, region_bytes, served->result.offset, served->result.bytes);
   if (!result_view.ok()) throw duckdb::InvalidInputException(result_view.status().ToString());
   st = imlane::DuckDBConverter::ReadColumn(result_view->column(0), 0, n, &result);
   if (!st.ok()) throw duckdb::InvalidInputException(st.ToString());
@@ -116,8 +115,8 @@ void InProcessExecute(duckdb::DataChunk &args, duckdb::ExpressionState &, duckdb
   g_inproc->rows += n;
 }
 
-void RegisterInProcess(duckdb::Connection &con, const std::string &name, const std::string &file,
-                       const std::string &args, const std::string &returns) {
+void RegisterInProcess(duckdb::Connection& con, const std::string& name, const std::string& file,
+                       const std::string& args, const std::string& returns) {
   auto arg_types = imlane::ParseTypeList(args);
   auto ret_types = imlane::ParseTypeList(returns);
   if (!arg_types.ok()) throw std::runtime_error(arg_types.status().ToString());
@@ -134,15 +133,13 @@ void RegisterInProcess(duckdb::Connection &con, const std::string &name, const s
   duckdb::ScalarFunction fn(name, duck_args, imlane::DuckDBTypeOf((*ret_types)[0]), InProcessExecute);
   fn.stability = duckdb::FunctionStability::VOLATILE;  // a model call: never folded or deduplicated
   duckdb::CreateScalarFunctionInfo info(fn);
-  auto &context = *con.context;
-  context.RunFunctionInTransaction([&]() {
-    duckdb::Catalog::GetSystemCatalog(context).CreateFunction(context, info);
-  });
+  auto& context = *con.context;
+  context.RunFunctionInTransaction([&]() { duckdb::Catalog::GetSystemCatalog(context).CreateFunction(context, info); });
 }
 
 // ---- common ------------------------------------------------------------------------------------------
 
-std::string CsvField(const duckdb::Value &v) {
+std::string CsvField(const duckdb::Value& v) {
   if (v.IsNull()) return "";
   std::string s = v.ToString();
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -151,7 +148,7 @@ std::string CsvField(const duckdb::Value &v) {
   return q + "\"";
 }
 
-void WriteCsv(duckdb::MaterializedQueryResult &result, const std::string &path) {
+void WriteCsv(duckdb::MaterializedQueryResult& result, const std::string& path) {
   std::ofstream out(path);
   for (size_t c = 0; c < result.ColumnCount(); c++) out << (c ? "," : "") << result.ColumnName(c);
   out << "\n";
@@ -162,7 +159,7 @@ void WriteCsv(duckdb::MaterializedQueryResult &result, const std::string &path) 
 }
 
 // (batches, rows) the executors have run for `name` so far.
-std::pair<uint64_t, uint64_t> IMLaneCounters(duckdb::Connection &con, const std::string &name) {
+std::pair<uint64_t, uint64_t> IMLaneCounters(duckdb::Connection& con, const std::string& name) {
   auto r = con.Query("SELECT batches, rows FROM imlane_functions() WHERE name = '" + name + "'");
   if (r->HasError() || r->RowCount() == 0) return {0, 0};
   return {r->GetValue(0, 0).GetValue<uint64_t>(), r->GetValue(1, 0).GetValue<uint64_t>()};
@@ -170,7 +167,7 @@ std::pair<uint64_t, uint64_t> IMLaneCounters(duckdb::Connection &con, const std:
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   CLI::App app{"Runs one prediction query of the Q1-Q8 benchmark on DuckDB (see bench/README.md)"};
   std::string system, db_path, name, file, args, returns, query, result_csv;
   int repeat = 3, warmup = 1, threads = 0;
@@ -203,20 +200,20 @@ int main(int argc, char **argv) {
       return r;
     };
     if (system == "imlane") imlane::duckdb_integration::LoadIMLane(*db.instance);  // before its settings
-    for (auto &s : settings) {
+    for (auto& s : settings) {
       auto eq = s.find('=');
       if (eq == std::string::npos) throw std::runtime_error("--set wants name=value, got " + s);
       check(con.Query("SET " + s.substr(0, eq) + " = " + s.substr(eq + 1)));
     }
     if (system == "imlane") {
-      check(con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns +
-                      "')"));
+      check(
+          con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns + "')"));
     } else {
       RegisterInProcess(con, name, file, args, returns);
     }
 
     // One run, interrupted by a watchdog after time_limit seconds.
-    auto run = [&](bool *timed_out) {
+    auto run = [&](bool* timed_out) {
       std::mutex mu;
       std::condition_variable cv;
       bool done = false;
@@ -274,7 +271,7 @@ int main(int argc, char **argv) {
     out["batches"] = batches;
     out["rows_udf"] = rows_udf;
     out["mean_batch_rows"] = batches ? static_cast<double>(rows_udf) / static_cast<double>(batches) : 0.0;
-  } catch (std::exception &e) {
+  } catch (std::exception& e) {
     out["status"] = "error";
     out["error"] = duckdb::ErrorData(e).Message();
   }

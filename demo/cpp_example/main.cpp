@@ -34,10 +34,14 @@ int main(int argc, char** argv) {
   int executors = 2;
   std::string model = "model.py";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--rows")) total_rows = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--batch-rows")) batch_rows = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--executors")) executors = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
+    if (!std::strcmp(argv[i], "--rows"))
+      total_rows = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--batch-rows"))
+      batch_rows = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--executors"))
+      executors = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--model"))
+      model = argv[i + 1];
   }
 
   imlane::Settings settings;
@@ -89,7 +93,8 @@ int main(int argc, char** argv) {
     auto open = (*ctx)->BeginBatch("linear_score", rows);
     if (!open.ok()) return Die("begin batch", open.status());
     imlane::BatchBuilder& b = open->builder();
-    auto c1 = b.column(0).ReserveValues(rows), c2 = b.column(1).ReserveValues(rows), c3 = b.column(2).ReserveValues(rows);
+    auto c1 = b.column(0).ReserveValues(rows), c2 = b.column(1).ReserveValues(rows),
+         c3 = b.column(2).ReserveValues(rows);
     if (!c1.ok() || !c2.ok() || !c3.ok()) return Die("reserve", c1.status());
     auto* x1 = reinterpret_cast<double*>(*c1);
     auto* x2 = reinterpret_cast<double*>(*c2);

@@ -15,7 +15,6 @@ namespace imlane {
 
 class BatchBuilder;
 
-
 // Appends values to one column of a BatchBuilder, straight into the Lane.
 class ColumnBuilder {
  public:

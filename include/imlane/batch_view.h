@@ -21,8 +21,13 @@ class ColumnView {
   ColumnView() = default;
   ColumnView(TypeId type, size_t length, size_t null_count, const uint8_t* validity, const uint8_t* data,
              const int32_t* offsets, size_t data_bytes)
-      : type_(type), length_(length), null_count_(null_count), validity_(validity), data_(data),
-        offsets_(offsets), data_bytes_(data_bytes) {}
+      : type_(type),
+        length_(length),
+        null_count_(null_count),
+        validity_(validity),
+        data_(data),
+        offsets_(offsets),
+        data_bytes_(data_bytes) {}
 
   TypeId type() const { return type_; }
   size_t length() const { return length_; }
@@ -36,7 +41,9 @@ class ColumnView {
   bool IsValid(size_t i) const { return validity_ == nullptr || bit_util::GetBit(validity_, i); }
   bool IsNull(size_t i) const { return !IsValid(i); }
   template <typename T>
-  const T* values() const { return reinterpret_cast<const T*>(data_); }
+  const T* values() const {
+    return reinterpret_cast<const T*>(data_);
+  }
   template <typename T>
   T Get(size_t i) const {
     T v;

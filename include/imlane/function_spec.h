@@ -16,7 +16,7 @@ struct FunctionSpec {
   std::string source;  // path to a .py file, or inline Python code
   std::vector<TypeId> arg_types;
   std::vector<TypeId> return_types;
-  std::string entry;   // optional: which object in the source to call
+  std::string entry;  // optional: which object in the source to call
 
   // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
   static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,
@@ -29,8 +29,8 @@ struct FunctionInfo {
   uint32_t version = 0;
   std::vector<TypeId> arg_types;
   std::vector<TypeId> return_types;
-  int executors = 0;   // executors serving this context
-  int slots = 0;       // in-flight slots of this context
+  int executors = 0;  // executors serving this context
+  int slots = 0;      // in-flight slots of this context
 };
 
 }  // namespace imlane

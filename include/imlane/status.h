@@ -6,24 +6,24 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace imlane {
 
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument = 1,   // the caller passed something malformed (type name, batch, option)
-  kNotFound = 2,          // unknown function, file, ticket
+  kInvalidArgument = 1,  // the caller passed something malformed (type name, batch, option)
+  kNotFound = 2,         // unknown function, file, ticket
   kAlreadyExists = 3,
   kCapacityExceeded = 4,  // a batch or value does not fit the Lane
   kTimedOut = 5,
-  kPythonError = 6,       // the AI function raised, or returned something unusable
-  kExecutorFailed = 7,    // the executor process died or was killed
-  kIOError = 8,           // sockets, shared memory, files
-  kProtocolError = 9,     // a peer sent something that fails validation
-  kUnavailable = 10,      // no coordinator, no executor
+  kPythonError = 6,     // the AI function raised, or returned something unusable
+  kExecutorFailed = 7,  // the executor process died or was killed
+  kIOError = 8,         // sockets, shared memory, files
+  kProtocolError = 9,   // a peer sent something that fails validation
+  kUnavailable = 10,    // no coordinator, no executor
   kCancelled = 11,
   kInternal = 12,
 };
@@ -58,29 +58,53 @@ class [[nodiscard]] Status {
   }
   // Message factories take any number of parts: Status::NotFound("function '", name, "'").
   template <typename... Args>
-  static Status InvalidArgument(Args&&... a) { return FromArgs(StatusCode::kInvalidArgument, std::forward<Args>(a)...); }
+  static Status InvalidArgument(Args&&... a) {
+    return FromArgs(StatusCode::kInvalidArgument, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status NotFound(Args&&... a) { return FromArgs(StatusCode::kNotFound, std::forward<Args>(a)...); }
+  static Status NotFound(Args&&... a) {
+    return FromArgs(StatusCode::kNotFound, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status AlreadyExists(Args&&... a) { return FromArgs(StatusCode::kAlreadyExists, std::forward<Args>(a)...); }
+  static Status AlreadyExists(Args&&... a) {
+    return FromArgs(StatusCode::kAlreadyExists, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status CapacityExceeded(Args&&... a) { return FromArgs(StatusCode::kCapacityExceeded, std::forward<Args>(a)...); }
+  static Status CapacityExceeded(Args&&... a) {
+    return FromArgs(StatusCode::kCapacityExceeded, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status TimedOut(Args&&... a) { return FromArgs(StatusCode::kTimedOut, std::forward<Args>(a)...); }
+  static Status TimedOut(Args&&... a) {
+    return FromArgs(StatusCode::kTimedOut, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status PythonError(Args&&... a) { return FromArgs(StatusCode::kPythonError, std::forward<Args>(a)...); }
+  static Status PythonError(Args&&... a) {
+    return FromArgs(StatusCode::kPythonError, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status ExecutorFailed(Args&&... a) { return FromArgs(StatusCode::kExecutorFailed, std::forward<Args>(a)...); }
+  static Status ExecutorFailed(Args&&... a) {
+    return FromArgs(StatusCode::kExecutorFailed, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status IOError(Args&&... a) { return FromArgs(StatusCode::kIOError, std::forward<Args>(a)...); }
+  static Status IOError(Args&&... a) {
+    return FromArgs(StatusCode::kIOError, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status ProtocolError(Args&&... a) { return FromArgs(StatusCode::kProtocolError, std::forward<Args>(a)...); }
+  static Status ProtocolError(Args&&... a) {
+    return FromArgs(StatusCode::kProtocolError, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status Unavailable(Args&&... a) { return FromArgs(StatusCode::kUnavailable, std::forward<Args>(a)...); }
+  static Status Unavailable(Args&&... a) {
+    return FromArgs(StatusCode::kUnavailable, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status Cancelled(Args&&... a) { return FromArgs(StatusCode::kCancelled, std::forward<Args>(a)...); }
+  static Status Cancelled(Args&&... a) {
+    return FromArgs(StatusCode::kCancelled, std::forward<Args>(a)...);
+  }
   template <typename... Args>
-  static Status Internal(Args&&... a) { return FromArgs(StatusCode::kInternal, std::forward<Args>(a)...); }
+  static Status Internal(Args&&... a) {
+    return FromArgs(StatusCode::kInternal, std::forward<Args>(a)...);
+  }
   // errno-based I/O error: "<what>: <strerror(errnum)>".
   static Status FromErrno(const std::string& what, int errnum);
 
@@ -108,7 +132,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor): like arrow::Result
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor): like arrow::Result
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = Status::Internal("Result constructed from OK status without a value");
   }
@@ -142,10 +166,10 @@ class [[nodiscard]] Result {
 #define IMLANE_CONCAT(a, b) IMLANE_CONCAT_INNER(a, b)
 
 // Return early with the status when it is an error.
-#define IMLANE_RETURN_NOT_OK(expr)           \
-  do {                                       \
-    ::imlane::Status _st = (expr);           \
-    if (!_st.ok()) return _st;               \
+#define IMLANE_RETURN_NOT_OK(expr) \
+  do {                             \
+    ::imlane::Status _st = (expr); \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 // NOLINTBEGIN(bugprone-macro-parentheses): `lhs` may be a declaration, which parentheses would break.
@@ -156,5 +180,4 @@ class [[nodiscard]] Result {
 // NOLINTEND(bugprone-macro-parentheses)
 
 // Assign the value of a Result to lhs, or return its error.
-#define IMLANE_ASSIGN_OR_RETURN(lhs, rexpr) \
-  IMLANE_ASSIGN_OR_RETURN_IMPL(IMLANE_CONCAT(_res_, __LINE__), lhs, rexpr)
+#define IMLANE_ASSIGN_OR_RETURN(lhs, rexpr) IMLANE_ASSIGN_OR_RETURN_IMPL(IMLANE_CONCAT(_res_, __LINE__), lhs, rexpr)

@@ -12,16 +12,16 @@ namespace imlane {
 
 // Wire values are stable: they appear in Lane batch headers.
 enum class TypeId : uint8_t {
-  kBoolean = 1,    // Arrow boolean: bit-packed, LSB first
+  kBoolean = 1,  // Arrow boolean: bit-packed, LSB first
   kInt8 = 2,
   kInt16 = 3,
   kInt32 = 4,
   kInt64 = 5,
-  kFloat = 6,      // IEEE float32
-  kDouble = 7,     // IEEE float64
-  kVarchar = 8,    // Arrow utf8: int32 offsets (n+1) + bytes
-  kDate = 9,       // Arrow date32: int32 days since 1970-01-01
-  kTimestamp = 10, // Arrow timestamp[us]: int64 microseconds since the epoch, no time zone
+  kFloat = 6,       // IEEE float32
+  kDouble = 7,      // IEEE float64
+  kVarchar = 8,     // Arrow utf8: int32 offsets (n+1) + bytes
+  kDate = 9,        // Arrow date32: int32 days since 1970-01-01
+  kTimestamp = 10,  // Arrow timestamp[us]: int64 microseconds since the epoch, no time zone
 };
 
 bool IsValidTypeId(uint8_t raw);
@@ -38,12 +38,31 @@ Result<std::vector<TypeId>> ParseTypeList(const std::string& list);
 std::string TypeListToString(const std::vector<TypeId>& types);
 
 // C++ value type for each fixed-width TypeId, for typed access.
-template <typename T> struct TypeTraits;
-template <> struct TypeTraits<int8_t> { static constexpr TypeId kType = TypeId::kInt8; };
-template <> struct TypeTraits<int16_t> { static constexpr TypeId kType = TypeId::kInt16; };
-template <> struct TypeTraits<int32_t> { static constexpr TypeId kType = TypeId::kInt32; };
-template <> struct TypeTraits<int64_t> { static constexpr TypeId kType = TypeId::kInt64; };
-template <> struct TypeTraits<float> { static constexpr TypeId kType = TypeId::kFloat; };
-template <> struct TypeTraits<double> { static constexpr TypeId kType = TypeId::kDouble; };
+template <typename T>
+struct TypeTraits;
+template <>
+struct TypeTraits<int8_t> {
+  static constexpr TypeId kType = TypeId::kInt8;
+};
+template <>
+struct TypeTraits<int16_t> {
+  static constexpr TypeId kType = TypeId::kInt16;
+};
+template <>
+struct TypeTraits<int32_t> {
+  static constexpr TypeId kType = TypeId::kInt32;
+};
+template <>
+struct TypeTraits<int64_t> {
+  static constexpr TypeId kType = TypeId::kInt64;
+};
+template <>
+struct TypeTraits<float> {
+  static constexpr TypeId kType = TypeId::kFloat;
+};
+template <>
+struct TypeTraits<double> {
+  static constexpr TypeId kType = TypeId::kDouble;
+};
 
 }  // namespace imlane

@@ -10,7 +10,7 @@ Status ReplyStatus(const json& reply) {
   if (ok != reply.end() && ok->is_boolean() && ok->get<bool>()) return Status::OK();
   auto code_field = reply.find("code");
   int code = code_field != reply.end() && code_field->is_number_integer() ? code_field->get<int>()
-                                                                           : static_cast<int>(StatusCode::kInternal);
+                                                                          : static_cast<int>(StatusCode::kInternal);
   if (code <= 0 || code > static_cast<int>(StatusCode::kInternal)) code = static_cast<int>(StatusCode::kInternal);
   auto error = reply.find("error");
   return Status(static_cast<StatusCode>(code),

@@ -96,8 +96,8 @@ void Log(LogLevel level, const char* component, const std::string& message) {
   static std::mutex mu;
   static const char* names[] = {"debug", "info", "warn", "error"};
   std::lock_guard<std::mutex> lock(mu);
-  std::fprintf(stderr, "[imlane %s %d %s] %s\n", component, static_cast<int>(getpid()),
-               names[static_cast<int>(level)], message.c_str());
+  std::fprintf(stderr, "[imlane %s %d %s] %s\n", component, static_cast<int>(getpid()), names[static_cast<int>(level)],
+               message.c_str());
 }
 
 }  // namespace imlane

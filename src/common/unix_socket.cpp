@@ -128,7 +128,8 @@ Status RecvMessage(int sock, std::string* payload, std::vector<UniqueFd>* fds, i
     if (msg.msg_flags & MSG_CTRUNC) return Status::ProtocolError("control message descriptors truncated");
     got += static_cast<size_t>(r);
   }
-  if (len > kMaxMessageBytes) return Status::ProtocolError("control message of " + std::to_string(len) + " bytes is too large");
+  if (len > kMaxMessageBytes)
+    return Status::ProtocolError("control message of " + std::to_string(len) + " bytes is too large");
   payload->assign(len, '\0');
   return ReadFull(sock, payload->data(), len, timeout_ms < 0 ? -1 : timeout_ms);
 }

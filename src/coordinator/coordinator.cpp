@@ -71,8 +71,8 @@ int Coordinator::Serve() {
           std::vector<UniqueFd> ignored;
           if (!RecvJson(c, &first, &ignored, 1000).ok()) first = json::object();
           // Best effort: a refused peer that has gone needs no answer.
-          SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument("permission denied: the coordinator serves uid ",
-                                                                        getuid(), " only"))))
+          SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument(
+                                         "permission denied: the coordinator serves uid ", getuid(), " only"))))
               .IgnoreError();
           continue;
         }
@@ -156,7 +156,8 @@ json Coordinator::Register(const json& req) {
   def.arg_types = *args;
   def.return_types = *rets;
   auto previous = registry_.Find(def.name);
-  FunctionVersion fn = registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
+  FunctionVersion fn =
+      registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
   if (!previous || previous->fid != fn.fid) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);

@@ -33,7 +33,7 @@ std::vector<std::string> ExecutorEnvironment(char** env) {
   // Variables that would change how the embedded interpreter or the loader behaves behind the
   // function's back, and credentials a model has no business reading.
   static const char* kDropExact[] = {"PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONEXECUTABLE",
-                                     "LD_PRELOAD", "LD_AUDIT", "IMLANE_SOCKET"};
+                                     "LD_PRELOAD", "LD_AUDIT",      "IMLANE_SOCKET"};
   static const char* kDropContaining[] = {"PASSWORD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE_KEY"};
   std::vector<std::string> out;
   for (char** e = env; e != nullptr && *e != nullptr; e++) {
@@ -58,11 +58,16 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<std::string> args = {options.executor_path,
-                                   "--control-fd", "3",
-                                   "--bell-fd", "4",
-                                   "--index", std::to_string(index),
-                                   "--runtime-dir", options.runtime_dir,
-                                   "--spin-us", std::to_string(options.spin_us)};
+                                   "--control-fd",
+                                   "3",
+                                   "--bell-fd",
+                                   "4",
+                                   "--index",
+                                   std::to_string(index),
+                                   "--runtime-dir",
+                                   options.runtime_dir,
+                                   "--spin-us",
+                                   std::to_string(options.spin_us)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());

@@ -64,10 +64,10 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
       auto fn = registry_->FindById(rec.lane->function_id());
       std::string name = fn ? fn->def.name : "?";
       LaneCoordinator(rec.lane.get())
-          .Fail(StatusCode::kExecutorFailed, Status::FromArgs(StatusCode::kExecutorFailed, "imlane executor ", index,
-                                                              " (pid ", pid, ") died while running function '", name,
-                                                              "': ", how)
-                                                 .message());
+          .Fail(StatusCode::kExecutorFailed,
+                Status::FromArgs(StatusCode::kExecutorFailed, "imlane executor ", index, " (pid ", pid,
+                                 ") died while running function '", name, "': ", how)
+                    .message());
     }
     Log(LogLevel::kWarn, "coordinator",
         "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");
@@ -89,13 +89,15 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
     if (!fn) continue;
     Status st = EnsureLoaded(fresh, *fn);
     // A batch waiting for it then fails with NotFound from the executor, not silently.
-    if (!st.ok()) Log(LogLevel::kWarn, "coordinator", "reloading '" + fn->def.name + "' after a restart: " + st.ToString());
+    if (!st.ok())
+      Log(LogLevel::kWarn, "coordinator", "reloading '" + fn->def.name + "' after a restart: " + st.ToString());
   }
   for (Lane* lane : lanes) {
     json reply;
     Status st = fresh->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
     // The replacement died too: the supervisor handles that exit and hands the Lanes over again.
-    if (!st.ok()) Log(LogLevel::kWarn, "coordinator", "handing Lane " + std::to_string(lane->id()) + " over: " + st.ToString());
+    if (!st.ok())
+      Log(LogLevel::kWarn, "coordinator", "handing Lane " + std::to_string(lane->id()) + " over: " + st.ToString());
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -3,7 +3,7 @@
 namespace imlane {
 
 FunctionVersion FunctionRegistry::Prepare(const FunctionDefinition& def, const std::string& source_ref,
-                                             const json& options) {
+                                          const json& options) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(def.name);
   if (it != by_name_.end()) {

@@ -116,7 +116,8 @@ std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
     const ExecutorPosition& s = positions_[i];
     size_t in_use = 0;
     for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
-    loads.push_back({static_cast<int>(i), s.process && !s.restarting, in_use, s.process && s.process->loaded.count(fid) > 0});
+    loads.push_back(
+        {static_cast<int>(i), s.process && !s.restarting, in_use, s.process && s.process->loaded.count(fid) > 0});
   }
   return loads;
 }
@@ -142,8 +143,8 @@ Result<LaneGrant> LaneManager::Acquire(int client_id, const FunctionVersion& fn,
   }
 }
 
-Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& fn,
-                                          const SchedulingRequest& request, size_t lane_bytes) {
+Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
+                                          size_t lane_bytes) {
   if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
   const int slots_per_executor = std::max(1, request.slots_per_executor);
   std::vector<ExecutorLoad> loads = Loads(fn.fid);
@@ -212,8 +213,7 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
       // Its executor died meanwhile. The Lanes were recorded while it was alive, so its replacement
       // adopts them with the others: they go back to the pool, and Acquire chooses again.
       Release(client_id, granted);
-      return Status::Unavailable("handing a Lane to executor " + std::to_string(proc->index()) + ": " +
-                                 st.ToString());
+      return Status::Unavailable("handing a Lane to executor " + std::to_string(proc->index()) + ": " + st.ToString());
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -267,7 +267,8 @@ void LaneManager::Forget(uint32_t fid) {
     json reply;
     Status st = p->Call(json{{"op", "unload"}, {"fid", fid}}, &reply, kStatsTimeoutMs);
     // Harmless: the function stays loaded there, unused (its id is never granted again).
-    if (!st.ok()) Log(LogLevel::kWarn, "coordinator", "unloading function id " + std::to_string(fid) + ": " + st.ToString());
+    if (!st.ok())
+      Log(LogLevel::kWarn, "coordinator", "unloading function id " + std::to_string(fid) + ": " + st.ToString());
   }
 }
 

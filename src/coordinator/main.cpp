@@ -47,7 +47,8 @@ void PrintStatus(const json& s) {
     std::string sig = "(";
     for (size_t i = 0; i < f["arg_types"].size(); i++) sig += (i ? ", " : "") + f["arg_types"][i].get<std::string>();
     sig += ") -> ";
-    for (size_t i = 0; i < f["return_types"].size(); i++) sig += (i ? ", " : "") + f["return_types"][i].get<std::string>();
+    for (size_t i = 0; i < f["return_types"].size(); i++)
+      sig += (i ? ", " : "") + f["return_types"][i].get<std::string>();
     std::printf("  %-20s %-4u %-32s %-10llu %-10llu %-12.1f %-10.3f %s\n", f.value("name", std::string()).c_str(),
                 f.value("version", 0u), sig.c_str(), static_cast<unsigned long long>(f.value("batches", uint64_t{0})),
                 static_cast<unsigned long long>(f.value("rows", uint64_t{0})), f.value("mean_batch_rows", 0.0),
@@ -86,15 +87,18 @@ int main(int argc, char** argv) {
       ->default_val(opt.load_timeout_ms);
   serve->add_option("--spin-us", opt.spin_us, "executor busy-wait after a batch before sleeping (microseconds)")
       ->default_val(opt.spin_us);
-  serve->add_option("--executor-memory-mb", opt.executor_memory_mb,
-                    "address-space limit per executor in MiB (a leaking function gets MemoryError); "
-                    "0 = total RAM / (executors + 1), -1 = no limit")
+  serve
+      ->add_option("--executor-memory-mb", opt.executor_memory_mb,
+                   "address-space limit per executor in MiB (a leaking function gets MemoryError); "
+                   "0 = total RAM / (executors + 1), -1 = no limit")
       ->default_val(opt.executor_memory_mb);
-  serve->add_option("--executor-cpu-seconds", opt.executor_cpu_seconds,
-                    "CPU-time limit of each executor process over its life (RLIMIT_CPU); 0 = none")
+  serve
+      ->add_option("--executor-cpu-seconds", opt.executor_cpu_seconds,
+                   "CPU-time limit of each executor process over its life (RLIMIT_CPU); 0 = none")
       ->default_val(opt.executor_cpu_seconds);
-  serve->add_option("--executor-max-files", opt.executor_max_files,
-                    "open-file limit of each executor (RLIMIT_NOFILE); 0 = inherited")
+  serve
+      ->add_option("--executor-max-files", opt.executor_max_files,
+                   "open-file limit of each executor (RLIMIT_NOFILE); 0 = inherited")
       ->default_val(opt.executor_max_files);
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
@@ -130,7 +134,8 @@ int main(int argc, char** argv) {
     const std::string dir = ExecutableDirectory();
     if (opt.executor_path.empty()) opt.executor_path = dir + "/imlane-executor";
     if (opt.runtime_dir.empty()) opt.runtime_dir = dir + "/../share/imlane/python";
-    if (!FileExists(opt.executor_path)) return Fail(Status::NotFound("executor binary not found: " + opt.executor_path));
+    if (!FileExists(opt.executor_path))
+      return Fail(Status::NotFound("executor binary not found: " + opt.executor_path));
     if (!FileExists(opt.runtime_dir + "/imlane/_runtime/__init__.py")) {
       return Fail(Status::NotFound("executor runtime not found in " + opt.runtime_dir));
     }
@@ -172,8 +177,14 @@ int main(int argc, char** argv) {
     if (!ret_types.ok()) return Fail(ret_types.status());
     char resolved[4096];
     std::string path = realpath(source.c_str(), resolved) ? resolved : source;
-    json req = {{"op", "register"}, {"name", name}, {"source", *code}, {"filename", path}, {"source_ref", path},
-                {"entry", entry}, {"arg_types", TypesToJson(*arg_types)}, {"return_types", TypesToJson(*ret_types)}};
+    json req = {{"op", "register"},
+                {"name", name},
+                {"source", *code},
+                {"filename", path},
+                {"source_ref", path},
+                {"entry", entry},
+                {"arg_types", TypesToJson(*arg_types)},
+                {"return_types", TypesToJson(*ret_types)}};
     Status st = Ask(socket, req, &reply);
     if (!st.ok()) return Fail(st);
     std::cout << "registered " << name << " version " << reply.value("version", 0) << "\n";

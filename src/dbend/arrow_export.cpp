@@ -56,7 +56,8 @@ void ReleaseSchema(ArrowSchema* schema) {
 }  // namespace
 
 Status ExportToArrow(PulledBatch batch, ArrowArray* array, ArrowSchema* schema) {
-  if (array == nullptr || schema == nullptr) return Status::InvalidArgument("ExportToArrow needs an array and a schema");
+  if (array == nullptr || schema == nullptr)
+    return Status::InvalidArgument("ExportToArrow needs an array and a schema");
   const BatchView view = batch.batch();
   const size_t n = view.num_columns();
   auto owned_schema = std::make_unique<ExportedSchema>();

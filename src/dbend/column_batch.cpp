@@ -79,8 +79,7 @@ Status TableConverter<ColumnBatch, Column>::Write(const ColumnBatch& in, size_t 
   return Status::OK();
 }
 
-Status TableConverter<ColumnBatch, Column>::ReadColumn(const ColumnView& in, size_t offset, size_t count,
-                                                       Column* out) {
+Status TableConverter<ColumnBatch, Column>::ReadColumn(const ColumnView& in, size_t offset, size_t count, Column* out) {
   if (offset + count > in.length()) return Status::InvalidArgument("read past the end of a result column");
   if (out->type() != in.type()) {
     return Status::InvalidArgument(std::string("result column is ") + TypeName(in.type()) + ", target column is " +

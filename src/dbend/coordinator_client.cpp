@@ -27,11 +27,18 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
     return Status::Unavailable("no coordinator at " + socket_path + " and the coordinator binary was not found at " +
                                binary + " (set IMLANE_COORDINATOR or Settings::coordinator_path)");
   }
-  std::vector<std::string> args = {binary, "serve", "--socket", socket_path,
-                                   "--idle-exit-ms", std::to_string(std::max(0, settings.embedded_idle_exit_ms)),
-                                   "--executors", std::to_string(std::max(0, settings.n_executors)),
-                                   "--lane-bytes", std::to_string(settings.lane_bytes),
-                                   "--executor-memory-mb", std::to_string(settings.executor_memory_mb)};
+  std::vector<std::string> args = {binary,
+                                   "serve",
+                                   "--socket",
+                                   socket_path,
+                                   "--idle-exit-ms",
+                                   std::to_string(std::max(0, settings.embedded_idle_exit_ms)),
+                                   "--executors",
+                                   std::to_string(std::max(0, settings.n_executors)),
+                                   "--lane-bytes",
+                                   std::to_string(settings.lane_bytes),
+                                   "--executor-memory-mb",
+                                   std::to_string(settings.executor_memory_mb)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
@@ -158,7 +165,8 @@ Result<LaneGrant> CoordinatorClient::Acquire(const std::string& name, int execut
   IMLANE_ASSIGN_OR_RETURN(grant.return_types, TypesFromJson(return_types));
   IMLANE_ASSIGN_OR_RETURN(json lanes, Field<json>(reply, "lanes"));
   IMLANE_ASSIGN_OR_RETURN(json execs, Field<json>(reply, "executors"));
-  if (!lanes.is_array() || !execs.is_array()) return Status::ProtocolError("acquire reply: lanes or executors is not a list");
+  if (!lanes.is_array() || !execs.is_array())
+    return Status::ProtocolError("acquire reply: lanes or executors is not a list");
   // Descriptors: the Lanes in the order of `lanes`, then one bell per executor.
   if (fds.size() != lanes.size() + execs.size()) {
     return Status::ProtocolError("coordinator sent ", fds.size(), " descriptors for ", lanes.size(), " Lanes and ",

@@ -73,12 +73,12 @@ Result<FunctionSlots*> DBEndContext::Impl::Function(const std::string& name, std
     fn->acquiring = true;
     functions[name] = std::move(owned);
     lock.unlock();
-    auto grant = client->Acquire(name, settings.executors_per_function, settings.slots_per_executor,
-                                 settings.lane_bytes);
+    auto grant =
+        client->Acquire(name, settings.executors_per_function, settings.slots_per_executor, settings.lane_bytes);
     lock.lock();
     fn->acquiring = false;
-    Result<std::vector<uint64_t>> adopted = grant.ok() ? fn->Adopt(grant.MoveValue(), &bells, settings)
-                                                       : Result<std::vector<uint64_t>>(grant.status());
+    Result<std::vector<uint64_t>> adopted =
+        grant.ok() ? fn->Adopt(grant.MoveValue(), &bells, settings) : Result<std::vector<uint64_t>>(grant.status());
     if (!adopted.ok() || fn->slots.empty()) {
       std::vector<uint64_t> ids = fn->lane_ids;
       functions.erase(name);
@@ -148,9 +148,12 @@ void DBEndContext::Impl::Free(Slot* slot) {
 
 Status DBEndContext::Impl::WaitFinished(Slot* slot, int64_t deadline) {
   switch (slot->client().WaitFinished(deadline, settings.spin_ns, [&] { return client->Alive(); })) {
-    case LaneClient::Wait::kFinished: return Status::OK();
-    case LaneClient::Wait::kTimedOut: return Status::TimedOut("timeout");
-    case LaneClient::Wait::kPeerGone: break;
+    case LaneClient::Wait::kFinished:
+      return Status::OK();
+    case LaneClient::Wait::kTimedOut:
+      return Status::TimedOut("timeout");
+    case LaneClient::Wait::kPeerGone:
+      break;
   }
   return Status::Unavailable("the coordinator went away");
 }
@@ -307,7 +310,8 @@ Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capac
   const uint64_t room = lane.arena_bytes() > reserve ? lane.arena_bytes() - reserve : 0;
   Status st = BatchLayout::Start(open.builder_.get(), lane.region(), lane.region_bytes(), lane.arena_offset(), room,
                                  slot->function->arg_types, capacity_rows);
-  if (!st.ok()) return st.WithContext("function '" + name + "' (lane_bytes " + std::to_string(lane.region_bytes()) + ")");
+  if (!st.ok())
+    return st.WithContext("function '" + name + "' (lane_bytes " + std::to_string(lane.region_bytes()) + ")");
   return open;
 }
 

@@ -35,7 +35,8 @@ Result<ServedBatch> ServeBatch(PythonRuntime* python, uint8_t* region, size_t re
   IMLANE_ASSIGN_OR_RETURN(BatchView view, BatchLayout::Open(region, region_bytes, request_offset, request_bytes));
   const FunctionDefinition* def = python->Definition(function_id);
   if (def == nullptr) {
-    return Status::NotFound("function id ", function_id, " is not loaded in this executor (it was dropped or replaced)");
+    return Status::NotFound("function id ", function_id,
+                            " is not loaded in this executor (it was dropped or replaced)");
   }
   IMLANE_RETURN_NOT_OK(CheckSignature(*def, view));
   const uint64_t result_offset = BatchLayout::ResultOffset(request_offset, view.total_bytes());

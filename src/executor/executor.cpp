@@ -94,8 +94,12 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
   if (op == "stats") {
     json fns = json::array();
     for (const auto& [fid, c] : counters_) {
-      fns.push_back({{"fid", fid}, {"batches", c.batches}, {"rows", c.rows}, {"busy_ns", c.busy_ns},
-                     {"errors", c.errors}, {"loads", c.loads}});
+      fns.push_back({{"fid", fid},
+                     {"batches", c.batches},
+                     {"rows", c.rows},
+                     {"busy_ns", c.busy_ns},
+                     {"errors", c.errors},
+                     {"loads", c.loads}});
     }
     json reply = OkReply();
     reply["functions"] = fns;

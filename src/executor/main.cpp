@@ -13,14 +13,16 @@
 using namespace imlane;
 
 int main(int argc, char** argv) {
-  CLI::App app{"imlane-executor: runs IMLane AI functions in an embedded Python interpreter.\n"
-               "It is started and supervised by the coordinator (`imlane serve`), not by hand."};
+  CLI::App app{
+      "imlane-executor: runs IMLane AI functions in an embedded Python interpreter.\n"
+      "It is started and supervised by the coordinator (`imlane serve`), not by hand."};
   int control_fd = -1, bell_fd = -1, index = 0, spin_us = 100, blas_threads = 1;
   std::string runtime_dir;
   app.add_option("--control-fd", control_fd, "inherited control socket")->required();
   app.add_option("--bell-fd", bell_fd, "inherited bell region (memfd)")->required();
   app.add_option("--index", index, "executor index, for logs");
-  app.add_option("--runtime-dir", runtime_dir, "directory holding the imlane Python package (imlane/_runtime/)")->required();
+  app.add_option("--runtime-dir", runtime_dir, "directory holding the imlane Python package (imlane/_runtime/)")
+      ->required();
   app.add_option("--spin-us", spin_us, "busy-wait after a batch before sleeping, microseconds");
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
   CLI11_PARSE(app, argc, argv);

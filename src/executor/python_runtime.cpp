@@ -29,13 +29,23 @@ struct PythonRuntime::Impl {
 
   py::dtype DtypeOf(TypeId t) {
     switch (t) {
-      case TypeId::kInt8: return py::dtype::of<int8_t>();
-      case TypeId::kInt16: return py::dtype::of<int16_t>();
-      case TypeId::kInt32: case TypeId::kDate: return py::dtype::of<int32_t>();
-      case TypeId::kInt64: case TypeId::kTimestamp: return py::dtype::of<int64_t>();
-      case TypeId::kFloat: return py::dtype::of<float>();
-      case TypeId::kDouble: return py::dtype::of<double>();
-      case TypeId::kBoolean: case TypeId::kVarchar: return py::dtype::of<uint8_t>();
+      case TypeId::kInt8:
+        return py::dtype::of<int8_t>();
+      case TypeId::kInt16:
+        return py::dtype::of<int16_t>();
+      case TypeId::kInt32:
+      case TypeId::kDate:
+        return py::dtype::of<int32_t>();
+      case TypeId::kInt64:
+      case TypeId::kTimestamp:
+        return py::dtype::of<int64_t>();
+      case TypeId::kFloat:
+        return py::dtype::of<float>();
+      case TypeId::kDouble:
+        return py::dtype::of<double>();
+      case TypeId::kBoolean:
+      case TypeId::kVarchar:
+        return py::dtype::of<uint8_t>();
     }
     return py::dtype::of<uint8_t>();
   }
@@ -67,8 +77,9 @@ struct PythonRuntime::Impl {
     if (plain) return View(DtypeOf(c.type()), n, c.data());
     size_t data_len = c.type() == TypeId::kBoolean ? bit_util::BytesForBits(n) : n;
     py::array data = View(DtypeOf(c.type()), data_len, c.data());
-    py::object validity = c.validity() ? py::object(View(py::dtype::of<uint8_t>(), bit_util::BytesForBits(n), c.validity()))
-                                       : py::object(py::none());
+    py::object validity = c.validity()
+                              ? py::object(View(py::dtype::of<uint8_t>(), bit_util::BytesForBits(n), c.validity()))
+                              : py::object(py::none());
     return adapt_column(static_cast<int>(c.type()), data, validity, n);
   }
 
@@ -205,8 +216,7 @@ Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilde
     py::list parts = result;
     for (size_t c = 0; c < def.return_types.size(); c++) {
       py::tuple part = parts[c];
-      IMLANE_RETURN_NOT_OK(
-          impl_->WriteColumn(def.name, def.return_types[c], part[0], part[1], n, &out->column(c)));
+      IMLANE_RETURN_NOT_OK(impl_->WriteColumn(def.name, def.return_types[c], part[0], part[1], n, &out->column(c)));
     }
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);

@@ -141,8 +141,8 @@ Result<uint64_t> BatchBuilder::Finish() {
 
 Status ColumnBuilder::CheckRoom(size_t count) const {
   if (count > capacity_ - length_) {
-    return Status::CapacityExceeded("column " + std::to_string(index_) + " (" + TypeName(type_) + "): " +
-                                    std::to_string(length_ + count) + " rows exceed the batch capacity of " +
+    return Status::CapacityExceeded("column " + std::to_string(index_) + " (" + TypeName(type_) +
+                                    "): " + std::to_string(length_ + count) + " rows exceed the batch capacity of " +
                                     std::to_string(capacity_) + " rows");
   }
   return Status::OK();
@@ -199,11 +199,10 @@ Status ColumnBuilder::AppendString(std::string_view value) {
   IMLANE_RETURN_NOT_OK(CheckRoom(1));
   uint64_t used = static_cast<uint64_t>(offsets_[length_]);
   if (value.size() > string_capacity_ - used) {
-    return Status::CapacityExceeded("VARCHAR column " + std::to_string(index_) + ": a value of " +
-                                    std::to_string(value.size()) + " bytes does not fit; " +
-                                    std::to_string(string_capacity_ - used) + " of " +
-                                    std::to_string(string_capacity_) +
-                                    " bytes for this column's strings are left in the Lane");
+    return Status::CapacityExceeded(
+        "VARCHAR column " + std::to_string(index_) + ": a value of " + std::to_string(value.size()) +
+        " bytes does not fit; " + std::to_string(string_capacity_ - used) + " of " + std::to_string(string_capacity_) +
+        " bytes for this column's strings are left in the Lane");
   }
   std::memcpy(data_ + used, value.data(), value.size());
   offsets_[length_ + 1] = static_cast<int32_t>(used + value.size());

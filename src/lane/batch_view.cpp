@@ -9,9 +9,7 @@ namespace imlane {
 namespace {
 
 // True when [off, off + len) lies inside [lo, hi), without overflow.
-bool InRange(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) {
-  return off >= lo && off <= hi && len <= hi - off;
-}
+bool InRange(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) { return off >= lo && off <= hi && len <= hi - off; }
 
 Status Corrupt(size_t col, const std::string& what) {
   return Status::ProtocolError("corrupt batch: column " + std::to_string(col) + ": " + what);
@@ -21,9 +19,8 @@ Status Corrupt(size_t col, const std::string& what) {
 
 Result<BatchView> BatchLayout::Open(const uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t bytes) {
   if (!InRange(offset, bytes, 0, region_bytes) || bytes < sizeof(BatchHeaderWire) || offset % 8 != 0) {
-    return Status::ProtocolError("corrupt batch: placement [" + std::to_string(offset) + ", +" +
-                                 std::to_string(bytes) + ") is outside the " + std::to_string(region_bytes) +
-                                 "-byte Lane or misaligned");
+    return Status::ProtocolError("corrupt batch: placement [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
+                                 ") is outside the " + std::to_string(region_bytes) + "-byte Lane or misaligned");
   }
   BatchHeaderWire h;
   std::memcpy(&h, region + offset, sizeof(h));
@@ -52,7 +49,8 @@ Result<BatchView> BatchLayout::Open(const uint8_t* region, size_t region_bytes, 
     TypeId type = static_cast<TypeId>(w.type);
     const uint8_t* validity = nullptr;
     if (w.validity_offset != 0) {
-      if (!InRange(w.validity_offset, bit_util::BytesForBits(n), lo, hi)) return Corrupt(i, "validity bitmap out of bounds");
+      if (!InRange(w.validity_offset, bit_util::BytesForBits(n), lo, hi))
+        return Corrupt(i, "validity bitmap out of bounds");
       validity = region + w.validity_offset;
       const uint64_t valid = bit_util::CountSetBits(validity, n);
       if (n - valid != w.null_count) {
@@ -78,8 +76,8 @@ Result<BatchView> BatchLayout::Open(const uint8_t* region, size_t region_bytes, 
     } else {
       uint64_t need = type == TypeId::kBoolean ? bit_util::BytesForBits(n) : n * FixedWidth(type);
       if (w.data_bytes != need) {
-        return Corrupt(i, std::string(TypeName(type)) + " data has " + std::to_string(w.data_bytes) +
-                              " bytes, " + std::to_string(n) + " rows need " + std::to_string(need));
+        return Corrupt(i, std::string(TypeName(type)) + " data has " + std::to_string(w.data_bytes) + " bytes, " +
+                              std::to_string(n) + " rows need " + std::to_string(need));
       }
       if (!InRange(w.data_offset, w.data_bytes, lo, hi)) return Corrupt(i, "data out of bounds");
     }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-
 namespace imlane {
 
 Result<Lane> Lane::Create(uint64_t lane_id, size_t bytes) {
@@ -11,7 +10,8 @@ Result<Lane> Lane::Create(uint64_t lane_id, size_t bytes) {
     return Status::InvalidArgument("lane_bytes " + std::to_string(bytes) + " is too small (minimum " +
                                    std::to_string(kLaneHeaderBytes * 2) + ")");
   }
-  IMLANE_ASSIGN_OR_RETURN(SharedRegion region, SharedRegion::Create("imlane-lane-" + std::to_string(lane_id), bytes, true));
+  IMLANE_ASSIGN_OR_RETURN(SharedRegion region,
+                          SharedRegion::Create("imlane-lane-" + std::to_string(lane_id), bytes, true));
   auto* h = new (region.data()) LaneHeader();
   h->magic = kLaneMagic;
   h->layout_version = kLaneLayoutVersion;

@@ -69,7 +69,9 @@ Result<ResponsePlacement> LaneClient::Outcome() const {
   return ResponsePlacement{h->response_offset, h->response_bytes, h->exec_ns};
 }
 
-void LaneClient::Reset() { lane_->header()->state.store(static_cast<uint32_t>(LaneState::kIdle), std::memory_order_release); }
+void LaneClient::Reset() {
+  lane_->header()->state.store(static_cast<uint32_t>(LaneState::kIdle), std::memory_order_release);
+}
 
 // ---- executor ----
 

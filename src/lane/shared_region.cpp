@@ -13,7 +13,8 @@ namespace imlane {
 SharedRegion::~SharedRegion() { Reset(); }
 
 SharedRegion::SharedRegion(SharedRegion&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
       fd_(std::exchange(other.fd_, -1)) {}
 
 SharedRegion& SharedRegion::operator=(SharedRegion&& other) noexcept {

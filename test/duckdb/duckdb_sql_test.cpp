@@ -31,32 +31,32 @@ class DuckDBTest : public ::testing::Test {
     db_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Configure(duckdb::Connection &con) {
+  void Configure(duckdb::Connection& con) {
     Ok(con, "SET imlane_socket = '" + dir_ + "/imlane.sock'");
     Ok(con, "SET imlane_executors = 2");
     Ok(con, "SET imlane_lane_bytes = 16777216");
   }
-  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(duckdb::Connection &con, const std::string &sql) {
+  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(duckdb::Connection& con, const std::string& sql) {
     auto r = con.Query(sql);
     EXPECT_FALSE(r->HasError()) << sql << "\n" << r->GetError();
     return r;
   }
-  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(const std::string &sql) { return Ok(*con_, sql); }
-  std::string Error(const std::string &sql) {
+  duckdb::unique_ptr<duckdb::MaterializedQueryResult> Ok(const std::string& sql) { return Ok(*con_, sql); }
+  std::string Error(const std::string& sql) {
     auto r = con_->Query(sql);
     EXPECT_TRUE(r->HasError()) << sql;
     return r->HasError() ? r->GetError() : "";
   }
-  duckdb::Value One(const std::string &sql) {
+  duckdb::Value One(const std::string& sql) {
     auto r = Ok(sql);
     return r->HasError() || r->RowCount() == 0 ? duckdb::Value() : r->GetValue(0, 0);
   }
-  std::string Write(const std::string &name, const std::string &text) {
+  std::string Write(const std::string& name, const std::string& text) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
-  void Create(const std::string &name, const std::string &source, const std::string &args, const std::string &ret) {
+  void Create(const std::string& name, const std::string& source, const std::string& args, const std::string& ret) {
     std::string src = source;
     size_t p = 0;
     while ((p = src.find('\'', p)) != std::string::npos) {  // SQL-quote the code
@@ -67,7 +67,8 @@ class DuckDBTest : public ::testing::Test {
   }
   void MakeTable(int rows) {
     Ok("CREATE TABLE t AS SELECT range AS id, (range % 1000) / 10.0 AS a, (range % 37)::DOUBLE AS b, "
-       "'k' || (range % 5) AS s FROM range(" + std::to_string(rows) + ")");
+       "'k' || (range % 5) AS s FROM range(" +
+       std::to_string(rows) + ")");
   }
 
   std::string dir_;
@@ -75,9 +76,9 @@ class DuckDBTest : public ::testing::Test {
   std::unique_ptr<duckdb::Connection> con_;
 };
 
-const char *kLinear = "def pyfun(a, b):\n    return a * 2 + b\n";
+const char* kLinear = "def pyfun(a, b):\n    return a * 2 + b\n";
 
-const char *kIdentity =
+const char* kIdentity =
     "import numpy as np\n"
     "def pyfun(x):\n"
     "    if x.dtype.kind == 'f':\n"
@@ -97,16 +98,18 @@ TEST_F(DuckDBTest, EveryTypeWithNullsRoundTrips) {
      "CASE WHEN range % 6 = 1 THEN NULL ELSE DATE '2000-01-01' + range::INTEGER END AS c_date, "
      "CASE WHEN range % 4 = 1 THEN NULL ELSE TIMESTAMP '2020-01-01' + INTERVAL (range) SECOND END AS c_timestamp "
      "FROM range(5000)");
-  for (const char *type : {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "VARCHAR", "DATE",
-                           "TIMESTAMP"}) {
+  for (const char* type :
+       {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMP"}) {
     SCOPED_TRACE(type);
     std::string lower = type;
-    for (auto &c : lower) c = static_cast<char>(tolower(c));
+    for (auto& c : lower) c = static_cast<char>(tolower(c));
     std::string fn = "ident_" + lower, col = "c_" + lower;
     Create(fn, kIdentity, type, type);
-    EXPECT_EQ(One("SELECT count(*) FROM types WHERE " + fn + "(" + col + ") IS NOT DISTINCT FROM " + col).GetValue<int64_t>(),
-              5000);
-    EXPECT_EQ(One("SELECT count(*) FROM (SELECT " + fn + "(" + col + ") AS v FROM types) WHERE v IS NULL").GetValue<int64_t>(),
+    EXPECT_EQ(
+        One("SELECT count(*) FROM types WHERE " + fn + "(" + col + ") IS NOT DISTINCT FROM " + col).GetValue<int64_t>(),
+        5000);
+    EXPECT_EQ(One("SELECT count(*) FROM (SELECT " + fn + "(" + col + ") AS v FROM types) WHERE v IS NULL")
+                  .GetValue<int64_t>(),
               One("SELECT count(*) FROM types WHERE " + col + " IS NULL").GetValue<int64_t>());
   }
 }
@@ -157,24 +160,32 @@ TEST_F(DuckDBTest, ResultsEqualPlainPythonOnAScikitLearnModel) {
                             "x = rng.random((3000, 2)) * [100, 40]\n"
                             "y = (x[:, 0] * 2 + x[:, 1] > 120).astype(int)\n"
                             "m = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(x, y)\n"
-                            "pickle.dump(m, open('" + model + "', 'wb'))\n");
+                            "pickle.dump(m, open('" +
+                                model + "', 'wb'))\n");
   ASSERT_EQ(system(("/usr/bin/python3 " + train).c_str()), 0);
   Create("rf",
          "import pickle, numpy as np\n"
          "def pyinitial():\n"
          "    global m\n"
-         "    m = pickle.load(open('" + model + "', 'rb'))\n"
-         "def pyfun(a, b):\n"
-         "    return m.predict(np.column_stack([a, b]))\n",
+         "    m = pickle.load(open('" +
+             model +
+             "', 'rb'))\n"
+             "def pyfun(a, b):\n"
+             "    return m.predict(np.column_stack([a, b]))\n",
          "DOUBLE, DOUBLE", "INTEGER");
   MakeTable(30000);
   Ok("COPY (SELECT id, a, b FROM t) TO '" + rows + "' (HEADER false)");
   std::string score = Write("score.py",
                             "import pickle, numpy as np\n"
-                            "m = pickle.load(open('" + model + "', 'rb'))\n"
-                            "d = np.loadtxt('" + rows + "', delimiter=',')\n"
-                            "p = m.predict(d[:, 1:3])\n"
-                            "np.savetxt('" + expected + "', np.column_stack([d[:, 0], p]), fmt='%d', delimiter=',')\n");
+                            "m = pickle.load(open('" +
+                                model +
+                                "', 'rb'))\n"
+                                "d = np.loadtxt('" +
+                                rows +
+                                "', delimiter=',')\n"
+                                "p = m.predict(d[:, 1:3])\n"
+                                "np.savetxt('" +
+                                expected + "', np.column_stack([d[:, 0], p]), fmt='%d', delimiter=',')\n");
   ASSERT_EQ(system(("/usr/bin/python3 " + score).c_str()), 0);
   Ok("CREATE TABLE expected AS SELECT column0 AS id, column1 AS p FROM read_csv('" + expected + "', header = false)");
   EXPECT_EQ(One("SELECT count(*) FROM t JOIN expected USING (id)").GetValue<int64_t>(), 30000);
@@ -233,9 +244,11 @@ TEST_F(DuckDBTest, OneOffInitRunsOncePerExecutorAcrossQueries) {
   std::string log = dir_ + "/init.log";
   Create("counted",
          "def pyinitial():\n"
-         "    open('" + log + "', 'a').write('init\\n')\n"
-         "def pyfun(a, b):\n"
-         "    return a + b\n",
+         "    open('" +
+             log +
+             "', 'a').write('init\\n')\n"
+             "def pyfun(a, b):\n"
+             "    return a + b\n",
          "DOUBLE, DOUBLE", "DOUBLE");
   MakeTable(100000);
   for (int q = 0; q < 3; q++) {
@@ -248,9 +261,11 @@ TEST_F(DuckDBTest, OneOffInitRunsOncePerExecutorAcrossQueries) {
   // New code: a new version, initialised again.
   Create("counted",
          "def pyinitial():\n"
-         "    open('" + log + "', 'a').write('init v2\\n')\n"
-         "def pyfun(a, b):\n"
-         "    return a - b\n",
+         "    open('" +
+             log +
+             "', 'a').write('init v2\\n')\n"
+             "def pyfun(a, b):\n"
+             "    return a - b\n",
          "DOUBLE, DOUBLE", "DOUBLE");
   EXPECT_EQ(One("SELECT version FROM imlane_functions() WHERE name = 'counted'").GetValue<int32_t>(), 2);
   EXPECT_EQ(One("SELECT count(*) FROM t WHERE counted(a, b) <> a - b").GetValue<int64_t>(), 0);
@@ -291,11 +306,13 @@ TEST_F(DuckDBTest, TimeoutErrorNamesTheConfiguredTimeout) {
   std::string e = Error("SELECT stuck(a) FROM t");
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_NE(e.find("imlane function 'stuck' did not finish a batch of"), std::string::npos) << e;
-  EXPECT_NE(e.find("rows within 1500 ms; its executor is being replaced (imlane_timeout_ms = 1500)"), std::string::npos) << e;
+  EXPECT_NE(e.find("rows within 1500 ms; its executor is being replaced (imlane_timeout_ms = 1500)"), std::string::npos)
+      << e;
   EXPECT_GE(took, std::chrono::milliseconds(1400));
   // The per-vector path (a projection above a LIMIT) says the same.
   e = Error("SELECT stuck(x) FROM (SELECT range::DOUBLE AS x FROM range(10) LIMIT 5)");
-  EXPECT_NE(e.find("within 1500 ms; its executor is being replaced (imlane_timeout_ms = 1500)"), std::string::npos) << e;
+  EXPECT_NE(e.find("within 1500 ms; its executor is being replaced (imlane_timeout_ms = 1500)"), std::string::npos)
+      << e;
   // The stuck executors were replaced: a quick function still runs.
   Ok("SET imlane_timeout_ms = 60000");
   Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
@@ -310,7 +327,6 @@ TEST_F(DuckDBTest, DropFunction) {
   Error("CALL imlane_drop_function('lin')");
 }
 
-
 TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
   std::string path = Write("scorer.py",
                            "import imlane\n"
@@ -322,9 +338,9 @@ TEST_F(DuckDBTest, DecoratedClassFromTheImlanePackage) {
                            "        return [self.prefix + t + str(int(x)) for x, t in zip(a, s)]\n");
   Ok("CALL imlane_create_function('scorer', '" + path + "', 'DOUBLE, VARCHAR', 'VARCHAR')");
   MakeTable(5000);
-  EXPECT_EQ(One("SELECT count(*) FROM t WHERE scorer(a, s) <> 'score:' || s || floor(a)::BIGINT").GetValue<int64_t>(), 0);
+  EXPECT_EQ(One("SELECT count(*) FROM t WHERE scorer(a, s) <> 'score:' || s || floor(a)::BIGINT").GetValue<int64_t>(),
+            0);
 }
-
 
 TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
   MakeTable(100000);
@@ -345,19 +361,18 @@ TEST_F(DuckDBTest, CheapPredicatesFirstAndEachRowPredictedOnce) {
             One("SELECT count(DISTINCT a * 2 + b) FROM t"));
 }
 
-
 TEST_F(DuckDBTest, FailedAndStoppedQueriesGiveTheirSlotsBack) {
   Ok("SET imlane_batch_size = 2048");
   MakeTable(200000);
-  Create("late_boom", "def pyfun(x):\n    if x.max() >= 150000:\n        raise ValueError('late failure')\n    return x\n",
-         "BIGINT", "BIGINT");
+  Create("late_boom",
+         "def pyfun(x):\n    if x.max() >= 150000:\n        raise ValueError('late failure')\n    return x\n", "BIGINT",
+         "BIGINT");
   Ok("SET threads = 1");
   // Each failing query leaves batches in flight; without giving them back the slots run out.
   for (int i = 0; i < 40; i++) Error("SELECT sum(late_boom(id)) FROM t");
   for (int i = 0; i < 20; i++) EXPECT_EQ(Ok("SELECT late_boom(id) FROM t LIMIT 5")->RowCount(), 5u);
   EXPECT_EQ(One("SELECT sum(late_boom(id)) FROM t WHERE id < 100000").GetValue<int64_t>(), 4999950000LL);
 }
-
 
 TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
   Ok("SET imlane_batch_size = 2048");
@@ -380,7 +395,6 @@ TEST_F(DuckDBTest, InterruptCancelsTheQueryWithoutKillingExecutors) {
   EXPECT_EQ(s->GetValue(0, 0).GetValue<int64_t>(), 0);
 }
 
-
 // Every DuckDB thread holds rows back until the end of its input and emits them in FinalExecute,
 // and DuckDB's pipeline executor gives all those flushes the same batch index. The sinks must not
 // be order-preserving batch-index sinks, which failed with "batch index ... is present in both
@@ -389,7 +403,7 @@ class DuckDBManyRowsTest : public DuckDBTest {
  protected:
   struct Summary {
     int64_t rows = 0, distinct_ids = 0, sum_id = 0, sum_y = 0, wrong = 0;
-    bool operator==(const Summary &o) const {
+    bool operator==(const Summary& o) const {
       return rows == o.rows && distinct_ids == o.distinct_ids && sum_id == o.sum_id && sum_y == o.sum_y &&
              wrong == o.wrong;
     }
@@ -408,17 +422,19 @@ class DuckDBManyRowsTest : public DuckDBTest {
     cases_.push_back({"SELECT id, dbl(x) AS y FROM big WHERE dbl(x) >= 600",
                       Of("(SELECT id, x * 2 AS y FROM big WHERE x * 2 >= 600)")});
   }
-  Summary Of(const std::string &relation) {
-    auto r = Ok("SELECT count(*), count(DISTINCT id), sum(id)::BIGINT, sum(y)::BIGINT, "
-                "count(*) FILTER (WHERE y <> id % 1000 * 2) FROM " + relation);
+  Summary Of(const std::string& relation) {
+    auto r =
+        Ok("SELECT count(*), count(DISTINCT id), sum(id)::BIGINT, sum(y)::BIGINT, "
+           "count(*) FILTER (WHERE y <> id % 1000 * 2) FROM " +
+           relation);
     Summary s;
     if (r->HasError()) return s;
-    int64_t *fields[] = {&s.rows, &s.distinct_ids, &s.sum_id, &s.sum_y, &s.wrong};
+    int64_t* fields[] = {&s.rows, &s.distinct_ids, &s.sum_id, &s.sum_y, &s.wrong};
     for (duckdb::idx_t c = 0; c < 5; c++) *fields[c] = r->GetValue(c, 0).GetValue<int64_t>();
     return s;
   }
   // Adds the rows of a result chunk (id, y) to `s`; `seen` finds duplicated ids.
-  static void Tally(duckdb::DataChunk &chunk, std::vector<bool> &seen, Summary &s) {
+  static void Tally(duckdb::DataChunk& chunk, std::vector<bool>& seen, Summary& s) {
     chunk.Flatten();
     auto ids = duckdb::FlatVector::GetData<int64_t>(chunk.data[0]);
     auto ys = duckdb::FlatVector::GetData<int64_t>(chunk.data[1]);
@@ -435,10 +451,10 @@ class DuckDBManyRowsTest : public DuckDBTest {
   template <class F>
   void ForEachSetting(std::vector<int> threads, F check) {
     for (int n : threads) {
-      for (const char *preserve : {"true", "false"}) {
+      for (const char* preserve : {"true", "false"}) {
         Ok("SET threads = " + std::to_string(n));
         Ok(std::string("SET preserve_insertion_order = ") + preserve);
-        for (auto &c : cases_) {
+        for (auto& c : cases_) {
           SCOPED_TRACE(c.query + ", threads=" + std::to_string(n) + ", preserve_insertion_order=" + preserve);
           check(c);
         }
@@ -451,12 +467,12 @@ class DuckDBManyRowsTest : public DuckDBTest {
 
 TEST_F(DuckDBManyRowsTest, MaterializedAndStreamingSelectReturnEveryRowOnce) {
   std::vector<bool> seen(3000000);
-  ForEachSetting({2, 1}, [&](const Case &c) {
+  ForEachSetting({2, 1}, [&](const Case& c) {
     auto r = Ok(c.query);
     ASSERT_FALSE(r->HasError());
     std::fill(seen.begin(), seen.end(), false);
     Summary got;
-    for (auto &chunk : r->Collection().Chunks()) Tally(chunk, seen, got);
+    for (auto& chunk : r->Collection().Chunks()) Tally(chunk, seen, got);
     EXPECT_TRUE(got == c.want) << "materialized: " << got.rows << " rows, " << got.distinct_ids << " distinct";
     auto stream = con_->SendQuery(c.query);
     ASSERT_FALSE(stream->HasError()) << stream->GetError();
@@ -470,7 +486,7 @@ TEST_F(DuckDBManyRowsTest, MaterializedAndStreamingSelectReturnEveryRowOnce) {
 }
 
 TEST_F(DuckDBManyRowsTest, CreateTableAsStoresEveryRowOnce) {
-  ForEachSetting({2}, [&](const Case &c) {
+  ForEachSetting({2}, [&](const Case& c) {
     Ok("CREATE OR REPLACE TABLE r AS " + c.query);
     EXPECT_TRUE(Of("r") == c.want) << Of("r").rows << " rows";
   });
@@ -478,7 +494,7 @@ TEST_F(DuckDBManyRowsTest, CreateTableAsStoresEveryRowOnce) {
 }
 
 TEST_F(DuckDBManyRowsTest, InsertSelectStoresEveryRowOnce) {
-  ForEachSetting({2}, [&](const Case &c) {
+  ForEachSetting({2}, [&](const Case& c) {
     Ok("CREATE OR REPLACE TABLE r (id BIGINT, y BIGINT)");
     Ok("INSERT INTO r " + c.query);
     EXPECT_TRUE(Of("r") == c.want) << Of("r").rows << " rows";
@@ -487,7 +503,7 @@ TEST_F(DuckDBManyRowsTest, InsertSelectStoresEveryRowOnce) {
 
 TEST_F(DuckDBManyRowsTest, CopyToFileWritesEveryRowOnce) {
   const std::string path = dir_ + "/out.csv";
-  ForEachSetting({2}, [&](const Case &c) {
+  ForEachSetting({2}, [&](const Case& c) {
     Ok("COPY (" + c.query + ") TO '" + path + "' (HEADER true)");
     const std::string file = "read_csv('" + path + "', header = true)";
     EXPECT_TRUE(Of(file) == c.want) << Of(file).rows << " rows";
@@ -496,12 +512,12 @@ TEST_F(DuckDBManyRowsTest, CopyToFileWritesEveryRowOnce) {
 
 TEST_F(DuckDBManyRowsTest, LimitAboveThePredictionReturnsExactlyThatManyRows) {
   std::vector<bool> seen(3000000);
-  ForEachSetting({2}, [&](const Case &c) {
+  ForEachSetting({2}, [&](const Case& c) {
     auto r = Ok(c.query + " LIMIT 1500000");
     ASSERT_FALSE(r->HasError());
     std::fill(seen.begin(), seen.end(), false);
     Summary got;
-    for (auto &chunk : r->Collection().Chunks()) Tally(chunk, seen, got);
+    for (auto& chunk : r->Collection().Chunks()) Tally(chunk, seen, got);
     EXPECT_EQ(got.rows, 1500000);
     EXPECT_EQ(got.distinct_ids, 1500000);
     EXPECT_EQ(got.wrong, 0);
@@ -516,7 +532,8 @@ size_t OpenFds() {
 TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
   Ok("CREATE TABLE small AS SELECT range::DOUBLE AS x FROM range(2000)");
   // 1% of batches kill their executor.
-  Create("flaky", "import os, random\ndef pyfun(x):\n    if random.random() < 0.01:\n        os._exit(3)\n    return x * 2\n",
+  Create("flaky",
+         "import os, random\ndef pyfun(x):\n    if random.random() < 0.01:\n        os._exit(3)\n    return x * 2\n",
          "DOUBLE", "DOUBLE");
   // Warm up (the context and both executors ready); the warm-up itself may hit the 1% crash.
   bool warm = false;
@@ -527,7 +544,7 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
   ASSERT_TRUE(warm);
   const size_t fds_before = OpenFds();
   std::set<std::string> shm_before;
-  for (auto &e : std::filesystem::directory_iterator("/dev/shm")) shm_before.insert(e.path().filename());
+  for (auto& e : std::filesystem::directory_iterator("/dev/shm")) shm_before.insert(e.path().filename());
   std::atomic<int> ok{0}, crashed{0}, wrong{0}, other{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; t++) {
@@ -548,7 +565,7 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
       }
     });
   }
-  for (auto &th : threads) th.join();
+  for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0) << "a successful query returned a wrong result";
   EXPECT_EQ(other.load(), 0);
   EXPECT_EQ(ok + crashed, 2000);
@@ -557,7 +574,7 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
   // Nothing leaked: descriptors of this process, shared memory, executor processes, Lanes.
   EXPECT_LE(OpenFds(), fds_before + 2);
   std::set<std::string> shm_after;
-  for (auto &e : std::filesystem::directory_iterator("/dev/shm")) shm_after.insert(e.path().filename());
+  for (auto& e : std::filesystem::directory_iterator("/dev/shm")) shm_after.insert(e.path().filename());
   EXPECT_EQ(shm_after, shm_before);
 }
 

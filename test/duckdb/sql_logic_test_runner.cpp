@@ -37,20 +37,20 @@ namespace {
 
 struct Record {
   enum Kind { kStatementOk, kStatementError, kQuery } kind;
-  int line = 0;               // of the record's first line
+  int line = 0;  // of the record's first line
   std::string sql;
-  std::string types;          // query: one letter per column
+  std::string types;  // query: one letter per column
   bool rowsort = false;
-  bool has_expected = false;  // a `----` line followed
+  bool has_expected = false;          // a `----` line followed
   std::vector<std::string> expected;  // query: rows; statement error: the message's lines
 };
 
-std::string Replace(std::string s, const std::string &from, const std::string &to) {
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
   for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
   return s;
 }
 
-std::vector<std::string> Split(const std::string &s, char sep) {
+std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::string cur;
   std::istringstream in(s);
@@ -60,15 +60,15 @@ std::vector<std::string> Split(const std::string &s, char sep) {
   return out;
 }
 
-std::string Join(const std::vector<std::string> &parts, const std::string &sep) {
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); i++) out += (i ? sep : "") + parts[i];
   return out;
 }
 
 // Parses `path`; on a malformed record prints file:line and returns false.
-bool Parse(const std::string &path, const std::vector<std::pair<std::string, std::string>> &placeholders,
-           std::vector<Record> *records) {
+bool Parse(const std::string& path, const std::vector<std::pair<std::string, std::string>>& placeholders,
+           std::vector<Record>* records) {
   std::ifstream in(path);
   if (!in) {
     std::cerr << path << ": cannot read\n";
@@ -77,7 +77,7 @@ bool Parse(const std::string &path, const std::vector<std::pair<std::string, std
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) {
     if (!l.empty() && l.back() == '\r') l.pop_back();
-    for (auto &[from, to] : placeholders) l = Replace(l, from, to);
+    for (auto& [from, to] : placeholders) l = Replace(l, from, to);
     lines.push_back(l);
   }
   size_t i = 0;
@@ -127,7 +127,7 @@ bool Parse(const std::string &path, const std::vector<std::pair<std::string, std
 }
 
 // `.` of the pattern also matches a newline (DuckDB's runner matches with RE2's dot_nl).
-std::regex DotAll(const std::string &pattern) {
+std::regex DotAll(const std::string& pattern) {
   std::string out;
   bool escaped = false, in_class = false;
   for (char c : pattern) {
@@ -150,20 +150,20 @@ std::regex DotAll(const std::string &pattern) {
   return std::regex(out);
 }
 
-bool ValueMatches(const std::string &expected, const std::string &actual) {
+bool ValueMatches(const std::string& expected, const std::string& actual) {
   static const std::string kRegex = "<REGEX>:", kNotRegex = "<!REGEX>:";
   if (expected.rfind(kRegex, 0) == 0) return std::regex_match(actual, DotAll(expected.substr(kRegex.size())));
   if (expected.rfind(kNotRegex, 0) == 0) return !std::regex_match(actual, DotAll(expected.substr(kNotRegex.size())));
   return expected == actual;
 }
 
-bool TextContains(const std::string &text, const std::string &expected) {
+bool TextContains(const std::string& text, const std::string& expected) {
   static const std::string kRegex = "<REGEX>:";
   if (expected.rfind(kRegex, 0) == 0) return std::regex_match(text, DotAll(expected.substr(kRegex.size())));
   return text.find(expected) != std::string::npos;
 }
 
-std::string Format(const duckdb::Value &v) {
+std::string Format(const duckdb::Value& v) {
   if (v.IsNull()) return "NULL";
   std::string s = v.ToString();
   return s.empty() ? "(empty)" : s;
@@ -183,8 +183,9 @@ class Runner {
 
   // Settings of this run's own coordinator, before anything uses IMLane.
   bool Setup() {
-    for (const std::string &sql : {"SET imlane_socket = '" + dir_ + "/imlane.sock'", std::string("SET imlane_executors = 2"),
-                                  std::string("SET imlane_lane_bytes = 16777216")}) {
+    for (const std::string& sql :
+         {"SET imlane_socket = '" + dir_ + "/imlane.sock'", std::string("SET imlane_executors = 2"),
+          std::string("SET imlane_lane_bytes = 16777216")}) {
       auto r = con_->Query(sql);
       if (r->HasError()) {
         std::cerr << path_ << ": set-up failed: " << sql << "\n" << r->GetError() << "\n";
@@ -194,26 +195,26 @@ class Runner {
     return true;
   }
 
-  bool Run(const Record &r) {
+  bool Run(const Record& r) {
     auto result = con_->Query(r.sql);
     switch (r.kind) {
-    case Record::kStatementOk:
-      if (!result->HasError()) return true;
-      return Fail(r, "success", "error: " + result->GetError());
-    case Record::kStatementError: {
-      if (!result->HasError()) return Fail(r, "an error", "success");
-      const std::string want = Join(r.expected, "\n");
-      if (!r.has_expected || TextContains(result->GetError(), want)) return true;
-      return Fail(r, "an error containing: " + want, "error: " + result->GetError());
-    }
-    case Record::kQuery:
-      return CheckQuery(r, *result);
+      case Record::kStatementOk:
+        if (!result->HasError()) return true;
+        return Fail(r, "success", "error: " + result->GetError());
+      case Record::kStatementError: {
+        if (!result->HasError()) return Fail(r, "an error", "success");
+        const std::string want = Join(r.expected, "\n");
+        if (!r.has_expected || TextContains(result->GetError(), want)) return true;
+        return Fail(r, "an error containing: " + want, "error: " + result->GetError());
+      }
+      case Record::kQuery:
+        return CheckQuery(r, *result);
     }
     return false;
   }
 
  private:
-  bool CheckQuery(const Record &r, duckdb::MaterializedQueryResult &result) {
+  bool CheckQuery(const Record& r, duckdb::MaterializedQueryResult& result) {
     if (result.HasError()) return Fail(r, Join(r.expected, "\n"), "error: " + result.GetError());
     if (result.ColumnCount() != r.types.size()) {
       return Fail(r, std::to_string(r.types.size()) + " columns (" + r.types + ")",
@@ -226,7 +227,7 @@ class Runner {
       actual.push_back(std::move(values));
     }
     std::vector<std::vector<std::string>> expected;
-    for (auto &line : r.expected) expected.push_back(Split(line, '\t'));
+    for (auto& line : r.expected) expected.push_back(Split(line, '\t'));
     if (r.rowsort) {
       std::sort(actual.begin(), actual.end());
       std::sort(expected.begin(), expected.end());
@@ -238,15 +239,16 @@ class Runner {
     }
     if (same) return true;
     std::vector<std::string> want, got;
-    for (auto &row : expected) want.push_back(Join(row, "\t"));
-    for (auto &row : actual) got.push_back(Join(row, "\t"));
+    for (auto& row : expected) want.push_back(Join(row, "\t"));
+    for (auto& row : actual) got.push_back(Join(row, "\t"));
     return Fail(r, std::to_string(want.size()) + " rows:\n" + Join(want, "\n"),
                 std::to_string(got.size()) + " rows:\n" + Join(got, "\n"));
   }
 
-  bool Fail(const Record &r, const std::string &expected, const std::string &actual) {
+  bool Fail(const Record& r, const std::string& expected, const std::string& actual) {
     std::cerr << path_ << ":" << r.line << ": mismatch\n"
-              << "SQL:\n" << r.sql << "\n"
+              << "SQL:\n"
+              << r.sql << "\n"
               << "expected " << expected << "\n"
               << "actual " << actual << "\n";
     return false;
@@ -259,14 +261,14 @@ class Runner {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: " << argv[0] << " FILE.test\n";
     return 2;
   }
   const std::string path = std::filesystem::absolute(argv[1]).lexically_normal().string();
   char tmpl[] = "/tmp/imlane-sqllogic-XXXXXX";
-  const char *made = mkdtemp(tmpl);
+  const char* made = mkdtemp(tmpl);
   if (made == nullptr) {
     std::cerr << "mkdtemp failed\n";
     return 2;
@@ -276,8 +278,7 @@ int main(int argc, char **argv) {
   setenv("IMLANE_SOCKET", (dir + "/imlane.sock").c_str(), 1);
   std::vector<Record> records;
   int rc = 0;
-  if (!Parse(path,
-             {{"__TEST_DIR__", std::filesystem::path(path).parent_path().string()}, {"__TEMP_DIR__", dir}},
+  if (!Parse(path, {{"__TEST_DIR__", std::filesystem::path(path).parent_path().string()}, {"__TEMP_DIR__", dir}},
              &records)) {
     rc = 1;
   } else {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "imlane/lane/batch_layout.h"
 #include "imlane/batch_view.h"
 #include "imlane/common/protocol.h"
+#include "imlane/lane/batch_layout.h"
 
 using namespace imlane;
 

@@ -26,7 +26,9 @@ TEST_F(CoordinatorTest, StagedStyleInitRunsOncePerExecutorAcrossManyBatches) {
       "def pyinitial():\n"
       "    global factor\n"
       "    factor = 3.0\n"
-      "    with open('" + log + "', 'a') as f:\n"
+      "    with open('" +
+      log +
+      "', 'a') as f:\n"
       "        f.write(str(os.getpid()) + '\\n')\n"
       "def pyfun(x):\n"
       "    return x * factor\n";
@@ -86,8 +88,8 @@ TEST_F(CoordinatorTest, EntrySelectsOneOfSeveralFunctionsInAFile) {
 }
 
 TEST_F(CoordinatorTest, SeveralResultColumns) {
-  Register("split", "import numpy as np\ndef pyfun(x):\n    return x * 2, np.where(x > 1, 'big', 'small')\n",
-           "DOUBLE", "DOUBLE, VARCHAR");
+  Register("split", "import numpy as np\ndef pyfun(x):\n    return x * 2, np.where(x > 1, 'big', 'small')\n", "DOUBLE",
+           "DOUBLE, VARCHAR");
   ColumnBatch out;
   ASSERT_TRUE(ctx().ExecuteFunction("split", Doubles({0.5, 2.5}), &out).ok());
   ASSERT_EQ(out.columns.size(), 2u);
@@ -123,7 +125,8 @@ TEST_F(CoordinatorTest, EveryTypeWithNullsRoundTripsThroughPython) {
     using T = decltype(sample);
     std::vector<std::optional<T>> v;
     for (size_t i = 0; i < n; i++) {
-      v.push_back(null_at(i) ? std::nullopt : std::optional<T>(static_cast<T>(static_cast<int64_t>(i * 37) % 100 - 50)));
+      v.push_back(null_at(i) ? std::nullopt
+                             : std::optional<T>(static_cast<T>(static_cast<int64_t>(i * 37) % 100 - 50)));
     }
     return Column::FromOptionals<T>(t, v);
   };
@@ -179,7 +182,8 @@ TEST_F(CoordinatorTest, EveryTypeWithNullsRoundTripsThroughPython) {
 // ---- Errors ------------------------------------------------------------------------------------
 
 TEST_F(CoordinatorTest, PythonExceptionCarriesTheTraceback) {
-  Register("boom", "def helper(x):\n    raise ValueError('bad input ' + str(len(x)))\ndef pyfun(x):\n    return helper(x)\n",
+  Register("boom",
+           "def helper(x):\n    raise ValueError('bad input ' + str(len(x)))\ndef pyfun(x):\n    return helper(x)\n",
            "DOUBLE", "DOUBLE");
   ColumnBatch out;
   Status st = ctx().ExecuteFunction("boom", Doubles({1, 2, 3}), &out);
@@ -204,13 +208,11 @@ TEST_F(CoordinatorTest, WrongResultsGiveClearErrors) {
     const char* fn;
     const char* text;
   };
-  for (const Expect& e : {Expect{"short", "returned 2 values for 3 input rows"},
-                          Expect{"text", "expected DOUBLE values, got strings"},
-                          Expect{"nan_int", "NaN at row 0 cannot be converted to INTEGER"},
-                          Expect{"frac_int", "non-integral value 1.5 at row 0"},
-                          Expect{"scalar", "returned a single float"},
-                          Expect{"none", "returned None"},
-                          Expect{"two_for_one", "returned 2 result columns, declared 3"}}) {
+  for (const Expect& e :
+       {Expect{"short", "returned 2 values for 3 input rows"}, Expect{"text", "expected DOUBLE values, got strings"},
+        Expect{"nan_int", "NaN at row 0 cannot be converted to INTEGER"},
+        Expect{"frac_int", "non-integral value 1.5 at row 0"}, Expect{"scalar", "returned a single float"},
+        Expect{"none", "returned None"}, Expect{"two_for_one", "returned 2 result columns, declared 3"}}) {
     ColumnBatch out;
     Status st = ctx().ExecuteFunction(e.fn, Doubles({1, 2, 3}), &out);
     EXPECT_EQ(st.code(), StatusCode::kPythonError) << e.fn;
@@ -232,8 +234,8 @@ TEST_F(CoordinatorTest, BadSourceFailsAtRegistrationAndLeavesTheRegistryUnchange
   st = TryRegister("i", "/no/such/model.py", "DOUBLE", "DOUBLE");
   EXPECT_EQ(st.code(), StatusCode::kNotFound);
   EXPECT_NE(st.message().find("/no/such/model.py"), std::string::npos) << st.message();
-  st = TryRegister("j", "def pyinitial():\n    raise RuntimeError('no model')\ndef pyfun(x):\n    return x\n",
-                   "DOUBLE", "DOUBLE");
+  st = TryRegister("j", "def pyinitial():\n    raise RuntimeError('no model')\ndef pyfun(x):\n    return x\n", "DOUBLE",
+                   "DOUBLE");
   EXPECT_NE(st.message().find("RuntimeError: no model"), std::string::npos) << st.message();
   st = TryRegister("k", "def pyfun(x):\n    return x\n", "DOUBLE, NOTATYPE", "DOUBLE");
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
@@ -448,7 +450,6 @@ TEST_F(CoordinatorTest, SecondContextJoinsTheRunningCoordinatorAndSharesWarmFunc
   EXPECT_EQ(out.columns[0].Get<double>(0), 9.0);
 }
 
-
 TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
   settings_.batch_rows = 10000;  // pinned: batches are exactly this size but for the last one
   Register("plus", "def pyfun(x, s):\n    return x + 1\n", "BIGINT, VARCHAR", "BIGINT");
@@ -478,7 +479,6 @@ TEST_F(CoordinatorTest, AccumulatorBatchesEngineVectorsAtTheModelsSize) {
   EXPECT_EQ(expect, static_cast<int64_t>(vectors * vector_rows));
 }
 
-
 TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
   Register("segv", "import ctypes\ndef pyfun(x):\n    if x[0] < 0:\n        ctypes.string_at(0)\n    return x\n",
            "DOUBLE", "DOUBLE");
@@ -507,7 +507,6 @@ TEST_F(CoordinatorTest, SegfaultAndOutsideKillFailTheBatchWithTheSignal) {
   EXPECT_EQ(out.columns[0].Get<double>(0), 5.0);
 }
 
-
 TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
   Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
   ColumnBatch out;
@@ -526,7 +525,6 @@ TEST_F(CoordinatorTest, ExecutorsInheritNoDescriptorsAndTheSocketIsPrivate) {
   ASSERT_EQ(stat(settings_.socket_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "only the owner may connect";
 }
-
 
 TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
   Register("slow", "import time\ndef pyfun(x):\n    time.sleep(5)\n    return x\n", "DOUBLE", "DOUBLE");
@@ -559,7 +557,6 @@ TEST_F(CoordinatorTest, CoordinatorDeathIsNoticedQuicklyAndLeavesNoOrphans) {
   EXPECT_EQ(out.columns[0].Get<double>(0), 3.0);
 }
 
-
 TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
   settings_.lane_bytes = 32u << 20;
   Register("rev", "def pyfun(s):\n    return [v[::-1] for v in s]\n", "VARCHAR", "VARCHAR");
@@ -584,7 +581,6 @@ TEST_F(CoordinatorTest, MultiMegabyteStringValuesWork) {
   ASSERT_TRUE(ctx().ExecuteFunction("rev", in, &out).ok());
 }
 
-
 TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
   settings_.executor_memory_mb = 1536;
   Register("leak",
@@ -603,7 +599,6 @@ TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
   Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
   ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({2}), &out, SchedHint{-1, 1}).ok());
 }
-
 
 TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
   setenv("IMLANE_TEST_DB_PASSWORD", "hunter2", 1);
@@ -624,7 +619,6 @@ TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
   EXPECT_EQ(out.columns[0].GetString(0), "-|-|/models");
 }
 
-
 TEST_F(CoordinatorTest, AnotherPython3FirstOnPathIsIgnored) {
   // A pyenv/venv-like python3 first on PATH, with an empty standard library next to it: an
   // interpreter that took its prefix from PATH would fail to start or miss numpy.
@@ -642,7 +636,6 @@ TEST_F(CoordinatorTest, AnotherPython3FirstOnPathIsIgnored) {
   EXPECT_EQ(out.columns[0].GetString(0), "/usr");
 }
 
-
 TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   // A coordinator started by hand with limits; the context joins it instead of starting one.
   char exe[4096];
@@ -659,7 +652,8 @@ TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   settings_.start_embedded = false;
-  Register("files", "def pyfun(x):\n    fs = [open('/dev/null') for _ in range(200)]\n    return x\n", "DOUBLE", "DOUBLE");
+  Register("files", "def pyfun(x):\n    fs = [open('/dev/null') for _ in range(200)]\n    return x\n", "DOUBLE",
+           "DOUBLE");
   ColumnBatch out;
   Status st = ctx().ExecuteFunction("files", Doubles({1}), &out);
   EXPECT_EQ(st.code(), StatusCode::kPythonError) << st.ToString();
@@ -675,7 +669,6 @@ TEST_F(CoordinatorTest, ExecutorResourceLimitsFromOptions) {
   int ws = 0;
   EXPECT_EQ(waitpid(pid, &ws, 0), pid);
 }
-
 
 // Runs `fn` in a child process as uid/gid 65534 (nobody); returns the child's exit code.
 int AsNobody(const std::function<int()>& fn) {

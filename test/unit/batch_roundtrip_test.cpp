@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "imlane/lane/batch_layout.h"
 #include "imlane/batch_view.h"
 #include "imlane/lane/batch_format.h"
+#include "imlane/lane/batch_layout.h"
 
 namespace imlane {
 namespace {
@@ -20,8 +20,8 @@ class BatchTest : public ::testing::Test {
   uint64_t available() { return region_.size() - kOffset; }
 };
 
-const std::vector<TypeId> kAllTypes = {TypeId::kBoolean, TypeId::kInt8,   TypeId::kInt16, TypeId::kInt32,
-                                       TypeId::kInt64,   TypeId::kFloat,  TypeId::kDouble, TypeId::kVarchar,
+const std::vector<TypeId> kAllTypes = {TypeId::kBoolean, TypeId::kInt8,     TypeId::kInt16,  TypeId::kInt32,
+                                       TypeId::kInt64,   TypeId::kFloat,    TypeId::kDouble, TypeId::kVarchar,
                                        TypeId::kDate,    TypeId::kTimestamp};
 
 // Value for row r of column c; every third row (shifted per column) is NULL.
@@ -40,16 +40,36 @@ TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
       }
       Status st;
       switch (kAllTypes[c]) {
-        case TypeId::kBoolean: st = col.AppendBool(r % 2 == 1); break;
-        case TypeId::kInt8: st = col.Append<int8_t>(static_cast<int8_t>(r % 100 - 50)); break;
-        case TypeId::kInt16: st = col.Append<int16_t>(static_cast<int16_t>(r * 3 - 700)); break;
-        case TypeId::kInt32: st = col.Append<int32_t>(static_cast<int32_t>(r * 1000003)); break;
-        case TypeId::kInt64: st = col.Append<int64_t>(static_cast<int64_t>(r) * 10000000007LL); break;
-        case TypeId::kFloat: st = col.Append<float>(static_cast<float>(r) / 4); break;
-        case TypeId::kDouble: st = col.Append<double>(static_cast<double>(r) / 7); break;
-        case TypeId::kVarchar: st = col.AppendString("v" + std::string(r % 17, 'x')); break;
-        case TypeId::kDate: st = col.Append<int32_t>(static_cast<int32_t>(18000 + r)); break;
-        case TypeId::kTimestamp: st = col.Append<int64_t>(static_cast<int64_t>(r) * 1000000); break;
+        case TypeId::kBoolean:
+          st = col.AppendBool(r % 2 == 1);
+          break;
+        case TypeId::kInt8:
+          st = col.Append<int8_t>(static_cast<int8_t>(r % 100 - 50));
+          break;
+        case TypeId::kInt16:
+          st = col.Append<int16_t>(static_cast<int16_t>(r * 3 - 700));
+          break;
+        case TypeId::kInt32:
+          st = col.Append<int32_t>(static_cast<int32_t>(r * 1000003));
+          break;
+        case TypeId::kInt64:
+          st = col.Append<int64_t>(static_cast<int64_t>(r) * 10000000007LL);
+          break;
+        case TypeId::kFloat:
+          st = col.Append<float>(static_cast<float>(r) / 4);
+          break;
+        case TypeId::kDouble:
+          st = col.Append<double>(static_cast<double>(r) / 7);
+          break;
+        case TypeId::kVarchar:
+          st = col.AppendString("v" + std::string(r % 17, 'x'));
+          break;
+        case TypeId::kDate:
+          st = col.Append<int32_t>(static_cast<int32_t>(18000 + r));
+          break;
+        case TypeId::kTimestamp:
+          st = col.Append<int64_t>(static_cast<int64_t>(r) * 1000000);
+          break;
       }
       ASSERT_TRUE(st.ok()) << st.ToString();
     }
@@ -72,16 +92,36 @@ TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
         continue;
       }
       switch (kAllTypes[c]) {
-        case TypeId::kBoolean: EXPECT_EQ(col.GetBool(r), r % 2 == 1); break;
-        case TypeId::kInt8: EXPECT_EQ(col.Get<int8_t>(r), static_cast<int8_t>(r % 100 - 50)); break;
-        case TypeId::kInt16: EXPECT_EQ(col.Get<int16_t>(r), static_cast<int16_t>(r * 3 - 700)); break;
-        case TypeId::kInt32: EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(r * 1000003)); break;
-        case TypeId::kInt64: EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 10000000007LL); break;
-        case TypeId::kFloat: EXPECT_EQ(col.Get<float>(r), static_cast<float>(r) / 4); break;
-        case TypeId::kDouble: EXPECT_EQ(col.Get<double>(r), static_cast<double>(r) / 7); break;
-        case TypeId::kVarchar: EXPECT_EQ(col.GetString(r), "v" + std::string(r % 17, 'x')); break;
-        case TypeId::kDate: EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(18000 + r)); break;
-        case TypeId::kTimestamp: EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 1000000); break;
+        case TypeId::kBoolean:
+          EXPECT_EQ(col.GetBool(r), r % 2 == 1);
+          break;
+        case TypeId::kInt8:
+          EXPECT_EQ(col.Get<int8_t>(r), static_cast<int8_t>(r % 100 - 50));
+          break;
+        case TypeId::kInt16:
+          EXPECT_EQ(col.Get<int16_t>(r), static_cast<int16_t>(r * 3 - 700));
+          break;
+        case TypeId::kInt32:
+          EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(r * 1000003));
+          break;
+        case TypeId::kInt64:
+          EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 10000000007LL);
+          break;
+        case TypeId::kFloat:
+          EXPECT_EQ(col.Get<float>(r), static_cast<float>(r) / 4);
+          break;
+        case TypeId::kDouble:
+          EXPECT_EQ(col.Get<double>(r), static_cast<double>(r) / 7);
+          break;
+        case TypeId::kVarchar:
+          EXPECT_EQ(col.GetString(r), "v" + std::string(r % 17, 'x'));
+          break;
+        case TypeId::kDate:
+          EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(18000 + r));
+          break;
+        case TypeId::kTimestamp:
+          EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 1000000);
+          break;
       }
     }
     EXPECT_EQ(col.null_count(), nulls);
@@ -126,7 +166,8 @@ TEST_F(BatchTest, ColumnsWithoutNullsHaveNoBitmap) {
 
 TEST_F(BatchTest, TooManyRowsIsAnErrorNamingBothSizes) {
   BatchBuilder b;
-  Status st = BatchLayout::Start(&b, base(), region_.size(), kOffset, 64 * 1024, {TypeId::kDouble, TypeId::kDouble}, 100000);
+  Status st =
+      BatchLayout::Start(&b, base(), region_.size(), kOffset, 64 * 1024, {TypeId::kDouble, TypeId::kDouble}, 100000);
   ASSERT_EQ(st.code(), StatusCode::kCapacityExceeded);
   EXPECT_NE(st.message().find("100000 rows"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("65536"), std::string::npos) << st.message();
@@ -147,7 +188,8 @@ TEST_F(BatchTest, OversizedStringIsAnError) {
 
 TEST_F(BatchTest, MismatchedColumnLengthsFailAtFinish) {
   BatchBuilder b;
-  ASSERT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kInt32, TypeId::kInt32}, 4).ok());
+  ASSERT_TRUE(
+      BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kInt32, TypeId::kInt32}, 4).ok());
   ASSERT_TRUE(b.column(0).Append<int32_t>(1).ok());
   EXPECT_FALSE(b.Finish().ok());
 }
@@ -156,7 +198,9 @@ class CorruptBatchTest : public BatchTest {
  protected:
   uint64_t BuildStrings() {
     BatchBuilder b;
-    EXPECT_TRUE(BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kVarchar, TypeId::kInt32}, 8).ok());
+    EXPECT_TRUE(
+        BatchLayout::Start(&b, base(), region_.size(), kOffset, available(), {TypeId::kVarchar, TypeId::kInt32}, 8)
+            .ok());
     for (int i = 0; i < 8; i++) {
       EXPECT_TRUE(b.column(0).AppendString("row" + std::to_string(i)).ok());
       EXPECT_TRUE(b.column(1).Append<int32_t>(i).ok());
@@ -165,9 +209,7 @@ class CorruptBatchTest : public BatchTest {
     return *b.Finish();
   }
   BatchHeaderWire* header() { return reinterpret_cast<BatchHeaderWire*>(base() + kOffset); }
-  ColumnWire* col(size_t i) {
-    return reinterpret_cast<ColumnWire*>(base() + kOffset + sizeof(BatchHeaderWire)) + i;
-  }
+  ColumnWire* col(size_t i) { return reinterpret_cast<ColumnWire*>(base() + kOffset + sizeof(BatchHeaderWire)) + i; }
   Status Open(uint64_t total) { return BatchLayout::Open(base(), region_.size(), kOffset, total).status(); }
 };
 

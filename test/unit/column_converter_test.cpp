@@ -3,8 +3,8 @@
 
 #include <vector>
 
-#include "imlane/lane/batch_layout.h"
 #include "imlane/batch_view.h"
+#include "imlane/lane/batch_layout.h"
 #include "imlane/table_converter.h"
 
 namespace imlane {
@@ -27,7 +27,7 @@ TEST(ColumnConverterTest, WritesSlicesAndReadsThemBack) {
   std::vector<uint8_t> region(1 << 20);
   BatchBuilder b;
   ASSERT_TRUE(BatchLayout::Start(&b, region.data(), region.size(), 64, region.size() - 64,
-                      {TypeId::kInt32, TypeId::kVarchar, TypeId::kBoolean}, 100)
+                                 {TypeId::kInt32, TypeId::kVarchar, TypeId::kBoolean}, 100)
                   .ok());
   // Two slices starting at odd offsets exercise validity bits that are not byte-aligned.
   ASSERT_TRUE(ColumnConverter::Write(in, 13, 40, &b).ok());

@@ -104,16 +104,34 @@ TEST(CoordinatorClientTest, MalformedAcquireRepliesAreProtocolErrors) {
   Lane a = Lane::Create(1, 1 << 20).ValueOrDie();
   int round = 0;
   ScriptedCoordinator coordinator([&](const json&, std::vector<int>* fds) -> json {
-    json good = {{"ok", true},       {"fid", 1},           {"version", 1},
-                 {"arg_types", {}},  {"return_types", {"DOUBLE"}},
-                 {"lanes", {{{"lane_id", 1}, {"executor", 0}}}}, {"executors", json::array()}};
+    json good = {{"ok", true},
+                 {"fid", 1},
+                 {"version", 1},
+                 {"arg_types", {}},
+                 {"return_types", {"DOUBLE"}},
+                 {"lanes", {{{"lane_id", 1}, {"executor", 0}}}},
+                 {"executors", json::array()}};
     switch (round++) {
-      case 0: *fds = {a.fd()}; good["fid"] = "five"; return good;          // wrong type
-      case 1: *fds = {a.fd()}; good["version"] = -1; return good;          // out of range
-      case 2: return good;                                                 // descriptors missing
-      case 3: *fds = {a.fd()}; good["lanes"] = "many"; return good;        // wrong shape
-      case 4: *fds = {a.fd()}; good.erase("return_types"); return good;    // field missing
-      default: return json();
+      case 0:
+        *fds = {a.fd()};
+        good["fid"] = "five";
+        return good;  // wrong type
+      case 1:
+        *fds = {a.fd()};
+        good["version"] = -1;
+        return good;  // out of range
+      case 2:
+        return good;  // descriptors missing
+      case 3:
+        *fds = {a.fd()};
+        good["lanes"] = "many";
+        return good;  // wrong shape
+      case 4:
+        *fds = {a.fd()};
+        good.erase("return_types");
+        return good;  // field missing
+      default:
+        return json();
     }
   });
   auto client = CoordinatorClient::Connect(coordinator.settings());

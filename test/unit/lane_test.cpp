@@ -108,7 +108,8 @@ TEST(LaneProtocolTest, WaitingEndsAtTheDeadlineOrWhenThePeerIsGone) {
   LaneClient client(&*lane);
   client.PostRequest(1, lane->arena_offset(), 64, bell);
   EXPECT_EQ(client.WaitFinished(MonotonicNanos() + 20'000'000, 1000, [] { return true; }), LaneClient::Wait::kTimedOut);
-  EXPECT_EQ(client.WaitFinished(MonotonicNanos() + 5'000'000'000, 0, [] { return false; }), LaneClient::Wait::kPeerGone);
+  EXPECT_EQ(client.WaitFinished(MonotonicNanos() + 5'000'000'000, 0, [] { return false; }),
+            LaneClient::Wait::kPeerGone);
 }
 
 TEST(LaneProtocolTest, AStaleOrForeignResponseIsRejected) {

@@ -10,13 +10,13 @@ TEST(ProtocolDecoderTest, FieldChecksPresenceTypeAndRange) {
   json m = json::parse(R"({"fid": 7, "neg": -1, "big": 5000000000, "float": 3e30, "name": "f", "list": [1]})");
   EXPECT_EQ(*Field<uint32_t>(m, "fid"), 7u);
   EXPECT_EQ(*Field<int>(m, "neg"), -1);
-  EXPECT_EQ(Field<uint32_t>(m, "neg").status().code(), StatusCode::kProtocolError);    // below range
-  EXPECT_EQ(Field<uint32_t>(m, "big").status().code(), StatusCode::kProtocolError);    // above range
+  EXPECT_EQ(Field<uint32_t>(m, "neg").status().code(), StatusCode::kProtocolError);  // below range
+  EXPECT_EQ(Field<uint32_t>(m, "big").status().code(), StatusCode::kProtocolError);  // above range
   EXPECT_EQ(*Field<uint64_t>(m, "big"), 5000000000u);
-  EXPECT_EQ(Field<int64_t>(m, "float").status().code(), StatusCode::kProtocolError);   // not an integer
-  EXPECT_EQ(Field<int>(m, "name").status().code(), StatusCode::kProtocolError);        // a string
+  EXPECT_EQ(Field<int64_t>(m, "float").status().code(), StatusCode::kProtocolError);  // not an integer
+  EXPECT_EQ(Field<int>(m, "name").status().code(), StatusCode::kProtocolError);       // a string
   EXPECT_EQ(*Field<std::string>(m, "name"), "f");
-  EXPECT_EQ(Field<std::string>(m, "fid").status().code(), StatusCode::kProtocolError); // a number
+  EXPECT_EQ(Field<std::string>(m, "fid").status().code(), StatusCode::kProtocolError);  // a number
   EXPECT_TRUE(Field<json>(m, "list")->is_array());
   auto missing = Field<int>(m, "nope");
   EXPECT_EQ(missing.status().code(), StatusCode::kProtocolError);

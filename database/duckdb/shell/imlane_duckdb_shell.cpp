@@ -105,7 +105,9 @@ void Feed(Shell &shell, std::istream &in, bool prompt) {
       }
       pending += '\n';
     }
-    if (prompt) std::cout << (pending.find_first_not_of(" \n\t") == std::string::npos ? "imlane-duckdb> " : "   ...> ") << std::flush;
+    if (prompt)
+      std::cout << (pending.find_first_not_of(" \n\t") == std::string::npos ? "imlane-duckdb> " : "   ...> ")
+                << std::flush;
   }
   shell.Run(pending);
 }
@@ -113,12 +115,13 @@ void Feed(Shell &shell, std::istream &in, bool prompt) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  CLI::App app{"imlane-duckdb: DuckDB with IMLane AI functions.\n\n"
-               "  CALL imlane_create_function('name', 'model.py' or 'python code', 'DOUBLE, VARCHAR', 'INTEGER');\n"
-               "  SELECT name(a, b) FROM t;\n"
-               "  SELECT * FROM imlane_functions();\n"
-               "Settings: SET imlane_executors / imlane_batch_size / imlane_max_inflight / imlane_timeout_ms /\n"
-               "imlane_socket / imlane_lane_bytes. The coordinator starts by itself when none runs."};
+  CLI::App app{
+      "imlane-duckdb: DuckDB with IMLane AI functions.\n\n"
+      "  CALL imlane_create_function('name', 'model.py' or 'python code', 'DOUBLE, VARCHAR', 'INTEGER');\n"
+      "  SELECT name(a, b) FROM t;\n"
+      "  SELECT * FROM imlane_functions();\n"
+      "Settings: SET imlane_executors / imlane_batch_size / imlane_max_inflight / imlane_timeout_ms /\n"
+      "imlane_socket / imlane_lane_bytes. The coordinator starts by itself when none runs."};
   std::string database;
   std::vector<std::string> commands;
   std::vector<std::string> files;

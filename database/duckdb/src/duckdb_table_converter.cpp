@@ -9,33 +9,53 @@ using duckdb::LogicalTypeId;
 
 Result<TypeId> LaneTypeOf(const LogicalType &type) {
   switch (type.id()) {
-  case LogicalTypeId::BOOLEAN: return TypeId::kBoolean;
-  case LogicalTypeId::TINYINT: return TypeId::kInt8;
-  case LogicalTypeId::SMALLINT: return TypeId::kInt16;
-  case LogicalTypeId::INTEGER: return TypeId::kInt32;
-  case LogicalTypeId::BIGINT: return TypeId::kInt64;
-  case LogicalTypeId::FLOAT: return TypeId::kFloat;
-  case LogicalTypeId::DOUBLE: return TypeId::kDouble;
-  case LogicalTypeId::VARCHAR: return TypeId::kVarchar;
-  case LogicalTypeId::DATE: return TypeId::kDate;
-  case LogicalTypeId::TIMESTAMP: return TypeId::kTimestamp;
-  default:
-    return Status::InvalidArgument("type " + type.ToString() + " cannot be passed to an IMLane function");
+    case LogicalTypeId::BOOLEAN:
+      return TypeId::kBoolean;
+    case LogicalTypeId::TINYINT:
+      return TypeId::kInt8;
+    case LogicalTypeId::SMALLINT:
+      return TypeId::kInt16;
+    case LogicalTypeId::INTEGER:
+      return TypeId::kInt32;
+    case LogicalTypeId::BIGINT:
+      return TypeId::kInt64;
+    case LogicalTypeId::FLOAT:
+      return TypeId::kFloat;
+    case LogicalTypeId::DOUBLE:
+      return TypeId::kDouble;
+    case LogicalTypeId::VARCHAR:
+      return TypeId::kVarchar;
+    case LogicalTypeId::DATE:
+      return TypeId::kDate;
+    case LogicalTypeId::TIMESTAMP:
+      return TypeId::kTimestamp;
+    default:
+      return Status::InvalidArgument("type " + type.ToString() + " cannot be passed to an IMLane function");
   }
 }
 
 LogicalType DuckDBTypeOf(TypeId type) {
   switch (type) {
-  case TypeId::kBoolean: return LogicalType::BOOLEAN;
-  case TypeId::kInt8: return LogicalType::TINYINT;
-  case TypeId::kInt16: return LogicalType::SMALLINT;
-  case TypeId::kInt32: return LogicalType::INTEGER;
-  case TypeId::kInt64: return LogicalType::BIGINT;
-  case TypeId::kFloat: return LogicalType::FLOAT;
-  case TypeId::kDouble: return LogicalType::DOUBLE;
-  case TypeId::kVarchar: return LogicalType::VARCHAR;
-  case TypeId::kDate: return LogicalType::DATE;
-  case TypeId::kTimestamp: return LogicalType::TIMESTAMP;
+    case TypeId::kBoolean:
+      return LogicalType::BOOLEAN;
+    case TypeId::kInt8:
+      return LogicalType::TINYINT;
+    case TypeId::kInt16:
+      return LogicalType::SMALLINT;
+    case TypeId::kInt32:
+      return LogicalType::INTEGER;
+    case TypeId::kInt64:
+      return LogicalType::BIGINT;
+    case TypeId::kFloat:
+      return LogicalType::FLOAT;
+    case TypeId::kDouble:
+      return LogicalType::DOUBLE;
+    case TypeId::kVarchar:
+      return LogicalType::VARCHAR;
+    case TypeId::kDate:
+      return LogicalType::DATE;
+    case TypeId::kTimestamp:
+      return LogicalType::TIMESTAMP;
   }
   return LogicalType::SQLNULL;
 }
@@ -60,7 +80,7 @@ Status WriteFixed(const duckdb::UnifiedVectorFormat &f, bool flat, size_t offset
 }  // namespace
 
 Status TableConverter<duckdb::DataChunk, duckdb::Vector>::Write(const duckdb::DataChunk &in, size_t offset,
-                                                                 size_t count, BatchBuilder *out) {
+                                                                size_t count, BatchBuilder *out) {
   if (in.ColumnCount() != out->num_columns()) {
     return Status::InvalidArgument("chunk has " + std::to_string(in.ColumnCount()) + " columns, the function takes " +
                                    std::to_string(out->num_columns()));
@@ -78,46 +98,58 @@ Status TableConverter<duckdb::DataChunk, duckdb::Vector>::Write(const duckdb::Da
     v.ToUnifiedFormat(in.size(), f);
     const bool flat = v.GetVectorType() == duckdb::VectorType::FLAT_VECTOR;
     switch (t) {
-    case TypeId::kInt8: IMLANE_RETURN_NOT_OK(WriteFixed<int8_t>(f, flat, offset, count, col)); break;
-    case TypeId::kInt16: IMLANE_RETURN_NOT_OK(WriteFixed<int16_t>(f, flat, offset, count, col)); break;
-    case TypeId::kInt32:
-    case TypeId::kDate: IMLANE_RETURN_NOT_OK(WriteFixed<int32_t>(f, flat, offset, count, col)); break;
-    case TypeId::kInt64:
-    case TypeId::kTimestamp: IMLANE_RETURN_NOT_OK(WriteFixed<int64_t>(f, flat, offset, count, col)); break;
-    case TypeId::kFloat: IMLANE_RETURN_NOT_OK(WriteFixed<float>(f, flat, offset, count, col)); break;
-    case TypeId::kDouble: IMLANE_RETURN_NOT_OK(WriteFixed<double>(f, flat, offset, count, col)); break;
-    case TypeId::kBoolean: {
-      const auto *data = reinterpret_cast<const uint8_t *>(f.data);
-      if (flat) {
-        IMLANE_RETURN_NOT_OK(col.AppendBooleanBytes(data + offset, count,
-                                                    reinterpret_cast<const uint8_t *>(f.validity.GetData()), offset));
+      case TypeId::kInt8:
+        IMLANE_RETURN_NOT_OK(WriteFixed<int8_t>(f, flat, offset, count, col));
+        break;
+      case TypeId::kInt16:
+        IMLANE_RETURN_NOT_OK(WriteFixed<int16_t>(f, flat, offset, count, col));
+        break;
+      case TypeId::kInt32:
+      case TypeId::kDate:
+        IMLANE_RETURN_NOT_OK(WriteFixed<int32_t>(f, flat, offset, count, col));
+        break;
+      case TypeId::kInt64:
+      case TypeId::kTimestamp:
+        IMLANE_RETURN_NOT_OK(WriteFixed<int64_t>(f, flat, offset, count, col));
+        break;
+      case TypeId::kFloat:
+        IMLANE_RETURN_NOT_OK(WriteFixed<float>(f, flat, offset, count, col));
+        break;
+      case TypeId::kDouble:
+        IMLANE_RETURN_NOT_OK(WriteFixed<double>(f, flat, offset, count, col));
+        break;
+      case TypeId::kBoolean: {
+        const auto *data = reinterpret_cast<const uint8_t *>(f.data);
+        if (flat) {
+          IMLANE_RETURN_NOT_OK(col.AppendBooleanBytes(data + offset, count,
+                                                      reinterpret_cast<const uint8_t *>(f.validity.GetData()), offset));
+          break;
+        }
+        for (size_t i = offset; i < offset + count; i++) {
+          auto idx = f.sel->get_index(i);
+          IMLANE_RETURN_NOT_OK(f.validity.RowIsValid(idx) ? col.AppendBool(data[idx] != 0) : col.AppendNull());
+        }
         break;
       }
-      for (size_t i = offset; i < offset + count; i++) {
-        auto idx = f.sel->get_index(i);
-        IMLANE_RETURN_NOT_OK(f.validity.RowIsValid(idx) ? col.AppendBool(data[idx] != 0) : col.AppendNull());
-      }
-      break;
-    }
-    case TypeId::kVarchar: {
-      const auto *data = reinterpret_cast<const duckdb::string_t *>(f.data);
-      for (size_t i = offset; i < offset + count; i++) {
-        auto idx = f.sel->get_index(i);
-        if (!f.validity.RowIsValid(idx)) {
-          IMLANE_RETURN_NOT_OK(col.AppendNull());
-        } else {
-          IMLANE_RETURN_NOT_OK(col.AppendString(std::string_view(data[idx].GetData(), data[idx].GetSize())));
+      case TypeId::kVarchar: {
+        const auto *data = reinterpret_cast<const duckdb::string_t *>(f.data);
+        for (size_t i = offset; i < offset + count; i++) {
+          auto idx = f.sel->get_index(i);
+          if (!f.validity.RowIsValid(idx)) {
+            IMLANE_RETURN_NOT_OK(col.AppendNull());
+          } else {
+            IMLANE_RETURN_NOT_OK(col.AppendString(std::string_view(data[idx].GetData(), data[idx].GetSize())));
+          }
         }
+        break;
       }
-      break;
-    }
     }
   }
   return Status::OK();
 }
 
 Status TableConverter<duckdb::DataChunk, duckdb::Vector>::ReadColumn(const ColumnView &in, size_t offset, size_t count,
-                                                                      duckdb::Vector *out) {
+                                                                     duckdb::Vector *out) {
   out->SetVectorType(duckdb::VectorType::FLAT_VECTOR);
   return ReadColumnAt(in, offset, count, out, 0);
 }

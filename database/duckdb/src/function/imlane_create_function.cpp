@@ -45,8 +45,8 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   auto &catalog = Catalog::GetSystemCatalog(context);
   {
     std::lock_guard<std::mutex> lock(state.mu);
-    auto existing = catalog.GetEntry<ScalarFunctionCatalogEntry>(context, DEFAULT_SCHEMA, data.name,
-                                                                 OnEntryNotFound::RETURN_NULL);
+    auto existing =
+        catalog.GetEntry<ScalarFunctionCatalogEntry>(context, DEFAULT_SCHEMA, data.name, OnEntryNotFound::RETURN_NULL);
     if (existing && !state.functions.count(data.name)) {
       throw InvalidInputException("%s: '%s' is already a DuckDB function; choose another name", kName, data.name);
     }
@@ -68,9 +68,9 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   output.SetCardinality(1);
   output.SetValue(0, 0, Value(data.name));
   output.SetValue(1, 0, Value::INTEGER(static_cast<int32_t>(info->version)));
-  output.SetValue(2, 0,
-                  Value(data.name + "(" + TypeListToString(spec->arg_types) + ") -> " +
-                        TypeListToString(spec->return_types)));
+  output.SetValue(
+      2, 0,
+      Value(data.name + "(" + TypeListToString(spec->arg_types) + ") -> " + TypeListToString(spec->return_types)));
   output.SetValue(3, 0, Value::INTEGER(info->executors));
 }
 

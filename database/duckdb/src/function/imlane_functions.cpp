@@ -18,11 +18,10 @@ struct FunctionsState : public GlobalTableFunctionState {
 
 unique_ptr<FunctionData> FunctionsBind(ClientContext &, TableFunctionBindInput &, vector<LogicalType> &types,
                                        vector<string> &names) {
-  names = {"name", "version", "signature", "source", "executors", "batches", "rows", "mean_batch_rows", "busy_s",
-           "errors"};
-  types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::VARCHAR,
-           LogicalType::INTEGER, LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE,
-           LogicalType::DOUBLE,  LogicalType::BIGINT};
+  names = {"name",    "version", "signature",       "source", "executors",
+           "batches", "rows",    "mean_batch_rows", "busy_s", "errors"};
+  types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::INTEGER,
+           LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::DOUBLE,  LogicalType::BIGINT};
   return make_uniq<TableFunctionData>();
 }
 
@@ -40,10 +39,9 @@ unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, Table
     std::string name = f.value("name", "");
     result->rows.push_back({Value(name), Value::INTEGER(f.value("version", 0)),
                             Value(name + "(" + args + ") -> " + rets), Value(f.value("source", "")),
-                            Value::INTEGER(f.value("executors_used", 0)),
-                            Value::BIGINT(f.value("batches", int64_t{0})), Value::BIGINT(f.value("rows", int64_t{0})),
-                            Value::DOUBLE(f.value("mean_batch_rows", 0.0)), Value::DOUBLE(f.value("busy_s", 0.0)),
-                            Value::BIGINT(f.value("errors", int64_t{0}))});
+                            Value::INTEGER(f.value("executors_used", 0)), Value::BIGINT(f.value("batches", int64_t{0})),
+                            Value::BIGINT(f.value("rows", int64_t{0})), Value::DOUBLE(f.value("mean_batch_rows", 0.0)),
+                            Value::DOUBLE(f.value("busy_s", 0.0)), Value::BIGINT(f.value("errors", int64_t{0}))});
   }
   return std::move(result);
 }

@@ -57,7 +57,7 @@ PhysicalOperator &LogicalPredict::CreatePlan(ClientContext &, PhysicalPlanGenera
   vector<unique_ptr<Expression>> exprs;
   for (auto &e : expressions) exprs.push_back(e->Copy());
   auto &op = planner.Make<PhysicalPredict>(types, estimated_cardinality, is_filter, std::move(exprs), num_predicates,
-                                          projection_map, children[0]->types);
+                                           projection_map, children[0]->types);
   op.children.push_back(child);
   return op;
 }

@@ -23,8 +23,10 @@ using namespace duckdb;  // NOLINT: DuckDB glue
 PhysicalPredict::PhysicalPredict(PhysicalPlan &plan, vector<LogicalType> types_p, idx_t cardinality, bool is_filter_p,
                                  vector<unique_ptr<Expression>> expressions_p, idx_t num_predicates,
                                  vector<idx_t> projection_map_p, vector<LogicalType> input_types_p)
-    : PhysicalOperator(plan, PhysicalOperatorType::EXTENSION, std::move(types_p), cardinality), is_filter(is_filter_p),
-      projection_map(std::move(projection_map_p)), input_types(std::move(input_types_p)) {
+    : PhysicalOperator(plan, PhysicalOperatorType::EXTENSION, std::move(types_p), cardinality),
+      is_filter(is_filter_p),
+      projection_map(std::move(projection_map_p)),
+      input_types(std::move(input_types_p)) {
   // Each distinct IMLane call becomes an extra column after the input columns; the expressions
   // then read it by reference, so a call shared by several expressions runs once per row.
   for (auto &expr : expressions_p) ExtractCalls(expr);

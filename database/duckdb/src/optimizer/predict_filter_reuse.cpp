@@ -15,7 +15,8 @@ using namespace duckdb;  // NOLINT: DuckDB glue
 static bool ContainsEqual(const Expression &haystack, const Expression &needle) {
   if (haystack.Equals(needle)) return true;
   bool found = false;
-  ExpressionIterator::EnumerateChildren(haystack, [&](const Expression &c) { found = found || ContainsEqual(c, needle); });
+  ExpressionIterator::EnumerateChildren(haystack,
+                                        [&](const Expression &c) { found = found || ContainsEqual(c, needle); });
   return found;
 }
 
@@ -25,7 +26,8 @@ void PredictFilterReuse::Apply(Binder &binder, LogicalOperator &projection) {
   auto *filter = dynamic_cast<LogicalPredict *>(child.get());
   if (filter == nullptr || !filter->is_filter) return;
   std::function<void(unique_ptr<Expression> &)> reuse = [&](unique_ptr<Expression> &e) {
-    if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION && IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
+    if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
+        IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
       for (idx_t p = 0; p < filter->num_predicates; p++) {
         if (ContainsEqual(*filter->expressions[p], *e)) {
           auto type = e->return_type;

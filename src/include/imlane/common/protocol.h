@@ -3,10 +3,10 @@
 #pragma once
 
 #include <limits>
-#include <optional>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "imlane/common/unix_socket.h"

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "imlane/common/protocol.h"
 #include "imlane/common/function_definition.h"
+#include "imlane/common/protocol.h"
 
 namespace imlane {
 

@@ -61,7 +61,7 @@ class LaneManager {
     int client = 0;  // 0: in the pool
   };
   struct ExecutorPosition {  // one executor position; the process in it may be replaced
-    SharedRegion bell;  // outlives processes: clients keep ringing the same bell across restarts
+    SharedRegion bell;       // outlives processes: clients keep ringing the same bell across restarts
     std::shared_ptr<ExecutorProcess> process;
     std::string kill_reason;
     bool restarting = false;

@@ -6,21 +6,21 @@
 namespace imlane {
 
 struct CoordinatorOptions {
-  std::string socket_path;            // where clients connect
-  int executors = 0;                  // 0: usable cores (affinity and cgroup quota)
-  size_t lane_bytes = 64u << 20;      // default Lane size when a client asks for none
-  int idle_exit_ms = -1;              // embedded mode: exit this long after the last client left
-  std::string executor_path;          // imlane-executor; default: next to the imlane binary
-  std::string runtime_dir;            // holds the imlane package; default: ../share/imlane/python
-  int load_timeout_ms = 120000;       // loading a model (pyinitial / __init__) may take this long
-  int spawn_timeout_ms = 60000;       // an executor must be ready (Python + numpy imported) by then
-  int spin_us = 100;                  // executor busy-wait after a batch
+  std::string socket_path;        // where clients connect
+  int executors = 0;              // 0: usable cores (affinity and cgroup quota)
+  size_t lane_bytes = 64u << 20;  // default Lane size when a client asks for none
+  int idle_exit_ms = -1;          // embedded mode: exit this long after the last client left
+  std::string executor_path;      // imlane-executor; default: next to the imlane binary
+  std::string runtime_dir;        // holds the imlane package; default: ../share/imlane/python
+  int load_timeout_ms = 120000;   // loading a model (pyinitial / __init__) may take this long
+  int spawn_timeout_ms = 60000;   // an executor must be ready (Python + numpy imported) by then
+  int spin_us = 100;              // executor busy-wait after a batch
   // Address-space limit per executor, so a leaking function gets MemoryError instead of the kernel's
   // OOM killer picking the database. 0: a share of RAM (total / (executors + 1)); -1: none.
   int64_t executor_memory_mb = 0;
-  int executor_cpu_seconds = 0;       // RLIMIT_CPU per executor process; 0: none
-  int executor_max_files = 0;         // RLIMIT_NOFILE per executor; 0: inherited
-  int max_lanes = 256;                // across all clients
+  int executor_cpu_seconds = 0;  // RLIMIT_CPU per executor process; 0: none
+  int executor_max_files = 0;    // RLIMIT_NOFILE per executor; 0: inherited
+  int max_lanes = 256;           // across all clients
 };
 
 }  // namespace imlane

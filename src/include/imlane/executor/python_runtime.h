@@ -15,7 +15,6 @@
 
 namespace imlane {
 
-
 class PythonRuntime {
  public:
   PythonRuntime();

@@ -8,7 +8,7 @@ namespace imlane {
 
 constexpr uint32_t kBatchMagic = 0x48544142;  // "BATH" little-endian
 constexpr uint16_t kBatchFormatVersion = 1;
-constexpr uint64_t kBufferAlignment = 64;      // Arrow's recommended buffer alignment
+constexpr uint64_t kBufferAlignment = 64;  // Arrow's recommended buffer alignment
 constexpr uint32_t kMaxColumns = 4096;
 
 struct BatchHeaderWire {
@@ -29,7 +29,7 @@ struct ColumnWire {
   uint64_t validity_offset;  // 0: no bitmap, every value valid
   uint64_t data_offset;
   uint64_t data_bytes;
-  uint64_t offsets_offset;   // VARCHAR only: (num_rows + 1) int32
+  uint64_t offsets_offset;  // VARCHAR only: (num_rows + 1) int32
 };
 static_assert(sizeof(ColumnWire) == 48, "wire layout");
 

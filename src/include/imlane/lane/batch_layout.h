@@ -30,8 +30,8 @@ class BatchLayout {
   }
 
   // Starts `builder` at region + offset with `available` bytes of room.
-  static Status Start(BatchBuilder* builder, uint8_t* region, size_t region_bytes, uint64_t offset,
-                      uint64_t available, const std::vector<TypeId>& types, size_t capacity_rows) {
+  static Status Start(BatchBuilder* builder, uint8_t* region, size_t region_bytes, uint64_t offset, uint64_t available,
+                      const std::vector<TypeId>& types, size_t capacity_rows) {
     return builder->Start(region, region_bytes, offset, available, types, capacity_rows);
   }
 

@@ -17,7 +17,9 @@ namespace imlane {
 
 enum class LaneState : uint32_t { kIdle = 0, kRequest = 1, kBusy = 2, kDone = 3, kError = 4, kFailed = 5 };
 
-inline bool IsFinished(LaneState s) { return s == LaneState::kDone || s == LaneState::kError || s == LaneState::kFailed; }
+inline bool IsFinished(LaneState s) {
+  return s == LaneState::kDone || s == LaneState::kError || s == LaneState::kFailed;
+}
 inline bool IsInFlight(LaneState s) { return s == LaneState::kRequest || s == LaneState::kBusy; }
 
 constexpr uint64_t kLaneMagic = 0x31304e414c4d49ULL;  // "IMLAN01"
@@ -44,10 +46,10 @@ struct LaneHeader {
   alignas(64) std::atomic<uint32_t> state;
   std::atomic<uint32_t> client_waiting;  // client: set while it sleeps on `state`
   // Request: client.
-  alignas(64) uint64_t seq;              // request sequence number, echoed in the response
+  alignas(64) uint64_t seq;  // request sequence number, echoed in the response
   uint32_t function_id;
   // Response: executor.
-  uint32_t response_seq_low;             // low 32 bits of seq
+  uint32_t response_seq_low;  // low 32 bits of seq
   // Request: client.
   uint64_t request_offset;
   uint64_t request_bytes;
@@ -55,12 +57,12 @@ struct LaneHeader {
   uint64_t response_offset;
   uint64_t response_bytes;
   // Error: executor (ERROR) or coordinator (FAILED); cleared by the client with each request.
-  int32_t error_code;                    // StatusCode
+  int32_t error_code;  // StatusCode
   uint32_t message_bytes;
   // Response: executor.
   int32_t executor_pid;
   uint32_t reserved;
-  uint64_t exec_ns;                      // time spent serving this request
+  uint64_t exec_ns;  // time spent serving this request
   alignas(64) char message[kLaneMessageBytes];
 };
 static_assert(sizeof(LaneHeader) <= kLaneHeaderBytes, "Lane header must fit its page");

@@ -18,10 +18,9 @@ class LogicalPredict : public duckdb::LogicalExtensionOperator {
  public:
   // Takes the expressions and child of `proj`.
   static duckdb::unique_ptr<LogicalPredict> FromProjection(duckdb::LogicalProjection &proj);
-  static duckdb::unique_ptr<LogicalPredict> FromFilter(duckdb::vector<duckdb::unique_ptr<duckdb::Expression>> predicates,
-                                                       duckdb::vector<duckdb::idx_t> projection_map,
-                                                       duckdb::unique_ptr<duckdb::LogicalOperator> child,
-                                                       duckdb::idx_t cardinality);
+  static duckdb::unique_ptr<LogicalPredict> FromFilter(
+      duckdb::vector<duckdb::unique_ptr<duckdb::Expression>> predicates, duckdb::vector<duckdb::idx_t> projection_map,
+      duckdb::unique_ptr<duckdb::LogicalOperator> child, duckdb::idx_t cardinality);
 
   duckdb::vector<duckdb::ColumnBinding> GetColumnBindings() override;
   duckdb::vector<duckdb::idx_t> GetTableIndex() const override;
