@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages IMLane needs to build, test and run. Idempotent: when everything is
-# present it prints nothing and touches no package list.
+# present it prints nothing and touches no package list. Then DuckDB from npm (cmake/fetch_duckdb.sh)
+# and the project virtualenv .venv/ from requirements/*.txt (cmake/setup_venv.sh).
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  python3-dev libpython3.11-dev python3-numpy python3-pip python3-setuptools
+  python3-dev libpython3.11-dev python3-numpy python3-pip python3-setuptools python3-venv
   pybind11-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
@@ -22,7 +23,8 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  exec "$(dirname "$0")/cmake/fetch_duckdb.sh"
+  "$(dirname "$0")/cmake/fetch_duckdb.sh"
+  exec "$(dirname "$0")/cmake/setup_venv.sh"
 fi
 
 SUDO=""
@@ -34,4 +36,5 @@ echo "install_deps.sh: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-exec "$(dirname "$0")/cmake/fetch_duckdb.sh"
+"$(dirname "$0")/cmake/fetch_duckdb.sh"
+exec "$(dirname "$0")/cmake/setup_venv.sh"
