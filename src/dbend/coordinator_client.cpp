@@ -62,7 +62,8 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
 std::string FindCoordinatorBinary() {
   if (const char* env = std::getenv("IMLANE_COORDINATOR"); env != nullptr && *env) return env;
   const std::string lib_dir = ModuleDirectory(reinterpret_cast<const void*>(&FindCoordinatorBinary));
-  for (const char* rel : {"/../bin/imlane", "/../../bin/imlane", "/imlane"}) {
+  // The last one: imlane.duckdb_extension in <prefix>/lib/duckdb/extensions/.
+  for (const char* rel : {"/../bin/imlane", "/../../bin/imlane", "/imlane", "/../../../bin/imlane"}) {
     if (FileExists(lib_dir + rel)) return lib_dir + rel;
   }
   return lib_dir + "/../bin/imlane";

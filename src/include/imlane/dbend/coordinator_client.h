@@ -76,7 +76,7 @@ class CoordinatorClient {
 };
 
 // The `imlane` binary that belongs to this library: $IMLANE_COORDINATOR, else ../bin/imlane
-// relative to libimlane_dbend.
+// relative to libimlane_dbend (or ../../../bin/imlane from lib/duckdb/extensions/imlane.duckdb_extension).
 std::string FindCoordinatorBinary();
 
 }  // namespace imlane
