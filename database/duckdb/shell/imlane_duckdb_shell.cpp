@@ -1,7 +1,8 @@
 // imlane-duckdb: a DuckDB SQL shell with IMLane loaded. Zero set-up: the coordinator starts
 // embedded when none runs, and stops when the shell exits.
 //
-//   imlane-duckdb [DATABASE] [-c SQL]... [-f FILE]     (no -c/-f: SQL from stdin, prompt on a tty)
+//   imlane-duckdb [DATABASE] [-c SQL]... [-f FILE] [--timer] [--unsigned]
+//                                                      (no -c/-f: SQL from stdin, prompt on a tty)
 // Dot commands: .timer on|off, .quit
 #include <unistd.h>
 
@@ -126,13 +127,18 @@ int main(int argc, char **argv) {
   std::vector<std::string> commands;
   std::vector<std::string> files;
   bool timer = false;
+  bool unsigned_extensions = false;
   app.add_option("database", database, "database file (default: in-memory)");
   app.add_option("-c,--command", commands, "SQL to run (repeatable, in order); the shell exits afterwards");
   app.add_option("-f,--file", files, "file of SQL to run (repeatable)")->check(CLI::ExistingFile);
   app.add_flag("--timer", timer, "print each statement's run time (same as .timer on)");
+  app.add_flag("--unsigned", unsigned_extensions,
+               "allow loading unsigned extensions (allow_unsigned_extensions; like duckdb -unsigned)");
   CLI11_PARSE(app, argc, argv);
 
-  duckdb::DuckDB db(database.empty() ? nullptr : database.c_str());
+  duckdb::DBConfig config;
+  if (unsigned_extensions) config.SetOptionByName("allow_unsigned_extensions", duckdb::Value::BOOLEAN(true));
+  duckdb::DuckDB db(database.empty() ? nullptr : database.c_str(), unsigned_extensions ? &config : nullptr);
   imlane::duckdb_integration::LoadIMLane(*db.instance);
   duckdb::Connection con(db);
   // DuckDB draws its progress bar for long queries when a person is watching.
