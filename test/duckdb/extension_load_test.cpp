@@ -15,8 +15,8 @@ namespace {
 
 int failures = 0;
 
-duckdb::unique_ptr<duckdb::MaterializedQueryResult> Run(duckdb::Connection &con, const std::string &sql,
-                                                         bool expect_error = false) {
+duckdb::unique_ptr<duckdb::MaterializedQueryResult> Run(duckdb::Connection& con, const std::string& sql,
+                                                        bool expect_error = false) {
   auto r = con.Query(sql);
   if (r->HasError() != expect_error) {
     failures++;
@@ -25,7 +25,7 @@ duckdb::unique_ptr<duckdb::MaterializedQueryResult> Run(duckdb::Connection &con,
   return r;
 }
 
-void Check(bool ok, const std::string &what) {
+void Check(bool ok, const std::string& what) {
   if (!ok) {
     failures++;
     std::cerr << "FAIL: " << what << "\n";
@@ -34,7 +34,7 @@ void Check(bool ok, const std::string &what) {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: " << argv[0] << " EXTENSION_FILE\n";
     return 2;
@@ -54,18 +54,21 @@ int main(int argc, char **argv) {
     Run(con, "SET imlane_socket = '" + dir + "/imlane.sock'");
     Run(con, "SET imlane_executors = 2");
     Run(con, "SET imlane_lane_bytes = 16777216");
-    Run(con, "CALL imlane_create_function('lin', 'def pyfun(a, b):\n    return a * 3 - b * 2 + 1\n', "
-             "'DOUBLE, DOUBLE', 'DOUBLE')");
-    Run(con, "CREATE TABLE t AS SELECT range AS id, (range % 1000) / 10.0 AS a, (range % 37)::DOUBLE AS b "
-             "FROM range(6000)");
+    Run(con,
+        "CALL imlane_create_function('lin', 'def pyfun(a, b):\n    return a * 3 - b * 2 + 1\n', "
+        "'DOUBLE, DOUBLE', 'DOUBLE')");
+    Run(con,
+        "CREATE TABLE t AS SELECT range AS id, (range % 1000) / 10.0 AS a, (range % 37)::DOUBLE AS b "
+        "FROM range(6000)");
     // The same arithmetic in DuckDB; predictions are multiples of 0.1, compared with a margin.
     auto r = Run(con, "SELECT count(*), count(*) FILTER (WHERE abs(lin(a, b) - (a * 3 - b * 2 + 1)) < 1e-9) FROM t");
     if (!r->HasError()) {
       Check(r->GetValue(0, 0).GetValue<int64_t>() == 6000, "6000 rows");
       Check(r->GetValue(1, 0).GetValue<int64_t>() == 6000, "every prediction equals a*3 - b*2 + 1");
     }
-    auto w = Run(con, "SELECT (SELECT count(*) FROM t WHERE lin(a, b) > 100.55), "
-                      "(SELECT count(*) FROM t WHERE a * 3 - b * 2 + 1 > 100.55)");
+    auto w = Run(con,
+                 "SELECT (SELECT count(*) FROM t WHERE lin(a, b) > 100.55), "
+                 "(SELECT count(*) FROM t WHERE a * 3 - b * 2 + 1 > 100.55)");
     if (!w->HasError()) {
       Check(w->GetValue(0, 0) == w->GetValue(1, 0) && w->GetValue(0, 0).GetValue<int64_t>() > 0,
             "WHERE lin(a, b) > 100.55 selects " + w->GetValue(0, 0).ToString() + " rows, want " +

@@ -5,7 +5,5 @@
 #include "imlane_duckdb.hpp"
 
 extern "C" {
-DUCKDB_CPP_EXTENSION_ENTRY(imlane, loader) {
-  imlane::duckdb_integration::LoadIMLane(loader.GetDatabaseInstance());
-}
+DUCKDB_CPP_EXTENSION_ENTRY(imlane, loader) { imlane::duckdb_integration::LoadIMLane(loader.GetDatabaseInstance()); }
 }
