@@ -29,10 +29,10 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	@$(MAKE) pythonpkg
 
-# The `imlane` Python package, for Debian's python3 (no network: no build isolation).
+# The `imlane` Python package into the project venv (.venv, made by install_deps.sh); never into
+# Debian's Python. Executors do not need it installed: they import it from share/imlane/python.
 pythonpkg:
-	@/usr/bin/python3 -m pip install --quiet --no-build-isolation --no-deps --break-system-packages \
-	  --root-user-action=ignore ./contrib/pythonpkg
+	@.venv/bin/python -m pip install --quiet --no-input --no-build-isolation --no-deps ./contrib/pythonpkg
 	@rm -rf contrib/pythonpkg/build contrib/pythonpkg/*.egg-info
 
 test: build

@@ -10,7 +10,7 @@ PACKAGES=(
   pybind11-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
-  clang libclang-rt-14-dev clang-format clang-tidy
+  clang libclang-rt-14-dev clang-format clang-tidy python3-cloudpickle
   python3-scipy python3-xgboost python3-torch python3-statsmodels python3-matplotlib
   postgresql-15 postgresql-plpython3-15
   npm

@@ -449,7 +449,7 @@ class DuckDBManyRowsTest : public DuckDBTest {
   }
   // Runs `check(case)` for each case with each of `threads`, insertion order preserved and not.
   template <class F>
-  void ForEachSetting(std::vector<int> threads, F check) {
+  void ForEachSetting(const std::vector<int>& threads, F check) {
     for (int n : threads) {
       for (const char* preserve : {"true", "false"}) {
         Ok("SET threads = " + std::to_string(n));
@@ -547,6 +547,7 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
   for (auto& e : std::filesystem::directory_iterator("/dev/shm")) shm_before.insert(e.path().filename());
   std::atomic<int> ok{0}, crashed{0}, wrong{0}, other{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; t++) {
     threads.emplace_back([&] {
       duckdb::Connection con(*db_);

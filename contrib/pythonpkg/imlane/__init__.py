@@ -23,10 +23,18 @@ per SQL argument, and that returns one value per row. Two styles work:
 Register it in DuckDB with
     CALL imlane_create_function('fraud', 'fraud.py', 'DOUBLE, DOUBLE', 'INTEGER');
 and test it locally with imlane.run_local (see its docstring).
+
+From DuckDB's Python package (a notebook), with the imlane.duckdb_extension built:
+
+    con = imlane.connect()
+    imlane.create_function(con, "fraud", Fraud)   # or a lambda / closure over a fitted model
+    con.sql("SELECT fraud(amount, hour) AS f FROM t").df()
 """
 
 from .function import SQL_TYPES, function, signature_of
 from .local import LocalFunction, run_local
+from .duckdb_api import connect, create_function, drop_function, find_extension, functions, load
 
-__all__ = ["function", "run_local", "LocalFunction", "signature_of", "SQL_TYPES"]
+__all__ = ["function", "run_local", "LocalFunction", "signature_of", "SQL_TYPES", "connect", "load",
+           "create_function", "drop_function", "functions", "find_extension"]
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ constexpr const char *kName = "imlane_create_function";
 
 struct CreateBindData : public TableFunctionData {
   std::string name, source, args, returns;
+  std::string entry;  // optional: which object of the source is the function
 };
 
 unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &input, vector<LogicalType> &return_types,
@@ -27,6 +28,8 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   data->source = StringArgument(input, 1, kName, "the source (a .py path or Python code)");
   data->args = StringArgument(input, 2, kName, "the argument types");
   data->returns = StringArgument(input, 3, kName, "the return type");
+  auto entry = input.named_parameters.find("entry");
+  if (entry != input.named_parameters.end() && !entry->second.IsNull()) data->entry = entry->second.ToString();
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
@@ -35,7 +38,7 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
 void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk &output) {
   if (!input.global_state->Cast<RunOnceState>().First()) return;
   auto &data = input.bind_data->Cast<CreateBindData>();
-  auto spec = FunctionSpec::Make(data.name, data.source, data.args, data.returns);
+  auto spec = FunctionSpec::Make(data.name, data.source, data.args, data.returns, data.entry);
   if (!spec.ok()) ThrowStatus(spec.status().WithContext(std::string(kName) + "('" + data.name + "')"));
   if (spec->return_types.size() != 1) {
     throw InvalidInputException("%s('%s'): a SQL function returns exactly one type, got '%s'", kName, data.name,
@@ -77,8 +80,10 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
 }  // namespace
 
 TableFunction IMLaneCreateFunction::GetFunction() {
-  return TableFunction(kName, {LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR},
-                       CreateExecute, CreateBind, RunOnceInit);
+  TableFunction fn(kName, {LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR},
+                   CreateExecute, CreateBind, RunOnceInit);
+  fn.named_parameters["entry"] = LogicalType::VARCHAR;
+  return fn;
 }
 
 }  // namespace duckdb_integration

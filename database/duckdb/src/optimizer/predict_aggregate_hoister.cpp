@@ -16,7 +16,7 @@ using namespace duckdb;  // NOLINT: DuckDB glue
 
 // Moves the IMLane calls inside `targets` (expressions of `op`, which reads its only child) into a
 // new prediction projection between `op` and its child.
-static void HoistIntoProjection(Binder &binder, LogicalOperator &op, vector<unique_ptr<Expression> *> targets) {
+static void HoistIntoProjection(Binder &binder, LogicalOperator &op, const vector<unique_ptr<Expression> *> &targets) {
   auto &child = op.children[0];
   child->ResolveOperatorTypes();
   auto bindings = child->GetColumnBindings();
@@ -61,7 +61,7 @@ bool PredictAggregateHoister::Apply(Binder &binder, LogicalAggregate &aggregate)
     if (ContainsIMLane(*e)) targets.push_back(&e);
   }
   if (targets.empty()) return false;
-  HoistIntoProjection(binder, aggregate, std::move(targets));
+  HoistIntoProjection(binder, aggregate, targets);
   return true;
 }
 

@@ -1,0 +1,130 @@
+"""The imlane Python API over DuckDB's Python package: connect/load, functions from this session
+(module-level source, lambdas and closures through cloudpickle), results as DataFrames.
+
+Real processes: each test has its own coordinator (socket in its own tmp dir). Run by ctest with
+the project venv's python; IMLANE_BUILD_DIR names the build tree.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imlane
+
+BUILD_DIR = os.environ.get("IMLANE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+EXTENSION = os.path.abspath(os.path.join(BUILD_DIR, "lib", "duckdb", "extensions", "imlane.duckdb_extension"))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = imlane.connect(extension=EXTENSION, socket=str(tmp_path / "imlane.sock"))
+    yield c
+    c.close()
+
+
+def test_a_closure_over_a_fitted_model_runs_in_the_executors(con):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 2))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    imlane.create_function(con, "label", lambda a, b: model.predict(np.column_stack([a, b])),
+                           args=["DOUBLE", "DOUBLE"], returns="INTEGER")
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "g": np.arange(3000) % 3})
+    con.register("t", df)
+    got = con.sql("SELECT a, b, label(a, b) AS l FROM t").df()
+    assert got["l"].dtype == np.int32
+    np.testing.assert_array_equal(got["l"].to_numpy(), model.predict(got[["a", "b"]].to_numpy()))
+    # WHERE, GROUP BY and JOIN, against pandas on the same data.
+    n = con.sql("SELECT count(*) FROM t WHERE label(a, b) = 1").fetchone()[0]
+    assert n == int(model.predict(X).sum())
+    by = con.sql("SELECT g, sum(label(a, b)) AS s FROM t GROUP BY g ORDER BY g").df()
+    expected = df.assign(l=model.predict(X)).groupby("g")["l"].sum()
+    np.testing.assert_array_equal(by["s"].to_numpy(), expected.to_numpy())
+    con.register("u", pd.DataFrame({"g": [0, 1, 2], "name": ["x", "y", "z"]}))
+    joined = con.sql("SELECT u.name, count(*) AS c FROM t JOIN u USING (g) WHERE label(a, b) = 0 "
+                     "GROUP BY u.name ORDER BY u.name").fetchall()
+    exp = df.assign(l=model.predict(X)).query("l == 0").groupby("g").size()
+    assert [c for _, c in joined] == list(exp.to_numpy())
+
+
+def test_nulls_and_types_come_back_as_pandas_expects(con):
+    imlane.create_function(con, "half", lambda x: x / 2, args=["DOUBLE"], returns="DOUBLE")
+    got = con.sql("SELECT half(v) AS h FROM (VALUES (1.0), (NULL), (5.0)) t(v)").df()
+    assert got["h"].dtype == np.float64
+    assert got["h"][0] == 0.5 and got["h"][2] == 2.5
+    assert np.isnan(got["h"][1])  # NULL reached the function as NaN and came back as NaN
+    assert con.sql("SELECT half(v) AS h FROM (VALUES (4.0)) t(v)").fetchall() == [(2.0,)]
+
+
+def test_a_module_level_class_is_shipped_as_source(con, tmp_path):
+    module = tmp_path / "udfmod.py"
+    module.write_text(textwrap.dedent("""
+        import numpy as np
+        import imlane
+
+        @imlane.function(args=["BIGINT"], returns="BIGINT")
+        class Plus:
+            def __init__(self):
+                self.k = 41
+            def __call__(self, x):
+                return np.asarray(x, dtype=np.int64) + self.k
+    """))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import udfmod
+        imlane.create_function(con, "plus", udfmod.Plus)  # types from the declaration
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert con.sql("SELECT plus(1)").fetchone()[0] == 42
+    listed = imlane.functions(con)
+    row = listed[listed["name"] == "plus"].iloc[0]
+    assert row["source"] == "<inline>"
+
+
+def test_a_raising_function_gives_a_duckdb_error_with_the_traceback(con):
+    import duckdb
+
+    def broken(x):
+        raise ValueError("model file is corrupt")
+
+    imlane.create_function(con, "broken", broken, args=["DOUBLE"], returns="DOUBLE")
+    with pytest.raises(duckdb.Error, match="model file is corrupt"):
+        con.sql("SELECT broken(1.0)").fetchall()
+    assert con.sql("SELECT 1").fetchone()[0] == 1
+
+
+def test_bad_input_is_named(con):
+    with pytest.raises(ValueError, match="unknown argument type 'DUBBLE'"):
+        imlane.create_function(con, "f", lambda x: x, args=["DUBBLE"], returns="DOUBLE")
+    with pytest.raises(TypeError, match="args="):
+        imlane.create_function(con, "f", lambda x: x)
+    with pytest.raises(TypeError, match="unknown IMLane setting 'bogus'"):
+        imlane.load(con, extension=EXTENSION, bogus=1)
+    with pytest.raises(FileNotFoundError, match="imlane.duckdb_extension not found"):
+        imlane.find_extension("/nonexistent/imlane.duckdb_extension")
+
+
+def test_the_package_installs_with_pip_into_a_fresh_virtualenv(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-input", "--no-deps", "--no-build-isolation",
+                    os.path.join(REPO, "contrib", "pythonpkg")], check=True, cwd=tmp_path)
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-input", "-r", os.path.join(REPO, "requirements", "duckdb.txt")],
+                   check=True, cwd=tmp_path)
+    script = textwrap.dedent(f"""
+        import imlane, numpy as np
+        con = imlane.connect(extension={EXTENSION!r}, socket={str(tmp_path / 's.sock')!r})
+        imlane.create_function(con, "sq", lambda x: np.asarray(x) ** 2, args=["DOUBLE"], returns="DOUBLE")
+        print(con.sql("SELECT sum(sq(i::DOUBLE)) FROM range(10) t(i)").fetchone()[0])
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package only
+    out = subprocess.run([py, "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.stdout.strip() == "285.0"
