@@ -30,6 +30,7 @@ def main():
     model = RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0, n_jobs=1).fit(x, label(x))
     data = features(a.rows, 11)
     df = pd.DataFrame(data, columns=["amount", "hour", "distance", "age"])
+    df.insert(0, "id", np.arange(a.rows))
 
     con = imlane.connect(batch_size=a.batch_size)
     imlane.create_function(con, "fraud", lambda *cols: model.predict(np.column_stack(cols)),
@@ -44,6 +45,8 @@ def main():
     scored = con.sql("SELECT *, fraud(amount, hour, distance, age) AS predicted FROM transactions").df()
     t2 = time.perf_counter() - start
 
+    # A prediction query does not keep the input's order (add ORDER BY for that): compare by id.
+    scored = scored.sort_values("id")
     expected = model.predict(data)
     assert (scored["predicted"].to_numpy() == expected).all(), "IMLane's predictions differ from model.predict"
     print(flagged.to_string(index=False))

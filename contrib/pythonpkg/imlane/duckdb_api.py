@@ -6,8 +6,9 @@
                            args=["DOUBLE", "DOUBLE"], returns="INTEGER")
     con.sql("SELECT fraud(amount, hour) FROM t").df()
 
-The extension (imlane.duckdb_extension) is found from `extension=`, $IMLANE_EXTENSION, or next to
-the installed package (<prefix>/lib/duckdb/extensions/). Functions run in IMLane's executors, not
+The extension (imlane.duckdb_extension) is found from `extension=`, $IMLANE_EXTENSION, next to
+the installed package (<prefix>/lib/duckdb/extensions/), or, in the project venv (<repo>/.venv),
+in the repository's build/. Functions run in IMLane's executors, not
 in this process: module-level functions and classes are shipped as their module's source,
 everything else (lambdas, closures over a fitted model, notebook cells) with cloudpickle.
 """
@@ -42,6 +43,8 @@ def find_extension(extension=None):
     if not extension:
         # <prefix>/share/imlane/python/imlane (build and install trees) -> <prefix>/lib/duckdb/extensions
         candidates.append(os.path.join(here, "..", "..", "..", "..", "lib", "duckdb", "extensions", _EXTENSION_NAME))
+        # The project venv (<repo>/.venv): the repository's build tree.
+        candidates.append(os.path.join(sys.prefix, "..", "build", "lib", "duckdb", "extensions", _EXTENSION_NAME))
     for c in candidates:
         if c and os.path.isfile(c):
             return os.path.abspath(c)
