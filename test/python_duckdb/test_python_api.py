@@ -128,3 +128,29 @@ def test_the_package_installs_with_pip_into_a_fresh_virtualenv(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package only
     out = subprocess.run([py, "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.stdout.strip() == "285.0"
+
+
+def test_a_per_function_batch_size_pins_that_function_only(con):
+    imlane.create_function(con, "ident8k", lambda x: x, args=["DOUBLE"], returns="DOUBLE", batch_size=8192)
+    imlane.create_function(con, "ident", lambda x: x, args=["DOUBLE"], returns="DOUBLE")
+    con.execute("SET imlane_batch_size = 4096")
+    total = con.sql("SELECT sum(ident8k(i::DOUBLE)) + sum(ident(i::DOUBLE)) FROM range(65536) t(i)").fetchone()[0]
+    assert total == 2 * sum(range(65536))
+    listed = imlane.functions(con).set_index("name")
+    # Whole batches: 65536 rows in 8192-row batches for the pinned one, 4096 (the setting) otherwise.
+    assert listed.loc["ident8k", "mean_batch_rows"] == 8192
+    assert listed.loc["ident", "mean_batch_rows"] == 4096
+    with pytest.raises(ValueError, match="batch_size must be 0"):
+        imlane.create_function(con, "bad", lambda x: x, args=["DOUBLE"], returns="DOUBLE", batch_size=-1)
+    import duckdb
+    with pytest.raises(duckdb.Error, match="batch_size must be 0"):
+        con.execute("CALL imlane_create_function('bad', 'def pyfun(x): return x', 'DOUBLE', 'DOUBLE', batch_size := -5)")
+
+
+def test_status_is_the_coordinators_document(con):
+    imlane.create_function(con, "one", lambda x: x, args=["DOUBLE"], returns="DOUBLE")
+    con.sql("SELECT one(1.0)").fetchall()
+    s = imlane.status(con)
+    assert len(s["executors"]) >= 1 and all(e["state"] in ("running", "busy") for e in s["executors"])
+    assert [f["name"] for f in s["functions"]] == ["one"]
+    assert s["functions"][0]["rows"] == 1

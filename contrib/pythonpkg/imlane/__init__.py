@@ -33,8 +33,8 @@ From DuckDB's Python package (a notebook), with the imlane.duckdb_extension buil
 
 from .function import SQL_TYPES, function, signature_of
 from .local import LocalFunction, run_local
-from .duckdb_api import connect, create_function, drop_function, find_extension, functions, load
+from .duckdb_api import connect, create_function, drop_function, find_extension, functions, load, status
 
 __all__ = ["function", "run_local", "LocalFunction", "signature_of", "SQL_TYPES", "connect", "load",
-           "create_function", "drop_function", "functions", "find_extension"]
+           "create_function", "drop_function", "functions", "find_extension", "status"]
 __version__ = "0.1.0"

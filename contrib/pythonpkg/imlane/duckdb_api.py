@@ -15,6 +15,7 @@ everything else (lambdas, closures over a fitted model, notebook cells) with clo
 import base64
 import ctypes
 import inspect
+import json
 import os
 import sys
 import types as _pytypes
@@ -137,13 +138,17 @@ def _pickled_source(obj):
             "def pyfun(*columns):\n    return _fn(*columns)\n")
 
 
-def create_function(con, name, function, args=None, returns=None, entry=None):
+def create_function(con, name, function, args=None, returns=None, entry=None, batch_size=0):
     """Registers `function` as the SQL function `name`.
 
     `function` is a path to a .py file, or a function or class from this Python session. Types are
     DuckDB types or their names; with @imlane.function they may be left out. The function gets one
     numpy array per argument and returns one value per row (a tuple of columns for several results).
+    `batch_size` pins the rows per batch for this function (0: the imlane_batch_size setting, whose
+    default 0 is the adaptive tuner); in SQL it is imlane_create_function(..., batch_size := N).
     """
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 0:
+        raise ValueError(f"batch_size must be 0 (adaptive) or a positive number of rows, not {batch_size!r}")
     if isinstance(function, (str, os.PathLike)):
         source, entry_name = os.fspath(function), entry or ""
     elif callable(function):
@@ -164,9 +169,8 @@ def create_function(con, name, function, args=None, returns=None, entry=None):
     else:
         return_names = [_type_name(returns, "return")]
     arg_names = [_type_name(t, "argument") for t in args]
-    con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?)" if entry_name else
-                "CALL imlane_create_function(?, ?, ?, ?)",
-                [name, source, ", ".join(arg_names), ", ".join(return_names)] + ([entry_name] if entry_name else []))
+    con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?, batch_size := ?)",
+                [name, source, ", ".join(arg_names), ", ".join(return_names), entry_name or None, batch_size])
     return con
 
 
@@ -178,3 +182,8 @@ def drop_function(con, name):
 def functions(con):
     """imlane_functions() as a pandas DataFrame."""
     return con.sql("SELECT * FROM imlane_functions()").df()
+
+
+def status(con):
+    """The coordinator's status document (`imlane status --json`) as a dict."""
+    return json.loads(con.sql("SELECT status FROM imlane_status()").fetchone()[0])

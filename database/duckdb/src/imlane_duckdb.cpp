@@ -7,6 +7,7 @@
 #include "function/imlane_drop_function.hpp"
 #include "function/imlane_functions.hpp"
 #include "function/imlane_settings.hpp"
+#include "function/imlane_status.hpp"
 #include "optimizer/imlane_optimizer.hpp"
 
 namespace imlane {
@@ -18,6 +19,7 @@ void LoadIMLane(duckdb::DatabaseInstance &db) {
   loader.RegisterFunction(IMLaneCreateFunction::GetFunction());
   loader.RegisterFunction(IMLaneDropFunction::GetFunction());
   loader.RegisterFunction(IMLaneFunctionsFunction::GetFunction());
+  loader.RegisterFunction(IMLaneStatusFunction::GetFunction());
   IMLaneOptimizer::Register(db);
 }
 

@@ -35,5 +35,11 @@ void ThrowStatus(const Status &st) {
   }
 }
 
+size_t IMLaneState::PinnedBatchRows(const std::string &name) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = batch_rows.find(name);
+  return it == batch_rows.end() ? 0 : it->second;
+}
+
 }  // namespace duckdb_integration
 }  // namespace imlane

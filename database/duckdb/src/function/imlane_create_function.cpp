@@ -18,7 +18,8 @@ constexpr const char *kName = "imlane_create_function";
 
 struct CreateBindData : public TableFunctionData {
   std::string name, source, args, returns;
-  std::string entry;  // optional: which object of the source is the function
+  std::string entry;       // optional: which object of the source is the function
+  int64_t batch_rows = 0;  // optional: pinned rows per batch for this function; 0 = the setting
 };
 
 unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &input, vector<LogicalType> &return_types,
@@ -30,6 +31,14 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   data->returns = StringArgument(input, 3, kName, "the return type");
   auto entry = input.named_parameters.find("entry");
   if (entry != input.named_parameters.end() && !entry->second.IsNull()) data->entry = entry->second.ToString();
+  auto batch = input.named_parameters.find("batch_size");
+  if (batch != input.named_parameters.end() && !batch->second.IsNull()) {
+    data->batch_rows = batch->second.GetValue<int64_t>();
+    if (data->batch_rows < 0) {
+      throw InvalidInputException("%s('%s'): batch_size must be 0 (adaptive) or a positive number of rows, got %lld",
+                                  kName, data->name, static_cast<long long>(data->batch_rows));
+    }
+  }
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
@@ -67,6 +76,11 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   {
     std::lock_guard<std::mutex> lock(state.mu);
     state.functions[data.name] = *spec;
+    if (data.batch_rows > 0) {
+      state.batch_rows[data.name] = static_cast<size_t>(data.batch_rows);
+    } else {
+      state.batch_rows.erase(data.name);
+    }
   }
   output.SetCardinality(1);
   output.SetValue(0, 0, Value(data.name));
@@ -83,6 +97,7 @@ TableFunction IMLaneCreateFunction::GetFunction() {
   TableFunction fn(kName, {LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::VARCHAR},
                    CreateExecute, CreateBind, RunOnceInit);
   fn.named_parameters["entry"] = LogicalType::VARCHAR;
+  fn.named_parameters["batch_size"] = LogicalType::BIGINT;
   return fn;
 }
 

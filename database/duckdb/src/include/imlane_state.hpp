@@ -26,6 +26,10 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   std::mutex mu;
   // The functions registered through this database's SQL (imlane_create_function), by name.
   std::map<std::string, FunctionSpec> functions;
+  // Per-function pinned batch rows (imlane_create_function(..., batch_size := N)); absent or 0 =
+  // the imlane_batch_size setting. Guarded by `mu`.
+  std::map<std::string, size_t> batch_rows;
+  size_t PinnedBatchRows(const std::string &name);
 
  private:
   std::unique_ptr<DBEndContext> ctx_;

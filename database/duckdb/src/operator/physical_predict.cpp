@@ -140,7 +140,7 @@ class PredictState : public OperatorState {
   const PhysicalPredict &op_;
   DBEndContext *ctx_ = nullptr;
   ClientContext &client_;
-  size_t pinned_rows_ = 0;
+  std::vector<size_t> pinned_rows_;  // per call: its function's batch_size, else imlane_batch_size; 0 = tuner
   int timeout_ms_ = 0;
   vector<unique_ptr<CallState>> calls_;
   std::deque<BufferedChunk> buffered_;
@@ -163,8 +163,12 @@ PredictState::PredictState(const PhysicalPredict &op, ExecutionContext &context)
   // At least one DuckDB vector per batch: a buffered chunk can only be emitted once every batch
   // holding its rows is back, so a chunk spread over more batches than this thread can have slots
   // would wait forever for a slot (seen with imlane_batch_size = 128: 16 batches per chunk, 8 slots).
-  const int64_t pinned = IntSetting(client_, "imlane_batch_size", 0);
-  pinned_rows_ = pinned <= 0 ? 0 : std::max<size_t>(static_cast<size_t>(pinned), STANDARD_VECTOR_SIZE);
+  const int64_t setting = IntSetting(client_, "imlane_batch_size", 0);
+  for (idx_t k = 0; k < op.calls.size(); k++) {
+    const size_t per_function = GetState(client_).PinnedBatchRows(op.calls[k].function);
+    const size_t pinned = per_function > 0 ? per_function : static_cast<size_t>(std::max<int64_t>(setting, 0));
+    pinned_rows_.push_back(pinned == 0 ? 0 : std::max<size_t>(pinned, STANDARD_VECTOR_SIZE));
+  }
   timeout_ms_ = TimeoutMsSetting(client_);
   for (idx_t k = 0; k < op.calls.size(); k++) {
     BatchAccumulatorOptions options;
@@ -193,7 +197,7 @@ PredictState::~PredictState() {
 // DuckDB's estimates after joins can be far too low: once this thread has seen twice the estimate,
 // the cap is dropped and the tuner's size stands.
 size_t PredictState::BatchRows(idx_t k) {
-  if (pinned_rows_) return pinned_rows_;
+  if (pinned_rows_[k]) return pinned_rows_[k];
   CallState &c = *calls_[k];
   const std::string &function = op_.calls[k].function;
   const size_t rows = ctx_->RecommendedBatchRows(function);
