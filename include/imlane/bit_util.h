@@ -28,8 +28,8 @@ inline void SetBitTo(uint8_t* bits, size_t i, bool value) {
 // Sets bits [start, start + count) to `value`, a byte at a time where it can.
 void SetBitsTo(uint8_t* bits, size_t start, size_t count, bool value);
 
-// Number of set bits in [0, bits).
-uint64_t CountSetBits(const uint8_t* data, uint64_t bits);
+// Number of set bits in [offset, offset + bits), a byte at a time where it can.
+uint64_t CountSetBits(const uint8_t* data, uint64_t offset, uint64_t bits);
 
 }  // namespace bit_util
 }  // namespace imlane

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "imlane/bit_util.h"
 #include "imlane/types.h"
 
 namespace imlane {
@@ -41,7 +42,7 @@ class Column {
   TypeId type() const { return type_; }
   size_t length() const { return length_; }
   size_t null_count() const { return null_count_; }
-  bool IsNull(size_t i) const { return !validity_.empty() && !((validity_[i >> 3] >> (i & 7)) & 1); }
+  bool IsNull(size_t i) const { return !validity_.empty() && !bit_util::GetBit(validity_.data(), i); }
   template <typename T>
   T Get(size_t i) const {
     T v;

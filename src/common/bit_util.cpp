@@ -18,11 +18,12 @@ void SetBitsTo(uint8_t* bits, size_t start, size_t count, bool value) {
   while (i < end) SetBitTo(bits, i++, value);
 }
 
-uint64_t CountSetBits(const uint8_t* data, uint64_t bits) {
-  uint64_t count = 0;
-  const uint64_t whole = bits / 8;
-  for (uint64_t b = 0; b < whole; b++) count += std::bitset<8>(data[b]).count();
-  for (uint64_t i = whole * 8; i < bits; i++) count += GetBit(data, i);
+uint64_t CountSetBits(const uint8_t* data, uint64_t offset, uint64_t bits) {
+  uint64_t count = 0, i = offset;
+  const uint64_t end = offset + bits;
+  while (i < end && (i & 7)) count += GetBit(data, i++);
+  for (; i + 8 <= end; i += 8) count += std::bitset<8>(data[i / 8]).count();
+  while (i < end) count += GetBit(data, i++);
   return count;
 }
 

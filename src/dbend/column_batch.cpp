@@ -26,14 +26,11 @@ void Column::MarkValid(bool valid) {
   if (type_ == TypeId::kVarchar) offsets_.push_back(static_cast<int32_t>(data_.size()));
   const size_t i = length_++;
   if (valid && validity_.empty()) return;
-  if (validity_.empty()) validity_.assign((length_ + 7) / 8 + 64, 0xFF);  // first NULL: earlier rows were valid
-  if (validity_.size() < (length_ + 7) / 8) validity_.resize(validity_.size() * 2, 0xFF);
-  if (valid) {
-    validity_[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
-  } else {
-    validity_[i >> 3] &= static_cast<uint8_t>(~(1u << (i & 7)));
-    null_count_++;
-  }
+  // First NULL: every earlier row was valid.
+  if (validity_.empty()) validity_.assign(bit_util::BytesForBits(length_) + 64, 0xFF);
+  if (validity_.size() < bit_util::BytesForBits(length_)) validity_.resize(validity_.size() * 2, 0xFF);
+  bit_util::SetBitTo(validity_.data(), i, valid);
+  null_count_ += !valid;
 }
 
 void Column::AppendString(std::string_view value) {

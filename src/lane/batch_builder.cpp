@@ -20,10 +20,7 @@ uint64_t ValueBytes(TypeId type, size_t rows) {
 }
 
 size_t CountNulls(const uint8_t* validity, size_t bit_offset, size_t count) {
-  if (validity == nullptr) return 0;
-  size_t nulls = 0;
-  for (size_t i = 0; i < count; i++) nulls += !GetBit(validity, bit_offset + i);
-  return nulls;
+  return validity == nullptr ? 0 : count - bit_util::CountSetBits(validity, bit_offset, count);
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ Result<BatchView> BatchLayout::Open(const uint8_t* region, size_t region_bytes, 
       if (!InRange(w.validity_offset, bit_util::BytesForBits(n), lo, hi))
         return Corrupt(i, "validity bitmap out of bounds");
       validity = region + w.validity_offset;
-      const uint64_t valid = bit_util::CountSetBits(validity, n);
+      const uint64_t valid = bit_util::CountSetBits(validity, 0, n);
       if (n - valid != w.null_count) {
         return Corrupt(i, "null_count " + std::to_string(w.null_count) + " disagrees with bitmap (" +
                               std::to_string(n - valid) + ")");
