@@ -133,6 +133,8 @@ Result<Slot*> DBEndContext::Impl::FindTicket(Ticket ticket, TicketUse use) {
   if (it == tickets.end()) return Status::NotFound("unknown ticket ", ticket);
   Slot* slot = it->second;
   if (use == TicketUse::kTakeIfFinished && !slot->client().Finished()) return static_cast<Slot*>(nullptr);
+  // Wait and Pull start waiting: Pull's timeout counts from the first of them.
+  if (use != TicketUse::kTakeIfFinished && slot->wait_started_ns == 0) slot->wait_started_ns = MonotonicNanos();
   if (use != TicketUse::kLook) tickets.erase(it);
   return slot;
 }
@@ -148,18 +150,17 @@ void DBEndContext::Impl::Free(Slot* slot) {
 
 Status DBEndContext::Impl::WaitFinished(Slot* slot, int64_t deadline) {
   switch (slot->client().WaitFinished(deadline, settings.spin_ns, [&] { return client->Alive(); })) {
-    case LaneClient::Wait::kFinished:
-      return Status::OK();
-    case LaneClient::Wait::kTimedOut:
-      return Status::TimedOut("timeout");
-    case LaneClient::Wait::kPeerGone:
-      break;
+    case LaneClient::Wait::kFinished: return Status::OK();
+    case LaneClient::Wait::kTimedOut: return Status::TimedOut("timeout");
+    case LaneClient::Wait::kPeerGone: break;
   }
   return Status::Unavailable("the coordinator went away");
 }
 
 Status DBEndContext::Impl::Abandon(Slot* slot, int timeout_ms) {
+  // Read before the slot may be freed (and reused by another thread) below.
   const std::string name = slot->function->name;
+  const size_t rows = slot->request_rows;
   {
     std::lock_guard<std::mutex> lock(mu);
     slot->abandoned = true;  // reusable once the executor is replaced and the Lane fails
@@ -176,7 +177,7 @@ Status DBEndContext::Impl::Abandon(Slot* slot, int timeout_ms) {
     }
     Free(slot);
   }
-  return Status::TimedOut("imlane function '", name, "' did not finish a batch of ", slot->request_rows,
+  return Status::TimedOut("imlane function '", name, "' did not finish a batch of ", rows,
                           " rows within ", timeout_ms, " ms; its executor is being replaced");
 }
 
@@ -322,18 +323,17 @@ Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
   Ticket ticket;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    slot->request_rows = batch.builder_->num_rows();
+    slot->wait_started_ns = 0;
     ticket = impl_->next_ticket++;
     impl_->tickets[ticket] = slot;
   }
-  slot->request_rows = batch.builder_->num_rows();
-  slot->wait_started_ns = 0;
   slot->client().PostRequest(slot->function->fid, slot->lane.arena_offset(), bytes, slot->bell);
   return ticket;
 }
 
 Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
   IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kLook));
-  if (slot->wait_started_ns == 0) slot->wait_started_ns = MonotonicNanos();
   Status st = impl_->WaitFinished(slot, DeadlineAfterMs(timeout_ms));
   if (st.code() == StatusCode::kTimedOut) return false;
   IMLANE_RETURN_NOT_OK(st);
@@ -361,9 +361,8 @@ Result<PulledBatch> DBEndContext::Pull(Ticket ticket, int timeout_ms) {
   // One puller per ticket: it ends here.
   IMLANE_ASSIGN_OR_RETURN(Slot * slot, impl_->FindTicket(ticket, Impl::TicketUse::kTake));
   const int effective = timeout_ms < 0 ? impl_->settings.timeout_ms : timeout_ms;
-  // The timeout counts from the ticket's first wait, so a caller that waited in slices (Wait) and
-  // then pulls with its whole timeout gets the stuck batch handled, and reported, as one wait.
-  if (slot->wait_started_ns == 0) slot->wait_started_ns = MonotonicNanos();
+  // The timeout counts from the ticket's first wait (FindTicket), so a caller that waited in slices
+  // (Wait) and then pulls with its whole timeout gets the stuck batch handled, and reported, as one.
   Status st = impl_->WaitFinished(slot, slot->wait_started_ns + static_cast<int64_t>(effective) * 1000000);
   if (st.code() == StatusCode::kUnavailable) {
     {
