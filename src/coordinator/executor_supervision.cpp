@@ -16,11 +16,6 @@
 
 namespace imlane {
 
-namespace {
-constexpr int kLaneRpcTimeoutMs = 10000;
-constexpr int kShutdownGraceMs = 2000;
-}  // namespace
-
 void LaneManager::SuperviseLoop() {
   while (true) {
     int ws = 0;
@@ -45,29 +40,28 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
       if (positions_[i].process && positions_[i].process->pid() == pid) index = static_cast<int>(i);
     }
     if (index < 0) return;
-    ExecutorPosition& slot = positions_[index];
+    ExecutorPosition& position = positions_[index];
     if (stopping_) {
-      slot.process.reset();
+      position.process.reset();
       return;
     }
     std::string how = DescribeExit(wait_status);
-    if (!slot.kill_reason.empty()) how += " (killed by the coordinator: " + slot.kill_reason + ")";
-    slot.last_exit = how;
-    slot.kill_reason.clear();
-    slot.restarting = true;
-    slot.restarts++;
-    reload = slot.process->loaded;
-    slot.process.reset();
+    if (!position.kill_reason.empty()) how += " (killed by the coordinator: " + position.kill_reason + ")";
+    position.last_exit = how;
+    position.kill_reason.clear();
+    position.restarting = true;
+    position.restarts++;
+    reload = position.process->loaded;
+    position.process.reset();
     for (auto& [id, rec] : lanes_) {
       if (rec.executor != index) continue;
       lanes.push_back(rec.lane.get());
       auto fn = registry_->FindById(rec.lane->function_id());
       std::string name = fn ? fn->def.name : "?";
       LaneCoordinator(rec.lane.get())
-          .Fail(StatusCode::kExecutorFailed,
-                Status::FromArgs(StatusCode::kExecutorFailed, "imlane executor ", index, " (pid ", pid,
-                                 ") died while running function '", name, "': ", how)
-                    .message());
+          .Fail(StatusCode::kExecutorFailed, "imlane executor " + std::to_string(index) + " (pid " +
+                                                 std::to_string(pid) + ") died while running function '" + name +
+                                                 "': " + how);
     }
     Log(LogLevel::kWarn, "coordinator",
         "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");

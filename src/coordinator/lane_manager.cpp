@@ -16,8 +16,6 @@ namespace imlane {
 
 namespace {
 constexpr int kStatsTimeoutMs = 2000;
-constexpr int kLaneRpcTimeoutMs = 10000;
-constexpr int kShutdownGraceMs = 2000;
 }  // namespace
 
 LaneManager::LaneManager(CoordinatorOptions options, FunctionRegistry* registry)

@@ -53,6 +53,10 @@ class LaneManager {
   int executor_count() const { return static_cast<int>(positions_.size()); }
 
  private:
+  // Shared by lane_manager.cpp and executor_supervision.cpp.
+  static constexpr int kLaneRpcTimeoutMs = 10000;  // add_lane to an executor
+  static constexpr int kShutdownGraceMs = 2000;    // an executor asked to stop, before it is killed
+
   Result<LaneGrant> TryAcquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                                size_t lane_bytes);
   struct LaneRecord {
