@@ -38,31 +38,15 @@ Result<std::vector<TypeId>> ParseTypeList(const std::string& list);
 std::string TypeListToString(const std::vector<TypeId>& types);
 
 // C++ value type for each fixed-width TypeId, for typed access.
-template <typename T>
-struct TypeTraits;
-template <>
-struct TypeTraits<int8_t> {
-  static constexpr TypeId kType = TypeId::kInt8;
-};
-template <>
-struct TypeTraits<int16_t> {
-  static constexpr TypeId kType = TypeId::kInt16;
-};
-template <>
-struct TypeTraits<int32_t> {
-  static constexpr TypeId kType = TypeId::kInt32;
-};
-template <>
-struct TypeTraits<int64_t> {
-  static constexpr TypeId kType = TypeId::kInt64;
-};
-template <>
-struct TypeTraits<float> {
-  static constexpr TypeId kType = TypeId::kFloat;
-};
-template <>
-struct TypeTraits<double> {
-  static constexpr TypeId kType = TypeId::kDouble;
-};
+// A table reads better one line per type.
+// clang-format off
+template <typename T> struct TypeTraits;
+template <> struct TypeTraits<int8_t> { static constexpr TypeId kType = TypeId::kInt8; };
+template <> struct TypeTraits<int16_t> { static constexpr TypeId kType = TypeId::kInt16; };
+template <> struct TypeTraits<int32_t> { static constexpr TypeId kType = TypeId::kInt32; };
+template <> struct TypeTraits<int64_t> { static constexpr TypeId kType = TypeId::kInt64; };
+template <> struct TypeTraits<float> { static constexpr TypeId kType = TypeId::kFloat; };
+template <> struct TypeTraits<double> { static constexpr TypeId kType = TypeId::kDouble; };
+// clang-format on
 
 }  // namespace imlane

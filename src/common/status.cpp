@@ -8,32 +8,19 @@ namespace imlane {
 
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk:
-      return "OK";
-    case StatusCode::kInvalidArgument:
-      return "InvalidArgument";
-    case StatusCode::kNotFound:
-      return "NotFound";
-    case StatusCode::kAlreadyExists:
-      return "AlreadyExists";
-    case StatusCode::kCapacityExceeded:
-      return "CapacityExceeded";
-    case StatusCode::kTimedOut:
-      return "TimedOut";
-    case StatusCode::kPythonError:
-      return "PythonError";
-    case StatusCode::kExecutorFailed:
-      return "ExecutorFailed";
-    case StatusCode::kIOError:
-      return "IOError";
-    case StatusCode::kProtocolError:
-      return "ProtocolError";
-    case StatusCode::kUnavailable:
-      return "Unavailable";
-    case StatusCode::kCancelled:
-      return "Cancelled";
-    case StatusCode::kInternal:
-      return "Internal";
+    case StatusCode::kOk: return "OK";
+    case StatusCode::kInvalidArgument: return "InvalidArgument";
+    case StatusCode::kNotFound: return "NotFound";
+    case StatusCode::kAlreadyExists: return "AlreadyExists";
+    case StatusCode::kCapacityExceeded: return "CapacityExceeded";
+    case StatusCode::kTimedOut: return "TimedOut";
+    case StatusCode::kPythonError: return "PythonError";
+    case StatusCode::kExecutorFailed: return "ExecutorFailed";
+    case StatusCode::kIOError: return "IOError";
+    case StatusCode::kProtocolError: return "ProtocolError";
+    case StatusCode::kUnavailable: return "Unavailable";
+    case StatusCode::kCancelled: return "Cancelled";
+    case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";
 }

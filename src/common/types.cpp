@@ -9,73 +9,48 @@ bool IsValidTypeId(uint8_t raw) { return raw >= 1 && raw <= 10; }
 
 size_t FixedWidth(TypeId type) {
   switch (type) {
-    case TypeId::kInt8:
-      return 1;
-    case TypeId::kInt16:
-      return 2;
+    case TypeId::kInt8: return 1;
+    case TypeId::kInt16: return 2;
     case TypeId::kInt32:
     case TypeId::kFloat:
-    case TypeId::kDate:
-      return 4;
+    case TypeId::kDate: return 4;
     case TypeId::kInt64:
     case TypeId::kDouble:
-    case TypeId::kTimestamp:
-      return 8;
+    case TypeId::kTimestamp: return 8;
     case TypeId::kBoolean:
-    case TypeId::kVarchar:
-      return 0;
+    case TypeId::kVarchar: return 0;
   }
   return 0;
 }
 
 const char* TypeName(TypeId type) {
   switch (type) {
-    case TypeId::kBoolean:
-      return "BOOLEAN";
-    case TypeId::kInt8:
-      return "TINYINT";
-    case TypeId::kInt16:
-      return "SMALLINT";
-    case TypeId::kInt32:
-      return "INTEGER";
-    case TypeId::kInt64:
-      return "BIGINT";
-    case TypeId::kFloat:
-      return "FLOAT";
-    case TypeId::kDouble:
-      return "DOUBLE";
-    case TypeId::kVarchar:
-      return "VARCHAR";
-    case TypeId::kDate:
-      return "DATE";
-    case TypeId::kTimestamp:
-      return "TIMESTAMP";
+    case TypeId::kBoolean: return "BOOLEAN";
+    case TypeId::kInt8: return "TINYINT";
+    case TypeId::kInt16: return "SMALLINT";
+    case TypeId::kInt32: return "INTEGER";
+    case TypeId::kInt64: return "BIGINT";
+    case TypeId::kFloat: return "FLOAT";
+    case TypeId::kDouble: return "DOUBLE";
+    case TypeId::kVarchar: return "VARCHAR";
+    case TypeId::kDate: return "DATE";
+    case TypeId::kTimestamp: return "TIMESTAMP";
   }
   return "UNKNOWN";
 }
 
 const char* ArrowFormat(TypeId type) {
   switch (type) {
-    case TypeId::kBoolean:
-      return "b";
-    case TypeId::kInt8:
-      return "c";
-    case TypeId::kInt16:
-      return "s";
-    case TypeId::kInt32:
-      return "i";
-    case TypeId::kInt64:
-      return "l";
-    case TypeId::kFloat:
-      return "f";
-    case TypeId::kDouble:
-      return "g";
-    case TypeId::kVarchar:
-      return "u";
-    case TypeId::kDate:
-      return "tdD";
-    case TypeId::kTimestamp:
-      return "tsu:";
+    case TypeId::kBoolean: return "b";
+    case TypeId::kInt8: return "c";
+    case TypeId::kInt16: return "s";
+    case TypeId::kInt32: return "i";
+    case TypeId::kInt64: return "l";
+    case TypeId::kFloat: return "f";
+    case TypeId::kDouble: return "g";
+    case TypeId::kVarchar: return "u";
+    case TypeId::kDate: return "tdD";
+    case TypeId::kTimestamp: return "tsu:";
   }
   return "";
 }

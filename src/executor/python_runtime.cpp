@@ -29,23 +29,16 @@ struct PythonRuntime::Impl {
 
   py::dtype DtypeOf(TypeId t) {
     switch (t) {
-      case TypeId::kInt8:
-        return py::dtype::of<int8_t>();
-      case TypeId::kInt16:
-        return py::dtype::of<int16_t>();
+      case TypeId::kInt8: return py::dtype::of<int8_t>();
+      case TypeId::kInt16: return py::dtype::of<int16_t>();
       case TypeId::kInt32:
-      case TypeId::kDate:
-        return py::dtype::of<int32_t>();
+      case TypeId::kDate: return py::dtype::of<int32_t>();
       case TypeId::kInt64:
-      case TypeId::kTimestamp:
-        return py::dtype::of<int64_t>();
-      case TypeId::kFloat:
-        return py::dtype::of<float>();
-      case TypeId::kDouble:
-        return py::dtype::of<double>();
+      case TypeId::kTimestamp: return py::dtype::of<int64_t>();
+      case TypeId::kFloat: return py::dtype::of<float>();
+      case TypeId::kDouble: return py::dtype::of<double>();
       case TypeId::kBoolean:
-      case TypeId::kVarchar:
-        return py::dtype::of<uint8_t>();
+      case TypeId::kVarchar: return py::dtype::of<uint8_t>();
     }
     return py::dtype::of<uint8_t>();
   }

@@ -207,8 +207,7 @@ class Runner {
         if (!r.has_expected || TextContains(result->GetError(), want)) return true;
         return Fail(r, "an error containing: " + want, "error: " + result->GetError());
       }
-      case Record::kQuery:
-        return CheckQuery(r, *result);
+      case Record::kQuery: return CheckQuery(r, *result);
     }
     return false;
   }

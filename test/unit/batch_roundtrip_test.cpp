@@ -40,36 +40,16 @@ TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
       }
       Status st;
       switch (kAllTypes[c]) {
-        case TypeId::kBoolean:
-          st = col.AppendBool(r % 2 == 1);
-          break;
-        case TypeId::kInt8:
-          st = col.Append<int8_t>(static_cast<int8_t>(r % 100 - 50));
-          break;
-        case TypeId::kInt16:
-          st = col.Append<int16_t>(static_cast<int16_t>(r * 3 - 700));
-          break;
-        case TypeId::kInt32:
-          st = col.Append<int32_t>(static_cast<int32_t>(r * 1000003));
-          break;
-        case TypeId::kInt64:
-          st = col.Append<int64_t>(static_cast<int64_t>(r) * 10000000007LL);
-          break;
-        case TypeId::kFloat:
-          st = col.Append<float>(static_cast<float>(r) / 4);
-          break;
-        case TypeId::kDouble:
-          st = col.Append<double>(static_cast<double>(r) / 7);
-          break;
-        case TypeId::kVarchar:
-          st = col.AppendString("v" + std::string(r % 17, 'x'));
-          break;
-        case TypeId::kDate:
-          st = col.Append<int32_t>(static_cast<int32_t>(18000 + r));
-          break;
-        case TypeId::kTimestamp:
-          st = col.Append<int64_t>(static_cast<int64_t>(r) * 1000000);
-          break;
+        case TypeId::kBoolean: st = col.AppendBool(r % 2 == 1); break;
+        case TypeId::kInt8: st = col.Append<int8_t>(static_cast<int8_t>(r % 100 - 50)); break;
+        case TypeId::kInt16: st = col.Append<int16_t>(static_cast<int16_t>(r * 3 - 700)); break;
+        case TypeId::kInt32: st = col.Append<int32_t>(static_cast<int32_t>(r * 1000003)); break;
+        case TypeId::kInt64: st = col.Append<int64_t>(static_cast<int64_t>(r) * 10000000007LL); break;
+        case TypeId::kFloat: st = col.Append<float>(static_cast<float>(r) / 4); break;
+        case TypeId::kDouble: st = col.Append<double>(static_cast<double>(r) / 7); break;
+        case TypeId::kVarchar: st = col.AppendString("v" + std::string(r % 17, 'x')); break;
+        case TypeId::kDate: st = col.Append<int32_t>(static_cast<int32_t>(18000 + r)); break;
+        case TypeId::kTimestamp: st = col.Append<int64_t>(static_cast<int64_t>(r) * 1000000); break;
       }
       ASSERT_TRUE(st.ok()) << st.ToString();
     }
@@ -92,36 +72,16 @@ TEST_F(BatchTest, EveryTypeRoundTripsWithNulls) {
         continue;
       }
       switch (kAllTypes[c]) {
-        case TypeId::kBoolean:
-          EXPECT_EQ(col.GetBool(r), r % 2 == 1);
-          break;
-        case TypeId::kInt8:
-          EXPECT_EQ(col.Get<int8_t>(r), static_cast<int8_t>(r % 100 - 50));
-          break;
-        case TypeId::kInt16:
-          EXPECT_EQ(col.Get<int16_t>(r), static_cast<int16_t>(r * 3 - 700));
-          break;
-        case TypeId::kInt32:
-          EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(r * 1000003));
-          break;
-        case TypeId::kInt64:
-          EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 10000000007LL);
-          break;
-        case TypeId::kFloat:
-          EXPECT_EQ(col.Get<float>(r), static_cast<float>(r) / 4);
-          break;
-        case TypeId::kDouble:
-          EXPECT_EQ(col.Get<double>(r), static_cast<double>(r) / 7);
-          break;
-        case TypeId::kVarchar:
-          EXPECT_EQ(col.GetString(r), "v" + std::string(r % 17, 'x'));
-          break;
-        case TypeId::kDate:
-          EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(18000 + r));
-          break;
-        case TypeId::kTimestamp:
-          EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 1000000);
-          break;
+        case TypeId::kBoolean: EXPECT_EQ(col.GetBool(r), r % 2 == 1); break;
+        case TypeId::kInt8: EXPECT_EQ(col.Get<int8_t>(r), static_cast<int8_t>(r % 100 - 50)); break;
+        case TypeId::kInt16: EXPECT_EQ(col.Get<int16_t>(r), static_cast<int16_t>(r * 3 - 700)); break;
+        case TypeId::kInt32: EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(r * 1000003)); break;
+        case TypeId::kInt64: EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 10000000007LL); break;
+        case TypeId::kFloat: EXPECT_EQ(col.Get<float>(r), static_cast<float>(r) / 4); break;
+        case TypeId::kDouble: EXPECT_EQ(col.Get<double>(r), static_cast<double>(r) / 7); break;
+        case TypeId::kVarchar: EXPECT_EQ(col.GetString(r), "v" + std::string(r % 17, 'x')); break;
+        case TypeId::kDate: EXPECT_EQ(col.Get<int32_t>(r), static_cast<int32_t>(18000 + r)); break;
+        case TypeId::kTimestamp: EXPECT_EQ(col.Get<int64_t>(r), static_cast<int64_t>(r) * 1000000); break;
       }
     }
     EXPECT_EQ(col.null_count(), nulls);

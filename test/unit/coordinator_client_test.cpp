@@ -119,9 +119,8 @@ TEST(CoordinatorClientTest, MalformedAcquireRepliesAreProtocolErrors) {
       case 1:
         *fds = {a.fd()};
         good["version"] = -1;
-        return good;  // out of range
-      case 2:
-        return good;  // descriptors missing
+        return good;        // out of range
+      case 2: return good;  // descriptors missing
       case 3:
         *fds = {a.fd()};
         good["lanes"] = "many";
@@ -130,8 +129,7 @@ TEST(CoordinatorClientTest, MalformedAcquireRepliesAreProtocolErrors) {
         *fds = {a.fd()};
         good.erase("return_types");
         return good;  // field missing
-      default:
-        return json();
+      default: return json();
     }
   });
   auto client = CoordinatorClient::Connect(coordinator.settings());

@@ -9,53 +9,32 @@ using duckdb::LogicalTypeId;
 
 Result<TypeId> LaneTypeOf(const LogicalType &type) {
   switch (type.id()) {
-    case LogicalTypeId::BOOLEAN:
-      return TypeId::kBoolean;
-    case LogicalTypeId::TINYINT:
-      return TypeId::kInt8;
-    case LogicalTypeId::SMALLINT:
-      return TypeId::kInt16;
-    case LogicalTypeId::INTEGER:
-      return TypeId::kInt32;
-    case LogicalTypeId::BIGINT:
-      return TypeId::kInt64;
-    case LogicalTypeId::FLOAT:
-      return TypeId::kFloat;
-    case LogicalTypeId::DOUBLE:
-      return TypeId::kDouble;
-    case LogicalTypeId::VARCHAR:
-      return TypeId::kVarchar;
-    case LogicalTypeId::DATE:
-      return TypeId::kDate;
-    case LogicalTypeId::TIMESTAMP:
-      return TypeId::kTimestamp;
-    default:
-      return Status::InvalidArgument("type " + type.ToString() + " cannot be passed to an IMLane function");
+    case LogicalTypeId::BOOLEAN: return TypeId::kBoolean;
+    case LogicalTypeId::TINYINT: return TypeId::kInt8;
+    case LogicalTypeId::SMALLINT: return TypeId::kInt16;
+    case LogicalTypeId::INTEGER: return TypeId::kInt32;
+    case LogicalTypeId::BIGINT: return TypeId::kInt64;
+    case LogicalTypeId::FLOAT: return TypeId::kFloat;
+    case LogicalTypeId::DOUBLE: return TypeId::kDouble;
+    case LogicalTypeId::VARCHAR: return TypeId::kVarchar;
+    case LogicalTypeId::DATE: return TypeId::kDate;
+    case LogicalTypeId::TIMESTAMP: return TypeId::kTimestamp;
+    default: return Status::InvalidArgument("type " + type.ToString() + " cannot be passed to an IMLane function");
   }
 }
 
 LogicalType DuckDBTypeOf(TypeId type) {
   switch (type) {
-    case TypeId::kBoolean:
-      return LogicalType::BOOLEAN;
-    case TypeId::kInt8:
-      return LogicalType::TINYINT;
-    case TypeId::kInt16:
-      return LogicalType::SMALLINT;
-    case TypeId::kInt32:
-      return LogicalType::INTEGER;
-    case TypeId::kInt64:
-      return LogicalType::BIGINT;
-    case TypeId::kFloat:
-      return LogicalType::FLOAT;
-    case TypeId::kDouble:
-      return LogicalType::DOUBLE;
-    case TypeId::kVarchar:
-      return LogicalType::VARCHAR;
-    case TypeId::kDate:
-      return LogicalType::DATE;
-    case TypeId::kTimestamp:
-      return LogicalType::TIMESTAMP;
+    case TypeId::kBoolean: return LogicalType::BOOLEAN;
+    case TypeId::kInt8: return LogicalType::TINYINT;
+    case TypeId::kInt16: return LogicalType::SMALLINT;
+    case TypeId::kInt32: return LogicalType::INTEGER;
+    case TypeId::kInt64: return LogicalType::BIGINT;
+    case TypeId::kFloat: return LogicalType::FLOAT;
+    case TypeId::kDouble: return LogicalType::DOUBLE;
+    case TypeId::kVarchar: return LogicalType::VARCHAR;
+    case TypeId::kDate: return LogicalType::DATE;
+    case TypeId::kTimestamp: return LogicalType::TIMESTAMP;
   }
   return LogicalType::SQLNULL;
 }
@@ -98,26 +77,14 @@ Status TableConverter<duckdb::DataChunk, duckdb::Vector>::Write(const duckdb::Da
     v.ToUnifiedFormat(in.size(), f);
     const bool flat = v.GetVectorType() == duckdb::VectorType::FLAT_VECTOR;
     switch (t) {
-      case TypeId::kInt8:
-        IMLANE_RETURN_NOT_OK(WriteFixed<int8_t>(f, flat, offset, count, col));
-        break;
-      case TypeId::kInt16:
-        IMLANE_RETURN_NOT_OK(WriteFixed<int16_t>(f, flat, offset, count, col));
-        break;
+      case TypeId::kInt8: IMLANE_RETURN_NOT_OK(WriteFixed<int8_t>(f, flat, offset, count, col)); break;
+      case TypeId::kInt16: IMLANE_RETURN_NOT_OK(WriteFixed<int16_t>(f, flat, offset, count, col)); break;
       case TypeId::kInt32:
-      case TypeId::kDate:
-        IMLANE_RETURN_NOT_OK(WriteFixed<int32_t>(f, flat, offset, count, col));
-        break;
+      case TypeId::kDate: IMLANE_RETURN_NOT_OK(WriteFixed<int32_t>(f, flat, offset, count, col)); break;
       case TypeId::kInt64:
-      case TypeId::kTimestamp:
-        IMLANE_RETURN_NOT_OK(WriteFixed<int64_t>(f, flat, offset, count, col));
-        break;
-      case TypeId::kFloat:
-        IMLANE_RETURN_NOT_OK(WriteFixed<float>(f, flat, offset, count, col));
-        break;
-      case TypeId::kDouble:
-        IMLANE_RETURN_NOT_OK(WriteFixed<double>(f, flat, offset, count, col));
-        break;
+      case TypeId::kTimestamp: IMLANE_RETURN_NOT_OK(WriteFixed<int64_t>(f, flat, offset, count, col)); break;
+      case TypeId::kFloat: IMLANE_RETURN_NOT_OK(WriteFixed<float>(f, flat, offset, count, col)); break;
+      case TypeId::kDouble: IMLANE_RETURN_NOT_OK(WriteFixed<double>(f, flat, offset, count, col)); break;
       case TypeId::kBoolean: {
         const auto *data = reinterpret_cast<const uint8_t *>(f.data);
         if (flat) {

@@ -26,12 +26,9 @@ Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
 void ThrowStatus(const Status &st) {
   switch (st.code()) {
     case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-      throw duckdb::InvalidInputException(st.message());
-    case StatusCode::kIOError:
-      throw duckdb::IOException(st.message());
-    default:
-      throw duckdb::InvalidInputException(std::string(StatusCodeName(st.code())) + ": " + st.message());
+    case StatusCode::kNotFound: throw duckdb::InvalidInputException(st.message());
+    case StatusCode::kIOError: throw duckdb::IOException(st.message());
+    default: throw duckdb::InvalidInputException(std::string(StatusCodeName(st.code())) + ": " + st.message());
   }
 }
 
