@@ -12,6 +12,7 @@ PACKAGES=(
   graphviz python3-pandas python3-sklearn python3-pytest
   clang libclang-rt-14-dev clang-format clang-tidy python3-cloudpickle
   python3-scipy python3-xgboost python3-torch python3-statsmodels python3-matplotlib
+  python3-cairo  # pygobject (pulled in by matplotlib) requires it: without it `pip check` fails
   postgresql-15 postgresql-plpython3-15
   npm
 )
