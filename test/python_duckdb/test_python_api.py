@@ -95,8 +95,12 @@ def test_a_raising_function_gives_a_duckdb_error_with_the_traceback(con):
         raise ValueError("model file is corrupt")
 
     imlane.create_function(con, "broken", broken, args=["DOUBLE"], returns="DOUBLE")
-    with pytest.raises(duckdb.Error, match="model file is corrupt"):
+    with pytest.raises(duckdb.Error, match="model file is corrupt") as err:
         con.sql("SELECT broken(1.0)").fetchall()
+    text = str(err.value)
+    # The executor's traceback, down to the line of this file that raised.
+    assert "Traceback (most recent call last)" in text and ", in broken" in text
+    assert 'raise ValueError("model file is corrupt")' in text
     assert con.sql("SELECT 1").fetchone()[0] == 1
 
 
@@ -154,3 +158,63 @@ def test_status_is_the_coordinators_document(con):
     assert len(s["executors"]) >= 1 and all(e["state"] in ("running", "busy") for e in s["executors"])
     assert [f["name"] for f in s["functions"]] == ["one"]
     assert s["functions"][0]["rows"] == 1
+
+
+PARITY_UDF = "import numpy as np\ndef pyfun(a, b):\n    return np.sqrt(a) * 3.0 - b\n"
+PARITY_QUERY = "SELECT id, score(a, b) AS s FROM t"
+
+
+def test_python_and_the_shell_give_the_same_rows_batches_and_executors(tmp_path):
+    """One query through imlane.connect and through imlane-duckdb: same rows, same batch size (above
+    DuckDB's 2048), both executors serving."""
+    setup = ["CREATE TABLE t AS SELECT range AS id, (range % 997)::DOUBLE AS a, (range % 13)::DOUBLE AS b "
+             "FROM range(262144)"]
+    settings = dict(executors=2, batch_size=16384)
+    con = imlane.connect(extension=EXTENSION, socket=str(tmp_path / "py.sock"), **settings)
+    try:
+        for s in setup:
+            con.execute(s)
+        imlane.create_function(con, "score", PARITY_UDF, args=["DOUBLE", "DOUBLE"], returns="DOUBLE")
+        py_rows = con.sql(PARITY_QUERY + " ORDER BY id").df()
+        py_stats = imlane.functions(con).set_index("name").loc["score"]
+    finally:
+        con.close()
+
+    udf = tmp_path / "score.py"
+    udf.write_text(PARITY_UDF)
+    out_file, stats_csv = tmp_path / "shell.parquet", tmp_path / "stats.csv"  # Parquet: exact doubles
+    shell = os.path.join(BUILD_DIR, "bin", "imlane-duckdb")
+    statements = [f"SET imlane_socket = '{tmp_path / 'shell.sock'}'", "SET imlane_executors = 2",
+                  "SET imlane_batch_size = 16384", *setup,
+                  f"CALL imlane_create_function('score', '{udf}', 'DOUBLE, DOUBLE', 'DOUBLE')",
+                  f"COPY ({PARITY_QUERY} ORDER BY id) TO '{out_file}' (FORMAT parquet)",
+                  f"COPY (SELECT * FROM imlane_functions() WHERE name = 'score') TO '{stats_csv}' (HEADER)"]
+    args = [shell]
+    for s in statements:
+        args += ["-c", s]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=240)
+    shell_rows = pd.read_parquet(out_file)
+    shell_stats = pd.read_csv(stats_csv).iloc[0]
+
+    assert len(py_rows) == 262144
+    np.testing.assert_array_equal(py_rows["id"].to_numpy(), shell_rows["id"].to_numpy())
+    np.testing.assert_array_equal(py_rows["s"].to_numpy(), shell_rows["s"].to_numpy())
+    for stats in (py_stats, shell_stats):
+        # 16384-row batches; each of DuckDB's two pipeline threads may end with one partial batch.
+        assert stats["rows"] == 262144 and 16 <= stats["batches"] <= 17
+        assert stats["executors"] == 2  # both executors served batches
+
+
+def test_results_in_the_usual_forms(con):
+    import pyarrow as pa
+
+    imlane.create_function(con, "twice", lambda x: np.asarray(x) * 2, args=["BIGINT"], returns="BIGINT")
+    rel = con.sql("SELECT i, twice(i) AS t FROM range(5000) r(i) ORDER BY i")
+    table = rel.fetch_arrow_table()
+    assert table.schema.field("t").type == pa.int64()
+    assert table.column("t").to_pylist() == [2 * i for i in range(5000)]
+    reader = con.sql("SELECT twice(i) AS t FROM range(3000) r(i)").arrow()  # DuckDB 1.4: a RecordBatchReader
+    assert sorted(reader.read_all().column("t").to_pylist()) == [2 * i for i in range(3000)]
+    # The relational API composes with a prediction.
+    top = rel.filter("t % 3 = 0").aggregate("count(*) AS n, max(t) AS m").fetchone()
+    assert top == (len([i for i in range(5000) if (2 * i) % 3 == 0]), 9996)
