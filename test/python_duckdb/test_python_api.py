@@ -218,3 +218,30 @@ def test_results_in_the_usual_forms(con):
     # The relational API composes with a prediction.
     top = rel.filter("t % 3 = 0").aggregate("count(*) AS n, max(t) AS m").fetchone()
     assert top == (len([i for i in range(5000) if (2 * i) % 3 == 0]), 9996)
+
+
+def test_duckdbs_progress_bar_follows_a_prediction_query(tmp_path):
+    """query_progress() (what DuckDB's progress bar draws) rises while the executors predict."""
+    import threading
+    import time
+
+    con = imlane.connect(extension=EXTENSION, socket=str(tmp_path / "p.sock"), executors=2, batch_size=16384)
+    try:
+        con.execute("SET enable_progress_bar = true")  # DuckDB's Python package leaves it off
+        con.execute("CREATE TABLE t AS SELECT range::DOUBLE AS a FROM range(1000000)")
+        imlane.create_function(con, "slow", "import time\ndef pyfun(a):\n    time.sleep(0.04)\n    return a\n",
+                               args=["DOUBLE"], returns="DOUBLE")
+        result = {}
+        query = threading.Thread(target=lambda: result.update(v=con.execute("SELECT sum(slow(a)) FROM t").fetchone()))
+        query.start()
+        seen = []
+        while query.is_alive():
+            seen.append(con.query_progress())
+            time.sleep(0.05)
+        query.join()
+    finally:
+        con.close()
+    assert result["v"] == (sum(range(1000000)),)
+    running = [p for p in seen if p >= 0]
+    assert any(0 < p < 100 for p in running), seen
+    assert running == sorted(running), seen  # never goes back
