@@ -120,16 +120,18 @@ def test_the_package_installs_with_pip_into_a_fresh_virtualenv(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-input", "--no-deps", "--no-build-isolation",
-                    os.path.join(REPO, "contrib", "pythonpkg")], check=True, cwd=tmp_path)
+                    os.path.join(REPO, "contrib", "pythonpkg")], check=True, cwd=tmp_path,
+                   env=dict(os.environ, IMLANE_BUILD_DIR=BUILD_DIR))
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-input", "-r", os.path.join(REPO, "requirements", "duckdb.txt")],
                    check=True, cwd=tmp_path)
     script = textwrap.dedent(f"""
         import imlane, numpy as np
-        con = imlane.connect(extension={EXTENSION!r}, socket={str(tmp_path / 's.sock')!r})
+        con = imlane.connect(socket={str(tmp_path / 's.sock')!r})  # finds the extension by itself
         imlane.create_function(con, "sq", lambda x: np.asarray(x) ** 2, args=["DOUBLE"], returns="DOUBLE")
         print(con.sql("SELECT sum(sq(i::DOUBLE)) FROM range(10) t(i)").fetchone()[0])
     """)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package only
+    # The installed package only, found without help.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IMLANE_EXTENSION", "IMLANE_BUILD_DIR")}
     out = subprocess.run([py, "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.stdout.strip() == "285.0"
 

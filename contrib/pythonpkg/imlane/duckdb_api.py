@@ -7,8 +7,8 @@
     con.sql("SELECT fraud(amount, hour) FROM t").df()
 
 The extension (imlane.duckdb_extension) is found from `extension=`, $IMLANE_EXTENSION, next to
-the installed package (<prefix>/lib/duckdb/extensions/), or, in the project venv (<repo>/.venv),
-in the repository's build/. Functions run in IMLane's executors, not
+the installed package (<prefix>/lib/duckdb/extensions/), in the build tree of the checkout the
+package was pip-installed from, in the project venv's repository build/, or in /usr/local. Functions run in IMLane's executors, not
 in this process: module-level functions and classes are shipped as their module's source,
 everything else (lambdas, closures over a fitted model, notebook cells) with cloudpickle.
 """
@@ -44,8 +44,16 @@ def find_extension(extension=None):
     if not extension:
         # <prefix>/share/imlane/python/imlane (build and install trees) -> <prefix>/lib/duckdb/extensions
         candidates.append(os.path.join(here, "..", "..", "..", "..", "lib", "duckdb", "extensions", _EXTENSION_NAME))
+        # pip-installed from a source checkout: the build tree setup.py recorded.
+        try:
+            from ._build_tree import BUILD_TREE
+            candidates.append(os.path.join(BUILD_TREE, "lib", "duckdb", "extensions", _EXTENSION_NAME))
+        except ImportError:
+            pass
         # The project venv (<repo>/.venv): the repository's build tree.
         candidates.append(os.path.join(sys.prefix, "..", "build", "lib", "duckdb", "extensions", _EXTENSION_NAME))
+        # `make install` with the default PREFIX.
+        candidates.append(os.path.join("/usr/local/lib/duckdb/extensions", _EXTENSION_NAME))
     for c in candidates:
         if c and os.path.isfile(c):
             return os.path.abspath(c)
