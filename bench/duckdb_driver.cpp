@@ -123,7 +123,7 @@ void RegisterInProcess(duckdb::Connection& con, const std::string& name, const s
   if (!ret_types.ok()) throw std::runtime_error(ret_types.status().ToString());
   g_inproc = new InProcess();  // lives as long as the process: DuckDB's threads may still hold it
   g_inproc->def = imlane::FunctionDefinition{name, ReadFile(file), file, "", *arg_types, *ret_types};
-  imlane::Status st = g_inproc->python.Start(ExeDir() + "/../share/imlane/python");
+  imlane::Status st = g_inproc->python.Start(ExeDir() + "/../share/imlane/python", 0);  // no loader cache: DuckDB's own UDF path
   if (st.ok()) st = g_inproc->python.Load(1, g_inproc->def);  // pyinitial() once, like a staged UDF
   if (!st.ok()) throw std::runtime_error(st.ToString());
   PyEval_SaveThread();  // from here on every caller takes the GIL itself

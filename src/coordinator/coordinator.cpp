@@ -181,6 +181,8 @@ json Coordinator::Status_() {
   json fns = json::array();
   for (const auto& fn : registry_.List()) {
     uint64_t batches = 0, rows = 0, busy_ns = 0, errors = 0, loads = 0;
+    uint64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
+    double cache_saved_s = 0;
     int warm = 0, used = 0;
     for (const auto& e : s["executors"]) {
       for (const auto& f : e["functions"]) {
@@ -190,6 +192,11 @@ json Coordinator::Status_() {
         busy_ns += IntegerOr<uint64_t>(f, "busy_ns", 0);
         errors += IntegerOr<uint64_t>(f, "errors", 0);
         loads += IntegerOr<uint64_t>(f, "loads", 0);
+        cache_hits += IntegerOr<uint64_t>(f, "cache_hits", 0);
+        cache_misses += IntegerOr<uint64_t>(f, "cache_misses", 0);
+        cache_bytes += IntegerOr<uint64_t>(f, "cache_bytes", 0);
+        if (f.contains("cache_saved_s") && f["cache_saved_s"].is_number())
+          cache_saved_s += f["cache_saved_s"].get<double>();
         warm += IntegerOr<uint64_t>(f, "loads", 0) > 0;
         used += IntegerOr<uint64_t>(f, "batches", 0) > 0;
       }
@@ -207,7 +214,11 @@ json Coordinator::Status_() {
                    {"rows", rows},
                    {"mean_batch_rows", batches ? static_cast<double>(rows) / batches : 0.0},
                    {"busy_s", busy_ns / 1e9},
-                   {"errors", errors}});
+                   {"errors", errors},
+                   {"cache_hits", cache_hits},
+                   {"cache_misses", cache_misses},
+                   {"cache_bytes", cache_bytes},
+                   {"cache_saved_s", cache_saved_s}});
   }
   s["functions"] = fns;
   return s;

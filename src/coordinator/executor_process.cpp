@@ -67,7 +67,9 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
                                    "--runtime-dir",
                                    options.runtime_dir,
                                    "--spin-us",
-                                   std::to_string(options.spin_us)};
+                                   std::to_string(options.spin_us),
+                                   "--context-cache-mb",
+                                   std::to_string(options.context_cache_mb)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());

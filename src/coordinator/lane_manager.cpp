@@ -29,6 +29,9 @@ Status LaneManager::Start() {
     const int64_t total_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) >> 20;
     options_.executor_memory_mb = std::max<int64_t>(2048, total_mb / (n + 1));
   }
+  if (options_.context_cache_mb < 0) {
+    options_.context_cache_mb = options_.executor_memory_mb > 0 ? options_.executor_memory_mb / 2 : 2048;
+  }
   positions_.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) {
     IMLANE_ASSIGN_OR_RETURN(positions_[i].bell,

@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
                    "0 = total RAM / (executors + 1), -1 = no limit")
       ->default_val(opt.executor_memory_mb);
   serve
+      ->add_option("--context-cache-mb", opt.context_cache_mb,
+                   "per executor, MiB of model files whose loaded objects are kept for holistic UDFs (least "
+                   "recently used evicted); -1 = half of --executor-memory-mb, 0 = no cache")
+      ->default_val(opt.context_cache_mb);
+  serve
       ->add_option("--executor-cpu-seconds", opt.executor_cpu_seconds,
                    "CPU-time limit of each executor process over its life (RLIMIT_CPU); 0 = none")
       ->default_val(opt.executor_cpu_seconds);

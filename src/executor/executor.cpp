@@ -94,16 +94,28 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
   if (op == "stats") {
     json fns = json::array();
     for (const auto& [fid, c] : counters_) {
+      ContextCacheStats cache = python_->CacheStats(fid);
       fns.push_back({{"fid", fid},
                      {"batches", c.batches},
                      {"rows", c.rows},
                      {"busy_ns", c.busy_ns},
                      {"errors", c.errors},
-                     {"loads", c.loads}});
+                     {"loads", c.loads},
+                     {"cache_hits", cache.hits},
+                     {"cache_misses", cache.misses},
+                     {"cache_bytes", cache.bytes},
+                     {"cache_saved_s", cache.saved_s}});
     }
     json reply = OkReply();
     reply["functions"] = fns;
     reply["lanes"] = lanes_.size();
+    return reply;
+  }
+  if (op == "reset_cache") {
+    auto dropped = python_->ResetCache(msg.value("name", ""));
+    if (!dropped.ok()) return ErrorReply(dropped.status());
+    json reply = OkReply();
+    reply["dropped"] = *dropped;
     return reply;
   }
   if (op == "shutdown") {

@@ -148,7 +148,7 @@ PythonRuntime::~PythonRuntime() {
   }
 }
 
-Status PythonRuntime::Start(const std::string& runtime_dir) {
+Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cache_bytes) {
   try {
     // The interpreter finds its standard library and site-packages from its program name, which by
     // default is looked up on PATH: a pyenv or venv `python3` first on PATH would hand the executor
@@ -166,6 +166,7 @@ Status PythonRuntime::Start(const std::string& runtime_dir) {
     impl_->runtime = py::module_::import("imlane._runtime");
     impl_->adapt_column = impl_->runtime.attr("adapt_column");
     impl_->format_exception = impl_->runtime.attr("format_exception");
+    impl_->runtime.attr("install_context_cache")(context_cache_bytes);
     impl_->numpy_empty = impl_->numpy.attr("empty");
     static int owner_tag = 0;
     impl_->lane_owner = py::capsule(&owner_tag, "imlane.lane");
@@ -217,6 +218,30 @@ Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilde
     return Status::PythonError("imlane function '" + def.name + "': " + e.what());
   }
   return Status::OK();
+}
+
+ContextCacheStats PythonRuntime::CacheStats(uint32_t function_id) const {
+  ContextCacheStats out;
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end()) return out;
+  try {
+    py::tuple s = impl_->runtime.attr("context_cache_stats")(it->second.def.name);
+    out.hits = s[0].cast<uint64_t>();
+    out.misses = s[1].cast<uint64_t>();
+    out.bytes = s[2].cast<uint64_t>();
+    out.saved_s = s[3].cast<double>();
+  } catch (py::error_already_set&) {
+    // Statistics only: a failure here must not fail the stats call.
+  }
+  return out;
+}
+
+Result<int> PythonRuntime::ResetCache(const std::string& name) {
+  try {
+    return impl_->runtime.attr("reset_context_cache")(name).cast<int>();
+  } catch (py::error_already_set& e) {
+    return Status::PythonError(std::string("resetting the context cache: ") + e.what());
+  }
 }
 
 PythonRuntime::ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) {}

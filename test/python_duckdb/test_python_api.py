@@ -247,3 +247,69 @@ def test_duckdbs_progress_bar_follows_a_prediction_query(tmp_path):
     running = [p for p in seen if p >= 0]
     assert any(0 < p < 100 for p in running), seen
     assert running == sorted(running), seen  # never goes back
+
+
+COUNTER_MODULE = '''
+class LoadCounter:
+    """Every unpickling appends a line to `log`: counts the model loads in the executors."""
+    def __init__(self, log, k):
+        self.log, self.k = log, k
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        with open(self.log, "a") as f:
+            f.write("load\\n")
+'''
+
+
+def _holistic_setup(tmp_path, k):
+    (tmp_path / "counter_mod.py").write_text(COUNTER_MODULE)
+    import pickle
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import counter_mod
+        model = tmp_path / "model.pkl"
+        model.write_bytes(pickle.dumps(counter_mod.LoadCounter(str(tmp_path / "loads.log"), k)))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("counter_mod", None)
+    # Holistic: the model is loaded inside the function, on every batch, as written.
+    return textwrap.dedent(f"""
+        import sys, pickle
+        sys.path.insert(0, {str(tmp_path)!r})
+        def pyfun(x):
+            with open({str(model)!r}, "rb") as f:
+                m = pickle.load(f)
+            return x * m.k
+    """), model
+
+
+def _loads(tmp_path):
+    log = tmp_path / "loads.log"
+    return log.read_text().count("load") if log.exists() else 0
+
+
+def test_a_holistic_udf_loads_its_model_once_per_executor(con, tmp_path):
+    import pickle
+
+    code, model = _holistic_setup(tmp_path, 3)
+    con.execute("SET imlane_batch_size = 4096")
+    imlane.create_function(con, "hol", code, args=["DOUBLE"], returns="DOUBLE")
+    rows = 50 * 4096
+    for _ in range(2):  # two queries, 50 batches each
+        assert con.sql(f"SELECT sum(hol(i::DOUBLE)) FROM range({rows}) t(i)").fetchone()[0] == 3 * sum(range(rows))
+    stats = imlane.functions(con).set_index("name").loc["hol"]
+    assert stats["batches"] >= 100
+    assert 1 <= _loads(tmp_path) <= stats["executors"]  # once per executor that served it
+    assert stats["cache_misses"] == _loads(tmp_path) and stats["cache_hits"] == stats["batches"] - _loads(tmp_path)
+    assert stats["cache_bytes"] == model.stat().st_size * _loads(tmp_path)
+    # A rewritten model file is picked up by the next query.
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import counter_mod
+        model.write_bytes(pickle.dumps(counter_mod.LoadCounter(str(tmp_path / "loads.log"), 5)))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("counter_mod", None)
+    before = _loads(tmp_path)
+    assert con.sql("SELECT sum(hol(i::DOUBLE)) FROM range(8192) t(i)").fetchone()[0] == 5 * sum(range(8192))
+    assert _loads(tmp_path) > before

@@ -8,13 +8,38 @@ format_exception(); a loaded function is called with (columns, n_rows) and retur
     loading   a function file in its own namespace, its entry point, its one-off context
     columns   Lane columns that need a conversion before the function sees them
     results   checking and converting what a function returns
+    context_cache  memoised model loaders, so holistic UDFs load their model once per executor
+                   (installed by the executor through install_context_cache(), not by run_local)
 """
 from .columns import adapt_column
+from .context_cache import CACHE as _CONTEXT_CACHE
 from .loading import FunctionLoadError, LoadedFunction, format_exception, load
 from .results import ResultError, to_columns
 from .types import (BOOLEAN, DATE, DOUBLE, FLOAT, FLOAT_DTYPES, INT8, INT16, INT32, INT64, INT_DTYPES,
                     SQL_TYPES, TIMESTAMP, TYPE_NAMES, VARCHAR)
 
-__all__ = ["load", "adapt_column", "format_exception", "to_columns", "LoadedFunction", "FunctionLoadError",
+
+
+def install_context_cache(max_bytes=None):
+    """Patches the model loaders of this process (the executor's): see context_cache.py."""
+    if max_bytes is not None:
+        if int(max_bytes) <= 0:
+            return  # the cache is off for this process: loaders stay as they are
+        _CONTEXT_CACHE.max_bytes = int(max_bytes)
+    _CONTEXT_CACHE.install()
+
+
+def context_cache_stats(name):
+    """(hits, misses, bytes, saved seconds) of function `name`, for the executor's stats."""
+    s = _CONTEXT_CACHE.stats_for(name)
+    return s.hits, s.misses, s.bytes, s.saved_s
+
+
+def reset_context_cache(name=""):
+    """Empties the cache (or function `name`'s objects); returns the number of objects dropped."""
+    return _CONTEXT_CACHE.reset(name or None)
+
+
+__all__ = ["install_context_cache", "context_cache_stats", "reset_context_cache", "load", "adapt_column", "format_exception", "to_columns", "LoadedFunction", "FunctionLoadError",
            "ResultError", "SQL_TYPES", "TYPE_NAMES", "BOOLEAN", "INT8", "INT16", "INT32", "INT64", "FLOAT",
            "DOUBLE", "VARCHAR", "DATE", "TIMESTAMP"]

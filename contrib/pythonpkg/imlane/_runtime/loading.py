@@ -9,6 +9,7 @@ import sys
 import traceback
 import types
 
+from .context_cache import CACHE
 from .results import ResultError, to_columns
 
 
@@ -73,8 +74,9 @@ def _resolve_entry(module, name, entry):
 class LoadedFunction:
     """One AI function in its own namespace; its one-off context is built here, once."""
 
-    def __init__(self, name, source, filename, entry, arg_types, return_types):
+    def __init__(self, name, source, filename, entry, arg_types, return_types, context_cache=True):
         self.name = name
+        self.context_cache = context_cache  # memoise model loaders (context_cache.py); off per function
         self.arg_types = list(arg_types)
         self.return_types = list(return_types)
         module = types.ModuleType(f"imlane_udf_{name}")
@@ -85,12 +87,13 @@ class LoadedFunction:
             raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
         # Registered so that pickle/inspect find classes defined in the function's source.
         sys.modules[module.__name__] = module
-        exec(code, module.__dict__)
-        self.callable, self.style = _resolve_entry(module, name, entry)
+        # The source, its one-off context and every batch run with the loader cache on (context_cache).
+        CACHE.run(self, exec, code, module.__dict__)
+        self.callable, self.style = CACHE.run(self, _resolve_entry, module, name, entry)
         self.module = module
 
     def __call__(self, columns, n_rows):
-        result = self.callable(*columns)
+        result = CACHE.run(self, self.callable, *columns)
         return to_columns(result, n_rows, self.return_types, self.name)
 
 

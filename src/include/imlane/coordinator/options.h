@@ -18,6 +18,9 @@ struct CoordinatorOptions {
   // Address-space limit per executor, so a leaking function gets MemoryError instead of the kernel's
   // OOM killer picking the database. 0: a share of RAM (total / (executors + 1)); -1: none.
   int64_t executor_memory_mb = 0;
+  // Bound of each executor's inference-context cache (memoised model loaders, context_cache.py), in
+  // MiB of model files. -1: half the executor memory limit (2048 when that is unlimited); 0: off.
+  int64_t context_cache_mb = -1;
   int executor_cpu_seconds = 0;  // RLIMIT_CPU per executor process; 0: none
   int executor_max_files = 0;    // RLIMIT_NOFILE per executor; 0: inherited
   int max_lanes = 256;           // across all clients

@@ -15,13 +15,21 @@
 
 namespace imlane {
 
+// What the inference-context cache did for one function in this executor.
+struct ContextCacheStats {
+  uint64_t hits = 0, misses = 0;
+  uint64_t bytes = 0;    // model-file bytes of the objects it holds for the function
+  double saved_s = 0.0;  // load time the hits did not spend
+};
+
 class PythonRuntime {
  public:
   PythonRuntime();
   ~PythonRuntime();
 
   // Starts the interpreter and imports numpy and imlane._runtime from runtime_dir (which holds imlane/).
-  Status Start(const std::string& runtime_dir);
+  // context_cache_bytes bounds the memoised model loaders (imlane/_runtime/context_cache.py).
+  Status Start(const std::string& runtime_dir, uint64_t context_cache_bytes);
   // Compiles the source in a fresh namespace and builds the function's one-off context
   // (pyinitial() or the class's __init__), once.
   Status Load(uint32_t function_id, const FunctionDefinition& def);
@@ -30,6 +38,9 @@ class PythonRuntime {
   // Calls the function on `in`; the result goes into `out`, started by the caller with the
   // function's return types and in.num_rows() rows.
   Status Run(uint32_t function_id, const BatchView& in, BatchBuilder* out);
+  ContextCacheStats CacheStats(uint32_t function_id) const;
+  // Empties the inference-context cache, or only the objects loaded by function `name`; returns how many went.
+  Result<int> ResetCache(const std::string& name);
 
   // Lets other threads run Python while this one waits (the GIL is held otherwise).
   class ReleaseGil {
