@@ -120,6 +120,7 @@ class Scanner {
   }
 
   std::string error;
+  std::string context;  // what the statement is so far, for the errors the scanner reports itself
 
  private:
   bool Quoted(char quote, const char *what, std::string &out) {
@@ -135,7 +136,7 @@ class Scanner {
         return true;
       }
     }
-    return Fail(std::string("unterminated quoted ") + what + " " + text_.substr(pos_, 20) + "...");
+    return Fail(context + ": unterminated quoted " + what + " " + text_.substr(pos_, 20) + "...");
   }
 
   const std::string &text_;
@@ -168,8 +169,10 @@ bool End(Scanner &s, const std::string &ctx, const std::string &after) {
 bool ParseCreate(Scanner &s, PythonUdfStatement &out) {
   out.kind = PythonUdfStatement::Kind::kCreate;
   const std::string stmt = "CREATE PYTHON_UDF";
+  s.context = stmt;
   if (!s.Identifier(out.name)) return s.Fail(stmt + ": expected the function name after PYTHON_UDF");
   const std::string ctx = stmt + " " + out.name;
+  s.context = ctx;
   if (!s.Consume('(')) return s.Fail(ctx + ": expected '(' and the argument list after the function name");
 
   std::vector<std::string> args;
@@ -239,6 +242,7 @@ bool ParseCreate(Scanner &s, PythonUdfStatement &out) {
 bool ParseDrop(Scanner &s, PythonUdfStatement &out) {
   out.kind = PythonUdfStatement::Kind::kDrop;
   const std::string stmt = "DROP PYTHON_UDF";
+  s.context = stmt;
   const size_t before = s.pos();
   if (s.ConsumeKeyword("IF")) {
     if (s.ConsumeKeyword("EXISTS")) {
