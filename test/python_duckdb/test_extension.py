@@ -119,6 +119,58 @@ def test_raising_udf_gives_the_python_traceback(con):
     assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 3000
 
 
+def test_imbridge_ddl_script(con, tmp_path):
+    """IMBridge's DDL unchanged, through the loadable extension's parser extension: a staged UDF
+    whose code has blank lines, quotes and braces, a FILE_PATH one, DROP PYTHON_UDF [IF EXISTS]."""
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(1)
+    x = rng.random((2000, 2)) * [100, 40]
+    model = LogisticRegression().fit(x, (x[:, 0] * 2 + x[:, 1] > 120).astype(int))
+    model_path = tmp_path / "uc.model"
+    model_path.write_bytes(pickle.dumps(model))
+    (tmp_path / "plus_one.py").write_text("def pyinitial():\n    pass\n\ndef pyfun(*args):\n    return args[0] + 1\n")
+    script = f"""
+CREATE PYTHON_UDF uc_staged(business_hour_norm REAL, amount_norm REAL) RETURNS INTEGER
+{{"
+import pickle
+import numpy as np
+import pandas as pd
+
+# Execute at the PF Initialization Stage
+def pyinitial():
+    global uc_model
+    with open('{model_path}', 'rb') as f:
+        uc_model = pickle.load(f)
+
+# Execute at the PF Computation Stage
+def pyfun(*args):
+    data = pd.DataFrame({{
+        'a': args[0],
+        "b": args[1]
+    }})
+    return uc_model.predict(data.to_numpy())
+"}};
+
+CREATE PYTHON_UDF plus_one(x BIGINT) RETURNS BIGINT FILE_PATH '{tmp_path / "plus_one.py"}';
+"""
+    con.execute(script)
+    df = make_table(con, 3000)
+    expected = model.predict(df[["a", "b"]].to_numpy().astype(np.float32))
+    got = con.execute("SELECT uc_staged(a::REAL, b::REAL) AS p FROM t ORDER BY id").df()["p"]
+    np.testing.assert_array_equal(got.to_numpy(), expected)
+    assert 0 < expected.sum() < len(df)
+    assert con.execute("SELECT sum(plus_one(id)) FROM t").fetchone()[0] == sum(range(1, 3001))
+
+    con.execute("DROP PYTHON_UDF uc_staged; DROP PYTHON_UDF IF EXISTS uc_staged;")
+    assert con.execute("SELECT name FROM imlane_functions()").fetchall() == [("plus_one",)]
+    with pytest.raises(duckdb.InvalidInputException, match="no IMLane function 'uc_staged'"):
+        con.execute("DROP PYTHON_UDF uc_staged")
+    with pytest.raises(duckdb.ParserException, match=r"CREATE PYTHON_UDF f: expected RETURNS <type>"):
+        con.execute("CREATE PYTHON_UDF f(x INTEGER) INTEGER FILE_PATH '/tmp/f.py'")
+    with pytest.raises(duckdb.ParserException, match='syntax error at or near "PYTHON_FUNCTION"'):
+        con.execute("CREATE PYTHON_FUNCTION f(x INTEGER) RETURNS INTEGER FILE_PATH '/tmp/f.py'")
+
+
 def test_loading_twice_is_harmless(con, tmp_path):
     con.execute(f"LOAD {sql_str(EXTENSION)}")
     con.execute("LOAD imlane")

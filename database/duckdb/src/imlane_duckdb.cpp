@@ -9,6 +9,7 @@
 #include "function/imlane_settings.hpp"
 #include "function/imlane_status.hpp"
 #include "optimizer/imlane_optimizer.hpp"
+#include "parser/imlane_parser_extension.hpp"
 
 namespace imlane {
 namespace duckdb_integration {
@@ -21,6 +22,7 @@ void LoadIMLane(duckdb::DatabaseInstance &db) {
   loader.RegisterFunction(IMLaneFunctionsFunction::GetFunction());
   loader.RegisterFunction(IMLaneStatusFunction::GetFunction());
   IMLaneOptimizer::Register(db);
+  IMLaneParserExtension::Register(db);
 }
 
 }  // namespace duckdb_integration

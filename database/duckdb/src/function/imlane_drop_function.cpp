@@ -16,12 +16,23 @@ constexpr const char *kName = "imlane_drop_function";
 
 struct DropBindData : public TableFunctionData {
   std::string name;
+  bool if_exists = false;  // a name IMLane does not know is no error (and returns no row)
+};
+
+// The function_info of GetFunction(true): if_exists defaults to true.
+struct DropDefaults : public TableFunctionInfo {
+  bool if_exists = true;
 };
 
 unique_ptr<FunctionData> DropBind(ClientContext &, TableFunctionBindInput &input, vector<LogicalType> &return_types,
                                   vector<string> &names) {
   auto data = make_uniq<DropBindData>();
   data->name = StringArgument(input, 0, kName, "the function name");
+  if (input.info) data->if_exists = input.info->Cast<DropDefaults>().if_exists;
+  auto if_exists = input.named_parameters.find("if_exists");
+  if (if_exists != input.named_parameters.end() && !if_exists->second.IsNull()) {
+    data->if_exists = if_exists->second.GetValue<bool>();
+  }
   names = {"dropped"};
   return_types = {LogicalType::VARCHAR};
   return std::move(data);
@@ -29,11 +40,15 @@ unique_ptr<FunctionData> DropBind(ClientContext &, TableFunctionBindInput &input
 
 void DropExecute(ClientContext &context, TableFunctionInput &input, DataChunk &output) {
   if (!input.global_state->Cast<RunOnceState>().First()) return;
-  auto &name = input.bind_data->Cast<DropBindData>().name;
+  auto &data = input.bind_data->Cast<DropBindData>();
+  auto &name = data.name;
   IMLaneState &state = GetState(context);
   {
     std::lock_guard<std::mutex> lock(state.mu);
-    if (!state.functions.count(name)) throw InvalidInputException("%s: no IMLane function '%s'", kName, name);
+    if (!state.functions.count(name)) {
+      if (data.if_exists) return;  // no row: nothing was dropped
+      throw InvalidInputException("%s: no IMLane function '%s'", kName, name);
+    }
   }
   auto ctx = state.Context(context);
   if (!ctx.ok()) ThrowStatus(ctx.status());
@@ -58,8 +73,11 @@ void DropExecute(ClientContext &context, TableFunctionInput &input, DataChunk &o
 
 }  // namespace
 
-TableFunction IMLaneDropFunction::GetFunction() {
-  return TableFunction(kName, {LogicalType::VARCHAR}, DropExecute, DropBind, RunOnceInit);
+TableFunction IMLaneDropFunction::GetFunction(bool if_exists) {
+  TableFunction fn(kName, {LogicalType::VARCHAR}, DropExecute, DropBind, RunOnceInit);
+  fn.named_parameters["if_exists"] = LogicalType::BOOLEAN;
+  if (if_exists) fn.function_info = make_shared_ptr<DropDefaults>();
+  return fn;
 }
 
 }  // namespace duckdb_integration
