@@ -9,7 +9,8 @@ import sys
 import traceback
 import types
 
-from .results import ResultError, to_columns
+from .calling import call_batch, check_options
+from .results import ResultError
 
 
 class FunctionLoadError(Exception):
@@ -73,8 +74,13 @@ def _resolve_entry(module, name, entry):
 class LoadedFunction:
     """One AI function in its own namespace; its one-off context is built here, once."""
 
-    def __init__(self, name, source, filename, entry, arg_types, return_types):
+    def __init__(self, name, source, filename, entry, arg_types, return_types, null_handling="default",
+                 exception_handling="default"):
+        check_options(null_handling, exception_handling, f"imlane function '{name}'")
         self.name = name
+        self.null_handling = null_handling
+        self.exception_handling = exception_handling
+        self.calls = [0]  # calls of the function itself (more than batches with return_null retries)
         self.arg_types = list(arg_types)
         self.return_types = list(return_types)
         module = types.ModuleType(f"imlane_udf_{name}")
@@ -89,13 +95,15 @@ class LoadedFunction:
         self.callable, self.style = _resolve_entry(module, name, entry)
         self.module = module
 
-    def __call__(self, columns, n_rows):
-        result = self.callable(*columns)
-        return to_columns(result, n_rows, self.return_types, self.name)
+    def __call__(self, columns, n_rows, valid=None):
+        """One batch; `valid` (bool array, or None) marks the rows whose arguments are all valid."""
+        return call_batch(self.callable, columns, n_rows, valid, self.return_types, self.name, self.null_handling,
+                          self.exception_handling, self.calls)
 
 
-def load(name, source, filename, entry, arg_types, return_types):
-    return LoadedFunction(name, source, filename, entry, arg_types, return_types)
+def load(name, source, filename, entry, arg_types, return_types, null_handling="default",
+         exception_handling="default"):
+    return LoadedFunction(name, source, filename, entry, arg_types, return_types, null_handling, exception_handling)
 
 
 def format_exception(name, exc, tb=None):
