@@ -28,6 +28,12 @@ inline void SetBitTo(uint8_t* bits, size_t i, bool value) {
 // Sets bits [start, start + count) to `value`, a byte at a time where it can.
 void SetBitsTo(uint8_t* bits, size_t start, size_t count, bool value);
 
+// dst &= src over the first `bits` bits (whole bytes: the padding bits of dst are ANDed too).
+void AndBits(uint8_t* dst, const uint8_t* src, size_t bits);
+
+// One byte (0 or 1) per bit of [0, bits): out[i] = bit i.
+void UnpackBits(const uint8_t* bits, size_t count, uint8_t* out);
+
 // Number of set bits in [offset, offset + bits), a byte at a time where it can.
 uint64_t CountSetBits(const uint8_t* data, uint64_t offset, uint64_t bits);
 

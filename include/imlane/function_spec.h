@@ -1,11 +1,12 @@
 // What an engine registers: an AI function's name, its Python source (code, or the path of a .py
-// file read by the engine's process) and its SQL signature.
+// file read by the engine's process), its SQL signature and its NULL / exception handling.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "imlane/function_options.h"
 #include "imlane/status.h"
 #include "imlane/types.h"
 
@@ -17,6 +18,8 @@ struct FunctionSpec {
   std::vector<TypeId> arg_types;
   std::vector<TypeId> return_types;
   std::string entry;  // optional: which object in the source to call
+  NullHandling null_handling = NullHandling::kDefault;
+  ExceptionHandling exception_handling = ExceptionHandling::kDefault;
 
   // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
   static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,

@@ -18,6 +18,19 @@ void SetBitsTo(uint8_t* bits, size_t start, size_t count, bool value) {
   while (i < end) SetBitTo(bits, i++, value);
 }
 
+void AndBits(uint8_t* dst, const uint8_t* src, size_t bits) {
+  for (size_t b = 0; b < BytesForBits(bits); b++) dst[b] &= src[b];
+}
+
+void UnpackBits(const uint8_t* bits, size_t count, uint8_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const uint8_t byte = bits[i / 8];
+    for (int k = 0; k < 8; k++) out[i + k] = (byte >> k) & 1;
+  }
+  for (; i < count; i++) out[i] = GetBit(bits, i);
+}
+
 uint64_t CountSetBits(const uint8_t* data, uint64_t offset, uint64_t bits) {
   uint64_t count = 0, i = offset;
   const uint64_t end = offset + bits;

@@ -70,4 +70,21 @@ Result<std::vector<TypeId>> TypesFromJson(const json& j) {
   return out;
 }
 
+void FunctionOptionsToJson(const FunctionDefinition& def, json* msg) {
+  (*msg)["null_handling"] = NullHandlingName(def.null_handling);
+  (*msg)["exception_handling"] = ExceptionHandlingName(def.exception_handling);
+}
+
+Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
+  if (msg.contains("null_handling")) {
+    IMLANE_ASSIGN_OR_RETURN(std::string name, Field<std::string>(msg, "null_handling"));
+    IMLANE_ASSIGN_OR_RETURN(def->null_handling, ParseNullHandling(name));
+  }
+  if (msg.contains("exception_handling")) {
+    IMLANE_ASSIGN_OR_RETURN(std::string name, Field<std::string>(msg, "exception_handling"));
+    IMLANE_ASSIGN_OR_RETURN(def->exception_handling, ParseExceptionHandling(name));
+  }
+  return Status::OK();
+}
+
 }  // namespace imlane

@@ -155,6 +155,8 @@ json Coordinator::Register(const json& req) {
   if (rets->empty()) return ErrorReply(Status::InvalidArgument("function '" + def.name + "' declares no return type"));
   def.arg_types = *args;
   def.return_types = *rets;
+  Status options = FunctionOptionsFromJson(req, &def);
+  if (!options.ok()) return ErrorReply(options.WithContext("function '" + def.name + "'"));
   auto previous = registry_.Find(def.name);
   FunctionVersion fn =
       registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
@@ -206,6 +208,8 @@ json Coordinator::Status_() {
                    {"fid", fn.fid},
                    {"arg_types", TypesToJson(fn.def.arg_types)},
                    {"return_types", TypesToJson(fn.def.return_types)},
+                   {"null_handling", NullHandlingName(fn.def.null_handling)},
+                   {"exception_handling", ExceptionHandlingName(fn.def.exception_handling)},
                    {"source", fn.source_ref},
                    {"executors_loaded", warm},
                    {"executors_used", used},

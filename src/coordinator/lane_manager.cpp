@@ -95,6 +95,7 @@ Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, c
               {"entry", fn.def.entry},
               {"arg_types", TypesToJson(fn.def.arg_types)},
               {"return_types", TypesToJson(fn.def.return_types)}};
+  FunctionOptionsToJson(fn.def, &req);
   json reply;
   Status st = proc->Call(req, &reply, options_.load_timeout_ms);
   if (!st.ok()) {

@@ -134,6 +134,7 @@ Result<RegisteredVersion> CoordinatorClient::Register(const FunctionDefinition& 
               {"entry", def.entry},
               {"arg_types", TypesToJson(def.arg_types)},
               {"return_types", TypesToJson(def.return_types)}};
+  FunctionOptionsToJson(def, &req);
   json reply;
   IMLANE_RETURN_NOT_OK(Call(req, &reply));
   RegisteredVersion out;

@@ -26,6 +26,8 @@ Result<ResolvedFunction> ResolveFunctionSource(const FunctionSpec& spec) {
   def.entry = spec.entry;
   def.arg_types = spec.arg_types;
   def.return_types = spec.return_types;
+  def.null_handling = spec.null_handling;
+  def.exception_handling = spec.exception_handling;
   if (!LooksLikePath(spec.source)) {
     def.source = spec.source;
     def.filename = "<inline:" + spec.name + ">";

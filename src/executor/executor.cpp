@@ -68,6 +68,8 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     if (!rets.ok()) return ErrorReply(rets.status());
     def.arg_types = *args;
     def.return_types = *rets;
+    Status options = FunctionOptionsFromJson(msg, &def);
+    if (!options.ok()) return ErrorReply(options);
     uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
     Status st = python_->Load(fid, def);
     if (!st.ok()) return ErrorReply(st);

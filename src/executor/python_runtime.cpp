@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <unordered_map>
+#include <vector>
 
 #include "imlane/bit_util.h"
 
@@ -50,7 +51,9 @@ struct PythonRuntime::Impl {
     return a;
   }
 
-  py::object Column(const ColumnView& c) {
+  // `raw`: the caller skips the NULL rows (null_handling 'default'), so a column is passed as if it had
+  // no NULLs: a zero-copy view in its own dtype rather than promoted to float / object for NaN / None.
+  py::object Column(const ColumnView& c, bool raw) {
     const size_t n = c.length();
     if (c.type() == TypeId::kVarchar) {
       py::array arr = numpy_empty(n, "dtype"_a = "object");  // filled with None
@@ -65,15 +68,33 @@ struct PythonRuntime::Impl {
       }
       return std::move(arr);
     }
-    const bool plain = c.null_count() == 0 && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate &&
-                       c.type() != TypeId::kTimestamp;
+    const bool no_nulls = raw || c.null_count() == 0;
+    const bool plain =
+        no_nulls && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate && c.type() != TypeId::kTimestamp;
     if (plain) return View(DtypeOf(c.type()), n, c.data());
     size_t data_len = c.type() == TypeId::kBoolean ? bit_util::BytesForBits(n) : n;
     py::array data = View(DtypeOf(c.type()), data_len, c.data());
-    py::object validity = c.validity()
+    py::object validity = !no_nulls && c.validity()
                               ? py::object(View(py::dtype::of<uint8_t>(), bit_util::BytesForBits(n), c.validity()))
                               : py::object(py::none());
     return adapt_column(static_cast<int>(c.type()), data, validity, n);
+  }
+
+  // null_handling 'default': a bool array, true where every argument of the row is valid, or None
+  // when no argument has a NULL (the common case costs nothing).
+  py::object ValidRows(const BatchView& in) {
+    const size_t n = in.num_rows();
+    std::vector<const uint8_t*> bitmaps;
+    for (size_t c = 0; c < in.num_columns(); c++) {
+      const ColumnView& col = in.column(c);
+      if (col.null_count() > 0 && col.validity() != nullptr) bitmaps.push_back(col.validity());
+    }
+    if (bitmaps.empty()) return py::none();
+    std::vector<uint8_t> all(bitmaps[0], bitmaps[0] + bit_util::BytesForBits(n));
+    for (size_t b = 1; b < bitmaps.size(); b++) bit_util::AndBits(all.data(), bitmaps[b], n);
+    py::array mask = numpy_empty(n, "dtype"_a = "bool");
+    bit_util::UnpackBits(all.data(), n, static_cast<uint8_t*>(mask.mutable_data()));
+    return std::move(mask);
   }
 
   Status WriteColumn(const std::string& fname, TypeId type, const py::handle& values, const py::handle& packed,
@@ -181,7 +202,9 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
   for (TypeId t : def.arg_types) args.push_back(static_cast<int>(t));
   for (TypeId t : def.return_types) rets.push_back(static_cast<int>(t));
   try {
-    py::object fn = impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets);
+    py::object fn =
+        impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets,
+                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling));
     impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);
@@ -204,9 +227,11 @@ Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilde
   const FunctionDefinition& def = it->second.def;
   const size_t n = in.num_rows();
   try {
+    py::object valid = def.null_handling == NullHandling::kDefault ? impl_->ValidRows(in) : py::none();
+    const bool raw = !valid.is_none();
     py::list cols(in.num_columns());
-    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c));
-    py::object result = it->second.fn(cols, n);
+    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c), raw);
+    py::object result = it->second.fn(cols, n, valid);
     py::list parts = result;
     for (size_t c = 0; c < def.return_types.size(); c++) {
       py::tuple part = parts[c];

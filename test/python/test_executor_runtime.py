@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from imlane import _runtime as rt
+from imlane._runtime.types import LANE_DTYPES
 
 
 def bits(valid):
@@ -167,3 +168,150 @@ def test_exception_text_has_the_traceback():
     except KeyError as e:
         text = rt.format_exception("f", e)
     assert text.startswith("imlane function 'f': Traceback") and "<src>" in text and "KeyError: 'k'" in text
+
+
+# ---- null_handling and exception_handling ---------------------------------------------------------
+
+def unpacked(out, n):
+    """[(values, packed)] -> [(values, valid bool list)]"""
+    return [(values, [True] * n if packed is None else
+             np.unpackbits(packed, count=n, bitorder="little").astype(bool).tolist()) for values, packed in out]
+
+
+ECHO = "seen = []\ndef pyfun(x):\n    seen.append(x.copy())\n    return x\n"
+
+# (type, the column as the C++ executor hands it with null_handling 'default', expected Lane values)
+TYPED_COLUMNS = [
+    (rt.BOOLEAN, np.array([True, False, True, False]), [1, 0, 1, 0]),
+    (rt.INT8, np.array([1, 2, 3, 4], dtype=np.int8), [1, 2, 3, 4]),
+    (rt.INT16, np.array([1, 2, 3, 4], dtype=np.int16), [1, 2, 3, 4]),
+    (rt.INT32, np.array([1, 2, 3, 4], dtype=np.int32), [1, 2, 3, 4]),
+    (rt.INT64, np.array([1, 2, 3, 4], dtype=np.int64), [1, 2, 3, 4]),
+    (rt.FLOAT, np.array([1.5, 2.5, 3.5, 4.5], dtype=np.float32), [1.5, 2.5, 3.5, 4.5]),
+    (rt.DOUBLE, np.array([1.5, 2.5, 3.5, 4.5]), [1.5, 2.5, 3.5, 4.5]),
+    (rt.VARCHAR, np.array(["a", None, "c", None], dtype=object), ["a", None, "c", None]),
+    (rt.DATE, np.array([1, 2, 3, 4], dtype="datetime64[D]"), [1, 2, 3, 4]),
+    (rt.TIMESTAMP, np.array([1, 2, 3, 4], dtype="datetime64[us]"), [1, 2, 3, 4]),
+]
+
+
+@pytest.mark.parametrize("t,column,lane", TYPED_COLUMNS, ids=[rt.TYPE_NAMES[c[0]] for c in TYPED_COLUMNS])
+def test_default_null_handling_compacts_and_scatters_every_type(t, column, lane):
+    fn = rt.load("f", ECHO, "<t>", "", [t], [t])
+    valid = np.array([True, False, True, False])
+    ((values, out_valid),) = unpacked(fn([column], 4, valid), 4)
+    (seen,) = fn.module.seen
+    # The function saw only the valid rows, in their own dtype (no NaN / None / object promotion).
+    assert len(seen) == 2 and seen.dtype == column.dtype
+    assert seen.tolist() == column[[0, 2]].tolist()
+    assert out_valid == [True, False, True, False]
+    assert [values[i] for i in (0, 2)] == [lane[0], lane[2]]
+    assert values.dtype == LANE_DTYPES[t]
+
+
+def test_default_null_handling_combines_with_the_functions_own_nulls():
+    src = "def pyfun(a, b):\n    return [None if v > 2 else v for v in a + b]\n"
+    fn = rt.load("f", src, "<t>", "", [rt.INT64, rt.INT64], [rt.INT64])
+    a, b = np.array([1, 1, 1, 5]), np.array([0, 9, 1, 0])
+    ((values, valid),) = unpacked(fn([a, b], 4, np.array([True, False, True, True])), 4)
+    assert valid == [True, False, True, False] and values[0] == 1 and values[2] == 2
+
+
+def test_all_null_batch_does_not_call_the_function():
+    src = "calls = 0\ndef pyfun(x):\n    global calls\n    calls += 1\n    return x\n"
+    fn = rt.load("f", src, "<t>", "", [rt.DOUBLE], [rt.DOUBLE])
+    ((values, valid),) = unpacked(fn([np.zeros(3)], 3, np.zeros(3, dtype=bool)), 3)
+    assert fn.module.calls == 0 and valid == [False] * 3 and values.dtype == np.float64
+    fn2 = rt.load("g", "def pyfun(x):\n    raise AssertionError('called')\n", "<t>", "", [rt.VARCHAR],
+                  [rt.VARCHAR, rt.BOOLEAN])
+    out = unpacked(fn2([np.array([None, None], dtype=object)], 2, np.zeros(2, dtype=bool)), 2)
+    assert [v for _, v in out] == [[False, False], [False, False]] and out[0][0].tolist() == [None, None]
+
+
+def test_no_mask_is_the_plain_call_without_a_copy():
+    fn = rt.load("f", "def pyfun(x):\n    return x\n", "<t>", "", [rt.DOUBLE], [rt.DOUBLE])
+    x = np.arange(4.0)
+    x.setflags(write=False)
+    ((values, packed),) = fn([x], 4, None)
+    assert packed is None and np.shares_memory(values, x)
+    ((values, packed),) = fn([x], 4, np.ones(4, dtype=bool))  # all valid: no compaction either
+    assert packed is None and np.shares_memory(values, x)
+
+
+def test_special_null_handling_ignores_the_mask():
+    fn = rt.load("f", ECHO, "<t>", "", [rt.DOUBLE], [rt.DOUBLE], null_handling="special")
+    x = np.array([1.0, np.nan, 3.0])
+    ((values, valid),) = unpacked(fn([x], 3, np.array([True, False, True])), 3)
+    assert len(fn.module.seen[0]) == 3 and valid == [True, True, True] and np.isnan(values[1])
+
+
+RAISES_ON_NEGATIVE = ("calls = 0\ndef pyfun(x):\n    global calls\n    calls += 1\n"
+                      "    if (x < 0).any():\n        raise ValueError('negative')\n    return x * 2\n")
+
+
+def test_return_null_makes_exactly_the_raising_rows_null():
+    fn = rt.load("f", RAISES_ON_NEGATIVE, "<t>", "", [rt.INT64], [rt.INT64], exception_handling="return_null")
+    x = np.array([1, 2, 3, -4, 5, 6, 7, 8])
+    ((values, valid),) = unpacked(fn([x], 8, None), 8)
+    assert valid == [True, True, True, False, True, True, True, True]
+    assert [values[i] for i in range(8) if valid[i]] == [2, 4, 6, 10, 12, 14, 16]
+    # 1 full call, then per level (4, 2, 1 rows) the bad half and its good sibling: 1 + 2 * log2(8).
+    assert fn.module.calls == 7 == fn.calls[0]
+
+
+def test_return_null_cost_grows_with_the_bad_rows_not_the_batch():
+    fn = rt.load("f", RAISES_ON_NEGATIVE, "<t>", "", [rt.DOUBLE], [rt.DOUBLE], exception_handling="return_null")
+    n = 1024
+    x = np.arange(n, dtype=np.float64)
+    x[[5, 700]] = -1
+    ((values, valid),) = unpacked(fn([x], n, None), n)
+    assert [i for i in range(n) if not valid[i]] == [5, 700]
+    assert fn.module.calls <= 1 + 2 * 2 * 10  # k=2 bad rows, log2(n)=10 levels
+    fn.module.calls = 0
+    fn([np.arange(8.0)], 8, None)
+    assert fn.module.calls == 1  # no exception: one call
+
+
+def test_return_null_with_null_compaction_and_several_results():
+    src = ("def pyfun(x):\n    if (x == 3).any():\n        raise ZeroDivisionError\n"
+           "    return x + 1, [str(v) for v in x]\n")
+    fn = rt.load("f", src, "<t>", "", [rt.INT32], [rt.INT64, rt.VARCHAR], exception_handling="return_null")
+    x = np.array([1, 2, 3, 4, 5], dtype=np.int32)
+    (a, av), (b, bv) = unpacked(fn([x], 5, np.array([True, False, True, True, True])), 5)
+    assert av == bv == [True, False, False, True, True]
+    assert a[[0, 3, 4]].tolist() == [2, 5, 6] and b[[0, 3, 4]].tolist() == ["1", "4", "5"]
+
+
+def test_return_null_all_rows_raise():
+    fn = rt.load("f", "def pyfun(x):\n    raise RuntimeError\n", "<t>", "", [rt.DOUBLE], [rt.BOOLEAN],
+                 exception_handling="return_null")
+    ((values, valid),) = unpacked(fn([np.zeros(5)], 5, None), 5)
+    assert valid == [False] * 5 and values.dtype == np.uint8
+
+
+def test_default_exception_handling_raises_once():
+    fn = rt.load("f", RAISES_ON_NEGATIVE, "<t>", "", [rt.INT64], [rt.INT64])
+    with pytest.raises(ValueError, match="negative"):
+        fn([np.array([1, -1])], 2, None)
+    assert fn.module.calls == 1
+
+
+def test_result_errors_are_not_retried_with_return_null():
+    src = "calls = 0\ndef pyfun(x):\n    global calls\n    calls += 1\n    return x[:1]\n"
+    fn = rt.load("f", src, "<t>", "", [rt.DOUBLE], [rt.DOUBLE], exception_handling="return_null")
+    with pytest.raises(rt.ResultError, match="returned 1 values for 4 input rows"):
+        fn([np.arange(4.0)], 4, None)
+    assert fn.module.calls == 1
+    src = "def pyfun(x):\n    if (x < 0).any():\n        raise ValueError\n    return ['not a number'] * len(x)\n"
+    fn = rt.load("g", src, "<t>", "", [rt.DOUBLE], [rt.DOUBLE], exception_handling="return_null")
+    with pytest.raises(rt.ResultError, match="got strings"):
+        fn([np.array([1.0, -1.0])], 2, None)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"null_handling": "sometimes"}, "null_handling must be 'default' or 'special', got 'sometimes'"),
+    ({"exception_handling": "ignore"}, "exception_handling must be 'default' or 'return_null', got 'ignore'"),
+])
+def test_bad_options_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        rt.load("f", "def pyfun(x):\n    return x\n", "<t>", "", [rt.DOUBLE], [rt.DOUBLE], **kwargs)

@@ -47,10 +47,36 @@ def test_run_local_staged_file(tmp_path):
 
 
 def test_run_local_nulls_and_several_results():
+    # null_handling='special' (the behaviour before the option existed): the NaN row reaches the function.
     src = "def pyfun(x):\n    return [None if v != v else v for v in x], x > 1\n"
-    a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"])
+    a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"],
+                            null_handling="special")
     assert a.tolist() == [1.0, None, 3.0]
     assert b.tolist() == [0, 0, 1]
+    # 'default', as in the executors: the NULL row is NULL in every result, the function never sees it.
+    a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"])
+    assert a.tolist() == [1.0, None, 3.0]
+    assert b.tolist() == [0, None, 1]
+
+
+def test_run_local_null_and_exception_handling():
+    seen = []
+
+    def f(x, s):
+        seen.append((x.dtype, list(s)))
+        if (x == 3).any():
+            raise ValueError("three")
+        return x * 10
+
+    out = imlane.run_local(f, np.array([1, None, 3, 4, 5], dtype=object), ["a", "b", "c", None, "e"],
+                           args=["BIGINT", "VARCHAR"], returns="BIGINT", exception_handling="return_null")
+    assert out.tolist() == [10, None, None, None, 50]  # NULL argument, raised, NULL argument
+    assert seen[0] == (np.dtype(np.int64), ["a", "c", "e"])  # compacted, in the declared dtype
+    assert len(seen) == 1 + 2 + 2  # the failing batch, its halves (1 | 3, 5), the halves of (3, 5)
+    with pytest.raises(ValueError, match="three"):
+        imlane.run_local(f, np.array([3]), ["x"], args=["BIGINT", "VARCHAR"], returns="BIGINT")
+    with pytest.raises(ValueError, match="null_handling must be 'default' or 'special'"):
+        imlane.run_local(f, [1], ["x"], args=["BIGINT", "VARCHAR"], returns="BIGINT", null_handling="no")
 
 
 def test_run_local_gives_the_executor_errors():

@@ -55,12 +55,77 @@ def test_a_closure_over_a_fitted_model_runs_in_the_executors(con):
 
 
 def test_nulls_and_types_come_back_as_pandas_expects(con):
-    imlane.create_function(con, "half", lambda x: x / 2, args=["DOUBLE"], returns="DOUBLE")
+    def half(x):
+        assert not np.isnan(x).any(), "NULL reached the function"
+        return x / 2
+
+    # null_handling='default': the NULL row is NULL without reaching the function (it used to reach
+    # it as NaN; that is null_handling='special' now, see the next test).
+    imlane.create_function(con, "half", half, args=["DOUBLE"], returns="DOUBLE")
     got = con.sql("SELECT half(v) AS h FROM (VALUES (1.0), (NULL), (5.0)) t(v)").df()
     assert got["h"].dtype == np.float64
     assert got["h"][0] == 0.5 and got["h"][2] == 2.5
-    assert np.isnan(got["h"][1])  # NULL reached the function as NaN and came back as NaN
+    assert np.isnan(got["h"][1])  # NULL, as pandas shows it
     assert con.sql("SELECT half(v) AS h FROM (VALUES (4.0)) t(v)").fetchall() == [(2.0,)]
+
+
+def test_null_and_exception_handling_options(con):
+    import duckdb
+
+    con.execute("CREATE TABLE t AS SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE i END AS v FROM range(1000) r(i)")
+    # 'special': the function sees NULL (an integer column with NULLs arrives as float64 with NaN).
+    imlane.create_function(con, "is_null", lambda x: np.isnan(x), args=["BIGINT"], returns="BOOLEAN",
+                           null_handling="special")
+    assert con.sql("SELECT count(*) FROM t WHERE is_null(v)").fetchone()[0] == 250
+
+    # 'default': it does not, and the integers keep their dtype.
+    def checked(x):
+        assert x.dtype == np.int64, x.dtype
+        return x + 1
+
+    imlane.create_function(con, "plus1", checked, args=["BIGINT"], returns="BIGINT")
+    assert con.sql("SELECT count(plus1(v)), sum(plus1(v) - v) FROM t").fetchone() == (750, 750)
+
+    # 'return_null': only the raising rows are NULL; 'default': the query fails.
+    def picky(x):
+        if (x % 100 == 7).any():
+            raise ValueError("unlucky row")
+        return x * 10
+
+    imlane.create_function(con, "picky", picky, args=["BIGINT"], returns="BIGINT", exception_handling="return_null")
+    rows = con.sql("SELECT i FROM t WHERE picky(i) IS NULL ORDER BY i").fetchall()
+    assert [r[0] for r in rows] == list(range(7, 1000, 100))
+    assert con.sql("SELECT sum(picky(i)) FROM t").fetchone()[0] == 10 * (sum(range(1000)) - sum(range(7, 1000, 100)))
+    imlane.create_function(con, "picky_strict", picky, args=["BIGINT"], returns="BIGINT")
+    with pytest.raises(duckdb.Error, match="unlucky row"):
+        con.sql("SELECT sum(picky_strict(i)) FROM t").fetchall()
+
+    listed = imlane.functions(con).set_index("name")
+    assert listed.loc["is_null", "null_handling"] == "special"
+    assert listed.loc["plus1", "null_handling"] == "default"
+    assert listed.loc["picky", "exception_handling"] == "return_null"
+    assert listed.loc["picky_strict", "exception_handling"] == "default"
+    assert not listed.loc["picky", "side_effects"]
+
+    with pytest.raises(ValueError, match="null_handling must be 'default' or 'special', got 'sometimes'"):
+        imlane.create_function(con, "f", checked, args=["BIGINT"], returns="BIGINT", null_handling="sometimes")
+    with pytest.raises(ValueError, match="exception_handling must be 'default' or 'return_null', got 'skip'"):
+        imlane.create_function(con, "f", checked, args=["BIGINT"], returns="BIGINT", exception_handling="skip")
+
+
+def test_side_effects_make_the_function_volatile(con):
+    import itertools
+
+    counter = itertools.count()
+
+    def tick(x):
+        return np.array([os.getpid() * 1_000_000 + next(counter) for _ in range(len(x))])
+
+    imlane.create_function(con, "tick", tick, args=["BIGINT"], returns="BIGINT")
+    imlane.create_function(con, "vtick", tick, args=["BIGINT"], returns="BIGINT", side_effects=True)
+    assert con.sql("SELECT count(DISTINCT tick(1)) FROM range(50)").fetchone()[0] == 1  # folded
+    assert con.sql("SELECT count(DISTINCT vtick(1)) FROM range(50)").fetchone()[0] == 50
+    assert bool(imlane.functions(con).set_index("name").loc["vtick", "side_effects"])
 
 
 def test_a_module_level_class_is_shipped_as_source(con, tmp_path):

@@ -250,5 +250,17 @@ TEST_F(CorruptBatchTest, RejectsAbsurdRowCount) {
   EXPECT_EQ(Open(t).code(), StatusCode::kProtocolError);
 }
 
+TEST(BitUtilTest, AndBitsAndUnpackBitsGiveTheRowsValidInEveryColumn) {
+  // 11 rows: a is NULL at 1 and 9, b at 4; rows valid in both: all but 1, 4, 9.
+  uint8_t a[2] = {0xFF, 0xFF}, b[2] = {0xFF, 0xFF};
+  bit_util::ClearBit(a, 1);
+  bit_util::ClearBit(a, 9);
+  bit_util::ClearBit(b, 4);
+  bit_util::AndBits(a, b, 11);
+  uint8_t rows[11];
+  bit_util::UnpackBits(a, 11, rows);
+  for (size_t i = 0; i < 11; i++) EXPECT_EQ(rows[i], (i == 1 || i == 4 || i == 9) ? 0 : 1) << i;
+}
+
 }  // namespace
 }  // namespace imlane

@@ -35,6 +35,13 @@ TEST(FunctionRegistryTest, TheSameDefinitionKeepsItsVersionAChangeGetsANewOne) {
   retyped.return_types = {TypeId::kDouble};
   EXPECT_NE(reg.Prepare(retyped, "<inline>", json::object()).fid, v1.fid);
   EXPECT_NE(reg.Prepare(Def("f", "a"), "<inline>", json{{"k", 1}}).fid, v1.fid);
+  // NULL and exception handling are applied by the executors: another definition, another version.
+  FunctionDefinition special = Def("f", "a");
+  special.null_handling = NullHandling::kSpecial;
+  EXPECT_NE(reg.Prepare(special, "<inline>", json::object()).fid, v1.fid);
+  FunctionDefinition return_null = Def("f", "a");
+  return_null.exception_handling = ExceptionHandling::kReturnNull;
+  EXPECT_NE(reg.Prepare(return_null, "<inline>", json::object()).fid, v1.fid);
   reg.Commit(v2);
   EXPECT_EQ(reg.Find("f")->version, 2u);
   // Old versions stay findable by id: Lanes of other clients may still name them.

@@ -57,6 +57,28 @@ TEST(ProtocolDecoderTest, TypeListsRoundTripAndRejectGarbage) {
   EXPECT_FALSE(TypesFromJson(json::array({"NOPE"})).ok());
 }
 
+TEST(ProtocolDecoderTest, FunctionOptionsRoundTripDefaultWhenAbsentAndRejectUnknownValues) {
+  FunctionDefinition def;
+  def.null_handling = NullHandling::kSpecial;
+  def.exception_handling = ExceptionHandling::kReturnNull;
+  json m;
+  FunctionOptionsToJson(def, &m);
+  EXPECT_EQ(m["null_handling"], "special");
+  EXPECT_EQ(m["exception_handling"], "return_null");
+  FunctionDefinition back;
+  ASSERT_TRUE(FunctionOptionsFromJson(m, &back).ok());
+  EXPECT_EQ(back.null_handling, NullHandling::kSpecial);
+  EXPECT_EQ(back.exception_handling, ExceptionHandling::kReturnNull);
+  FunctionDefinition absent;
+  ASSERT_TRUE(FunctionOptionsFromJson(json::object(), &absent).ok());
+  EXPECT_EQ(absent.null_handling, NullHandling::kDefault);
+  EXPECT_EQ(absent.exception_handling, ExceptionHandling::kDefault);
+  Status st = FunctionOptionsFromJson(json{{"null_handling", "sometimes"}}, &absent);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("null_handling must be 'default' or 'special', got 'sometimes'"), std::string::npos);
+  EXPECT_FALSE(FunctionOptionsFromJson(json{{"exception_handling", 1}}, &absent).ok());
+}
+
 TEST(ProtocolDecoderTest, HandlersTurnLibraryExceptionsIntoErrorReplies) {
   json m = {{"name", 5}};
   json reply = HandleGuarded([&] { return json{{"n", m.at("name").get<std::string>()}}; });

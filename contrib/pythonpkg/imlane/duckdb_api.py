@@ -21,6 +21,7 @@ import sys
 import types as _pytypes
 
 from .function import signature_of
+from ._runtime.calling import check_options
 from ._runtime.types import lookup
 
 _EXTENSION_NAME = "imlane.duckdb_extension"
@@ -146,7 +147,8 @@ def _pickled_source(obj):
             "def pyfun(*columns):\n    return _fn(*columns)\n")
 
 
-def create_function(con, name, function, args=None, returns=None, entry=None, batch_size=0):
+def create_function(con, name, function, args=None, returns=None, entry=None, batch_size=0,
+                    null_handling="default", exception_handling="default", side_effects=False):
     """Registers `function` as the SQL function `name`.
 
     `function` is a path to a .py file, or a function or class from this Python session. Types are
@@ -154,9 +156,18 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
     numpy array per argument and returns one value per row (a tuple of columns for several results).
     `batch_size` pins the rows per batch for this function (0: the imlane_batch_size setting, whose
     default 0 is the adaptive tuner); in SQL it is imlane_create_function(..., batch_size := N).
+
+    As in DuckDB's create_function: `null_handling` 'default' makes a row with a NULL argument NULL
+    without calling the function on it, 'special' passes NULLs in (NaN / None / NaT);
+    `exception_handling` 'default' fails the query on an exception, 'return_null' makes only the
+    rows whose call raises NULL (a wrong result, e.g. of the wrong length, still fails);
+    `side_effects=True` makes the function VOLATILE (evaluated for every row, never folded).
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 0:
         raise ValueError(f"batch_size must be 0 (adaptive) or a positive number of rows, not {batch_size!r}")
+    check_options(null_handling, exception_handling, f"create_function({name!r})")
+    if not isinstance(side_effects, bool):
+        raise ValueError(f"create_function({name!r}): side_effects must be True or False, got {side_effects!r}")
     if isinstance(function, (str, os.PathLike)):
         source, entry_name = os.fspath(function), entry or ""
     elif callable(function):
@@ -177,8 +188,10 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
     else:
         return_names = [_type_name(returns, "return")]
     arg_names = [_type_name(t, "argument") for t in args]
-    con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?, batch_size := ?)",
-                [name, source, ", ".join(arg_names), ", ".join(return_names), entry_name or None, batch_size])
+    con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?, batch_size := ?, null_handling := ?, "
+                "exception_handling := ?, side_effects := ?)",
+                [name, source, ", ".join(arg_names), ", ".join(return_names), entry_name or None, batch_size,
+                 null_handling, exception_handling, side_effects])
     return con
 
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import _runtime as _rt
+from ._runtime.results import _is_missing
 from ._runtime.types import BY_NAME
 from .function import _normalise, signature_of
 
@@ -9,7 +10,10 @@ from .function import _normalise, signature_of
 class LocalFunction:
     """An AI function loaded once (its one-off context built), callable on many batches."""
 
-    def __init__(self, source, args=None, returns=None, name="local", entry=""):
+    def __init__(self, source, args=None, returns=None, name="local", entry="", null_handling="default",
+                 exception_handling="default"):
+        _rt.check_options(null_handling, exception_handling, f"imlane function '{name}'")
+        self.null_handling = null_handling
         declared = signature_of(source) if not isinstance(source, str) else None
         if declared is not None:
             args = args if args is not None else declared[0]
@@ -27,10 +31,10 @@ class LocalFunction:
                     code, filename = f.read(), source
             else:
                 code, filename = source, f"<inline:{name}>"
-            self._fn = _rt.load(name, code, filename, entry, arg_ids, ret_ids)
+            self._fn = _rt.load(name, code, filename, entry, arg_ids, ret_ids, null_handling, exception_handling)
         else:
             target = source() if isinstance(source, type) else source
-            self._fn = _Wrapped(target, name, ret_ids)
+            self._fn = _Wrapped(target, name, ret_ids, null_handling, exception_handling)
 
     def __call__(self, *columns):
         """Runs one batch: one array-like (or a DataFrame) per argument; NaN / None are NULL.
@@ -49,8 +53,12 @@ class LocalFunction:
         for i, a in enumerate(arrays):
             if len(a) != n:
                 raise ValueError(f"column {i + 1} has {len(a)} rows, column 1 has {n}")
+        valid = _valid_rows(arrays, n) if self.null_handling == "default" else None
+        if valid is not None:
+            # What the executor hands the function for the valid rows: the declared dtype, not NaN-promoted.
+            arrays = [_as_declared(a, t, valid) for a, t in zip(arrays, self.arg_types)]
         out = []
-        for values, packed in self._fn(arrays, n):
+        for values, packed in self._fn(arrays, n, valid):
             col = values
             if packed is not None:
                 valid = np.unpackbits(packed, count=n, bitorder="little").astype(bool)
@@ -61,14 +69,52 @@ class LocalFunction:
 
 
 class _Wrapped:
-    def __init__(self, target, name, ret_ids):
+    def __init__(self, target, name, ret_ids, null_handling, exception_handling):
         self.target, self.name, self.ret_ids = target, name, ret_ids
+        self.null_handling, self.exception_handling = null_handling, exception_handling
 
-    def __call__(self, columns, n):
-        return _rt.to_columns(self.target(*columns), n, self.ret_ids, self.name)
+    def __call__(self, columns, n, valid=None):
+        return _rt.call_batch(self.target, columns, n, valid, self.ret_ids, self.name, self.null_handling,
+                              self.exception_handling)
 
 
-def run_local(source, *columns, args=None, returns=None, name="local", entry=""):
+def _missing(a):
+    """Where a local column is NULL (NaN, NaT, None or pandas NA), or None if nowhere."""
+    if a.dtype.kind == "f":
+        m = np.isnan(a)
+    elif a.dtype.kind == "M":
+        m = np.isnat(a)
+    elif a.dtype.kind == "O":
+        m = np.fromiter(((isinstance(v, float) and v != v) or _is_missing(v) for v in a),
+                        dtype=np.bool_, count=len(a))
+    else:
+        return None
+    return m if m.any() else None
+
+
+def _valid_rows(arrays, n):
+    valid = None
+    for a in arrays:
+        m = _missing(a)
+        if m is not None:
+            valid = ~m if valid is None else valid & ~m
+    return valid
+
+
+def _as_declared(a, type_name, valid):
+    dtype = BY_NAME[type_name].dtype
+    if dtype == object or a.dtype == dtype:
+        return a
+    try:  # NULL rows become 0 first: they are skipped anyway
+        filled = a.copy()
+        filled[~valid] = 0 if a.dtype.kind != "M" else np.datetime64(0, "D")
+        return filled.astype(dtype)
+    except (TypeError, ValueError):
+        return a
+
+
+def run_local(source, *columns, args=None, returns=None, name="local", entry="", null_handling="default",
+              exception_handling="default"):
     """Loads an AI function and runs it once on local data, with the executor's checks.
 
     source: a path to a .py file, Python code, or an @imlane.function function or class.
@@ -77,5 +123,8 @@ def run_local(source, *columns, args=None, returns=None, name="local", entry="")
         import imlane, pandas as pd
         df = pd.DataFrame({"amount": [10.0, 900.0], "hour": [3.0, 14.0]})
         imlane.run_local("fraud.py", df, args="DOUBLE, DOUBLE", returns="INTEGER")
+
+    null_handling and exception_handling are those of imlane_create_function / create_function.
     """
-    return LocalFunction(source, args=args, returns=returns, name=name, entry=entry)(*columns)
+    return LocalFunction(source, args=args, returns=returns, name=name, entry=entry, null_handling=null_handling,
+                         exception_handling=exception_handling)(*columns)

@@ -2,15 +2,17 @@
 
 The executor (src/executor/python_runtime.cpp) imports this package from its --runtime-dir
 (share/imlane/python, which holds the `imlane` package) and calls load(), adapt_column() and
-format_exception(); a loaded function is called with (columns, n_rows) and returns to_columns().
+format_exception(); a loaded function is called with (columns, n_rows, valid) and returns to_columns().
 
     types     the SQL type table (ids, names, aliases, numpy dtypes)
     loading   a function file in its own namespace, its entry point, its one-off context
     columns   Lane columns that need a conversion before the function sees them
+    calling   one batch through a function: null_handling and exception_handling
     results   checking and converting what a function returns
     context_cache  memoised model loaders, so holistic UDFs load their model once per executor
                    (installed by the executor through install_context_cache(), not by run_local)
 """
+from .calling import EXCEPTION_HANDLING, NULL_HANDLING, call_batch, check_options
 from .columns import adapt_column
 from .context_cache import CACHE as _CONTEXT_CACHE
 from .loading import FunctionLoadError, LoadedFunction, format_exception, load
@@ -40,6 +42,8 @@ def reset_context_cache(name=""):
     return _CONTEXT_CACHE.reset(name or None)
 
 
-__all__ = ["install_context_cache", "context_cache_stats", "reset_context_cache", "load", "adapt_column", "format_exception", "to_columns", "LoadedFunction", "FunctionLoadError",
-           "ResultError", "SQL_TYPES", "TYPE_NAMES", "BOOLEAN", "INT8", "INT16", "INT32", "INT64", "FLOAT",
+__all__ = ["load", "adapt_column", "call_batch", "check_options", "NULL_HANDLING", "EXCEPTION_HANDLING",
+           "install_context_cache", "context_cache_stats", "reset_context_cache", "format_exception", "to_columns",
+           "LoadedFunction", "FunctionLoadError", "ResultError", "SQL_TYPES", "TYPE_NAMES", "BOOLEAN", "INT8", "INT16",
+           "INT32", "INT64", "FLOAT",
            "DOUBLE", "VARCHAR", "DATE", "TIMESTAMP"]

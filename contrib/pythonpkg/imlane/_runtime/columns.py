@@ -2,7 +2,8 @@
 
 The C++ executor already hands fixed-width columns without NULLs (and TIMESTAMP is viewed here
 without a copy) as read-only numpy views of the Lane, and builds VARCHAR columns itself. Only
-BOOLEAN bit-packing, DATE and columns with NULLs come here, one call per column: vectorised numpy,
+BOOLEAN bit-packing, DATE and columns with NULLs (with null_handling 'special'; with 'default' they come
+as if without NULLs and calling.py skips those rows) come here, one call per column: vectorised numpy,
 no per-row Python.
 """
 import numpy as np

@@ -9,8 +9,9 @@ import sys
 import traceback
 import types
 
+from .calling import call_batch, check_options
 from .context_cache import CACHE
-from .results import ResultError, to_columns
+from .results import ResultError
 
 
 class FunctionLoadError(Exception):
@@ -74,9 +75,14 @@ def _resolve_entry(module, name, entry):
 class LoadedFunction:
     """One AI function in its own namespace; its one-off context is built here, once."""
 
-    def __init__(self, name, source, filename, entry, arg_types, return_types, context_cache=True):
+    def __init__(self, name, source, filename, entry, arg_types, return_types, null_handling="default",
+                 exception_handling="default", context_cache=True):
+        check_options(null_handling, exception_handling, f"imlane function '{name}'")
         self.name = name
+        self.null_handling = null_handling
+        self.exception_handling = exception_handling
         self.context_cache = context_cache  # memoise model loaders (context_cache.py); off per function
+        self.calls = [0]  # calls of the function itself (more than batches with return_null retries)
         self.arg_types = list(arg_types)
         self.return_types = list(return_types)
         module = types.ModuleType(f"imlane_udf_{name}")
@@ -92,13 +98,16 @@ class LoadedFunction:
         self.callable, self.style = CACHE.run(self, _resolve_entry, module, name, entry)
         self.module = module
 
-    def __call__(self, columns, n_rows):
-        result = CACHE.run(self, self.callable, *columns)
-        return to_columns(result, n_rows, self.return_types, self.name)
+    def __call__(self, columns, n_rows, valid=None):
+        """One batch; `valid` (bool array, or None) marks the rows whose arguments are all valid."""
+        return CACHE.run(self, call_batch, self.callable, columns, n_rows, valid, self.return_types, self.name,
+                         self.null_handling, self.exception_handling, self.calls)
 
 
-def load(name, source, filename, entry, arg_types, return_types):
-    return LoadedFunction(name, source, filename, entry, arg_types, return_types)
+def load(name, source, filename, entry, arg_types, return_types, null_handling="default",
+         exception_handling="default", context_cache=True):
+    return LoadedFunction(name, source, filename, entry, arg_types, return_types, null_handling, exception_handling,
+                          context_cache)
 
 
 def format_exception(name, exc, tb=None):

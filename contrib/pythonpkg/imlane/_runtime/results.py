@@ -141,8 +141,9 @@ def _convert_one(result, n, t, fname, col):
     return num.astype(dtype), valid
 
 
-def to_columns(result, n, return_types, fname):
-    """Checks a function's result against its declared types; returns [(values, packed_validity)]."""
+def convert_columns(result, n, return_types, fname):
+    """Checks a function's result against its declared types; returns [(values, valid)] with valid a
+    bool array (False = NULL) or None."""
     if len(return_types) == 1:
         parts = [result]
     else:
@@ -163,6 +164,15 @@ def to_columns(result, n, return_types, fname):
         values, valid = _convert_one(part, n, t, fname, i if len(return_types) > 1 else None)
         if values.dtype != object:
             values = np.ascontiguousarray(values)
-        packed = None if valid is None else np.packbits(valid, bitorder="little")
-        out.append((values, packed))
+        out.append((values, valid))
     return out
+
+
+def pack(columns):
+    """[(values, valid)] -> [(values, packed_validity)], the form the C++ executor writes."""
+    return [(values, None if valid is None else np.packbits(valid, bitorder="little")) for values, valid in columns]
+
+
+def to_columns(result, n, return_types, fname):
+    """Checks a function's result against its declared types; returns [(values, packed_validity)]."""
+    return pack(convert_columns(result, n, return_types, fname))

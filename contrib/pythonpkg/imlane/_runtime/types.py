@@ -47,3 +47,8 @@ def lookup(name):
     """The SqlType for a name or alias (surrounding blanks and case ignored, as in ParseType), or None."""
     return _LOOKUP.get(str(name).strip().upper())
 
+
+# The numpy dtype of a result column as written into the Lane (what results.to_columns produces):
+# BOOLEAN one byte per value, DATE int32 days, TIMESTAMP int64 microseconds, VARCHAR objects.
+LANE_DTYPES = {t.id: t.dtype for t in TABLE}
+LANE_DTYPES.update({BOOLEAN: np.dtype(np.uint8), DATE: np.dtype(np.int32), TIMESTAMP: np.dtype(np.int64)})

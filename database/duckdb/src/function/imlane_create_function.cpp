@@ -20,7 +20,22 @@ struct CreateBindData : public TableFunctionData {
   std::string name, source, args, returns;
   std::string entry;       // optional: which object of the source is the function
   int64_t batch_rows = 0;  // optional: pinned rows per batch for this function; 0 = the setting
+  NullHandling null_handling = NullHandling::kDefault;
+  ExceptionHandling exception_handling = ExceptionHandling::kDefault;
+  bool side_effects = false;
 };
+
+// A named VARCHAR option: its value, or `fallback` when absent or NULL.
+std::string StringOption(TableFunctionBindInput &input, const char *option, const char *fallback) {
+  auto it = input.named_parameters.find(option);
+  return it == input.named_parameters.end() || it->second.IsNull() ? fallback : it->second.ToString();
+}
+
+template <typename T>
+T CheckOption(Result<T> parsed, const std::string &name) {
+  if (!parsed.ok()) throw InvalidInputException("%s('%s'): %s", kName, name, parsed.status().message());
+  return *parsed;
+}
 
 unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &input, vector<LogicalType> &return_types,
                                     vector<string> &names) {
@@ -39,6 +54,13 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
                                   kName, data->name, static_cast<long long>(data->batch_rows));
     }
   }
+  data->null_handling = CheckOption(ParseNullHandling(StringOption(input, "null_handling", "default")), data->name);
+  data->exception_handling =
+      CheckOption(ParseExceptionHandling(StringOption(input, "exception_handling", "default")), data->name);
+  auto side_effects = input.named_parameters.find("side_effects");
+  if (side_effects != input.named_parameters.end() && !side_effects->second.IsNull()) {
+    data->side_effects = side_effects->second.GetValue<bool>();
+  }
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
@@ -49,6 +71,8 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   auto &data = input.bind_data->Cast<CreateBindData>();
   auto spec = FunctionSpec::Make(data.name, data.source, data.args, data.returns, data.entry);
   if (!spec.ok()) ThrowStatus(spec.status().WithContext(std::string(kName) + "('" + data.name + "')"));
+  spec->null_handling = data.null_handling;
+  spec->exception_handling = data.exception_handling;
   if (spec->return_types.size() != 1) {
     throw InvalidInputException("%s('%s'): a SQL function returns exactly one type, got '%s'", kName, data.name,
                                 data.returns);
@@ -70,7 +94,7 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   auto info = (*ctx)->GetFunction(data.name);
   if (!info.ok()) ThrowStatus(info.status());
 
-  CreateScalarFunctionInfo create(IMLaneScalarFunction::GetFunction(*spec));
+  CreateScalarFunctionInfo create(IMLaneScalarFunction::GetFunction(*spec, data.side_effects));
   create.on_conflict = OnCreateConflict::REPLACE_ON_CONFLICT;
   catalog.CreateFunction(context, create);
   {
@@ -80,6 +104,11 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
       state.batch_rows[data.name] = static_cast<size_t>(data.batch_rows);
     } else {
       state.batch_rows.erase(data.name);
+    }
+    if (data.side_effects) {
+      state.side_effects.insert(data.name);
+    } else {
+      state.side_effects.erase(data.name);
     }
   }
   output.SetCardinality(1);
@@ -98,6 +127,9 @@ TableFunction IMLaneCreateFunction::GetFunction() {
                    CreateExecute, CreateBind, RunOnceInit);
   fn.named_parameters["entry"] = LogicalType::VARCHAR;
   fn.named_parameters["batch_size"] = LogicalType::BIGINT;
+  fn.named_parameters["null_handling"] = LogicalType::VARCHAR;
+  fn.named_parameters["exception_handling"] = LogicalType::VARCHAR;
+  fn.named_parameters["side_effects"] = LogicalType::BOOLEAN;
   return fn;
 }
 

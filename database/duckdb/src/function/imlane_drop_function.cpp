@@ -66,6 +66,7 @@ void DropExecute(ClientContext &context, TableFunctionInput &input, DataChunk &o
     std::lock_guard<std::mutex> lock(state.mu);
     state.functions.erase(name);
     state.batch_rows.erase(name);
+    state.side_effects.erase(name);
   }
   output.SetCardinality(1);
   output.SetValue(0, 0, Value(name));

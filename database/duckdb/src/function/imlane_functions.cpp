@@ -18,17 +18,20 @@ struct FunctionsState : public GlobalTableFunctionState {
 
 unique_ptr<FunctionData> FunctionsBind(ClientContext &, TableFunctionBindInput &, vector<LogicalType> &types,
                                        vector<string> &names) {
-  names = {"name",   "version", "signature",  "source",       "executors",   "batches",      "rows", "mean_batch_rows",
-           "busy_s", "errors",  "cache_hits", "cache_misses", "cache_bytes", "cache_saved_s"};
+  names = {"name",         "version",         "signature",    "source",      "executors",     "batches",
+           "rows",         "mean_batch_rows", "busy_s",       "errors",      "null_handling", "exception_handling",
+           "side_effects", "cache_hits",      "cache_misses", "cache_bytes", "cache_saved_s"};
   types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::INTEGER,
            LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::DOUBLE,  LogicalType::BIGINT,
-           LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE};
+           LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::BOOLEAN, LogicalType::BIGINT,  LogicalType::BIGINT,
+           LogicalType::BIGINT,  LogicalType::DOUBLE};
   return make_uniq<TableFunctionData>();
 }
 
 unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, TableFunctionInitInput &) {
   auto result = make_uniq<FunctionsState>();
-  auto ctx = GetState(context).Context(context);
+  IMLaneState &state = GetState(context);
+  auto ctx = state.Context(context);
   if (!ctx.ok()) ThrowStatus(ctx.status());
   auto status = (*ctx)->CoordinatorStatus();
   if (!status.ok()) ThrowStatus(status.status());
@@ -38,14 +41,21 @@ unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, Table
     for (const auto &t : f["arg_types"]) args += (args.empty() ? "" : ", ") + t.get<std::string>();
     for (const auto &t : f["return_types"]) rets += (rets.empty() ? "" : ", ") + t.get<std::string>();
     std::string name = f.value("name", "");
+    // side_effects is DuckDB's own: known for the functions this database created, NULL otherwise.
+    Value side_effects;
+    {
+      std::lock_guard<std::mutex> lock(state.mu);
+      if (state.functions.count(name)) side_effects = Value::BOOLEAN(state.side_effects.count(name) > 0);
+    }
     result->rows.push_back(
         {Value(name), Value::INTEGER(f.value("version", 0)), Value(name + "(" + args + ") -> " + rets),
          Value(f.value("source", "")), Value::INTEGER(f.value("executors_used", 0)),
          Value::BIGINT(f.value("batches", int64_t{0})), Value::BIGINT(f.value("rows", int64_t{0})),
          Value::DOUBLE(f.value("mean_batch_rows", 0.0)), Value::DOUBLE(f.value("busy_s", 0.0)),
-         Value::BIGINT(f.value("errors", int64_t{0})), Value::BIGINT(f.value("cache_hits", int64_t{0})),
-         Value::BIGINT(f.value("cache_misses", int64_t{0})), Value::BIGINT(f.value("cache_bytes", int64_t{0})),
-         Value::DOUBLE(f.value("cache_saved_s", 0.0))});
+         Value::BIGINT(f.value("errors", int64_t{0})), Value(f.value("null_handling", "default")),
+         Value(f.value("exception_handling", "default")), side_effects,
+         Value::BIGINT(f.value("cache_hits", int64_t{0})), Value::BIGINT(f.value("cache_misses", int64_t{0})),
+         Value::BIGINT(f.value("cache_bytes", int64_t{0})), Value::DOUBLE(f.value("cache_saved_s", 0.0))});
   }
   return std::move(result);
 }

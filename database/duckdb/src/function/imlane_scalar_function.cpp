@@ -28,13 +28,18 @@ static void IMLaneScalarExecute(DataChunk &args, ExpressionState &state, Vector 
   if (!st.ok()) ThrowStatus(st);
 }
 
-ScalarFunction IMLaneScalarFunction::GetFunction(const FunctionSpec &spec) {
+ScalarFunction IMLaneScalarFunction::GetFunction(const FunctionSpec &spec, bool side_effects) {
   vector<LogicalType> args;
   for (TypeId t : spec.arg_types) args.push_back(DuckDBTypeOf(t));
   ScalarFunction f(spec.name, args, DuckDBTypeOf(spec.return_types[0]), IMLaneScalarExecute);
   f.function_info = make_shared_ptr<IMLaneFunctionInfo>(spec.name);
-  // NULLs go to Python like any other value (as NaN / None): the model decides.
-  f.null_handling = FunctionNullHandling::SPECIAL_HANDLING;
+  // The executor skips rows with NULL arguments itself ('default', for every engine); telling DuckDB
+  // too lets its binder fold a call with a constant NULL argument to NULL. 'special': NULLs go to
+  // Python like any other value (as NaN / None): the model decides.
+  f.null_handling = spec.null_handling == NullHandling::kDefault ? FunctionNullHandling::DEFAULT_NULL_HANDLING
+                                                                 : FunctionNullHandling::SPECIAL_HANDLING;
+  // CONSISTENT (DuckDB's default) otherwise, as before: same arguments, same result.
+  if (side_effects) f.stability = FunctionStability::VOLATILE;
   return f;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "duckdb.hpp"
@@ -30,6 +31,9 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   // the imlane_batch_size setting. Guarded by `mu`.
   std::map<std::string, size_t> batch_rows;
   size_t PinnedBatchRows(const std::string &name);
+  // The functions created with side_effects := true (VOLATILE in DuckDB). A planning property of
+  // DuckDB alone, so it stays here rather than in the definition executors see. Guarded by `mu`.
+  std::set<std::string> side_effects;
 
  private:
   std::unique_ptr<DBEndContext> ctx_;

@@ -51,7 +51,8 @@ void PhysicalPredict::ExtractCalls(unique_ptr<Expression> &expr) {
   if (expr->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION) {
     auto &fn = expr->Cast<BoundFunctionExpression>();
     if (IsIMLaneFunction(fn)) {
-      idx_t k = 0;
+      // Equal calls share a column, except VOLATILE ones (side_effects): each is evaluated.
+      idx_t k = fn.IsVolatile() ? calls.size() : 0;
       for (; k < calls.size(); k++) {
         if (calls[k].function != IMLaneFunctionName(fn) || calls[k].args.size() != fn.children.size()) continue;
         bool same = true;

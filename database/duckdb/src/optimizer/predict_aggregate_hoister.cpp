@@ -31,7 +31,7 @@ static void HoistIntoProjection(Binder &binder, LogicalOperator &op, const vecto
   std::function<void(unique_ptr<Expression> &)> hoist = [&](unique_ptr<Expression> &e) {
     if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
         IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
-      idx_t pos = width;
+      idx_t pos = e->IsVolatile() ? select.size() : width;  // VOLATILE calls are never shared
       while (pos < select.size() && !select[pos]->Equals(*e)) pos++;
       if (pos == select.size()) select.push_back(e->Copy());
       e = make_uniq<BoundColumnRefExpression>(e->return_type, ColumnBinding(index, pos));

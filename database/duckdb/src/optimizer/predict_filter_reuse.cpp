@@ -26,8 +26,9 @@ void PredictFilterReuse::Apply(Binder &binder, LogicalOperator &projection) {
   auto *filter = dynamic_cast<LogicalPredict *>(child.get());
   if (filter == nullptr || !filter->is_filter) return;
   std::function<void(unique_ptr<Expression> &)> reuse = [&](unique_ptr<Expression> &e) {
+    // A VOLATILE call (side_effects) is its own evaluation: never the filter's result.
     if (e->GetExpressionClass() == ExpressionClass::BOUND_FUNCTION &&
-        IsIMLaneFunction(e->Cast<BoundFunctionExpression>())) {
+        IsIMLaneFunction(e->Cast<BoundFunctionExpression>()) && !e->IsVolatile()) {
       for (idx_t p = 0; p < filter->num_predicates; p++) {
         if (ContainsEqual(*filter->expressions[p], *e)) {
           auto type = e->return_type;

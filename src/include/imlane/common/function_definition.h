@@ -1,11 +1,12 @@
-// An AI function as IMLane's processes pass it around: the resolved Python code and its SQL
-// signature. DBEnd builds one from the engine's FunctionSpec, the coordinator's registry stores it
-// (as FunctionVersion), and executors load it. It is the one shared description of a function.
+// An AI function as IMLane's processes pass it around: the resolved Python code, its SQL
+// signature and how it treats NULLs and exceptions. DBEnd builds one from the engine's FunctionSpec, the coordinator's
+// registry stores it (as FunctionVersion), and executors load it. It is the one shared description of a function.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "imlane/function_options.h"
 #include "imlane/types.h"
 
 namespace imlane {
@@ -17,6 +18,9 @@ struct FunctionDefinition {
   std::string entry;     // optional: which object of the source is the function
   std::vector<TypeId> arg_types;
   std::vector<TypeId> return_types;
+  // Applied by the executor's runtime, so they hold for every engine (see function_options.h).
+  NullHandling null_handling = NullHandling::kDefault;
+  ExceptionHandling exception_handling = ExceptionHandling::kDefault;
 };
 
 }  // namespace imlane

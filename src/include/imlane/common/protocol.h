@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "imlane/common/function_definition.h"
 #include "imlane/common/unix_socket.h"
 #include "imlane/status.h"
 #include "imlane/types.h"
@@ -38,6 +39,11 @@ json ReplyTo(const json& request, json reply);
 
 json TypesToJson(const std::vector<TypeId>& types);
 Result<std::vector<TypeId>> TypesFromJson(const json& j);
+
+// A function's null_handling and exception_handling in a register or load message, by name. An
+// absent field is "default" (as from `imlane register`); an unknown one is an InvalidArgument.
+void FunctionOptionsToJson(const FunctionDefinition& def, json* msg);
+Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def);
 
 // Runs a message handler; a field of the wrong type (nlohmann throws) becomes a ProtocolError reply
 // instead of taking the process down.

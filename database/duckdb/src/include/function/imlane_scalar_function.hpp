@@ -28,8 +28,9 @@ struct IMLaneFunctionInfo : public duckdb::ScalarFunctionInfo {
 };
 
 struct IMLaneScalarFunction {
-  // The DuckDB function for a registered AI function (exactly one return type).
-  static duckdb::ScalarFunction GetFunction(const FunctionSpec &spec);
+  // The DuckDB function for a registered AI function (exactly one return type); `side_effects`
+  // makes it VOLATILE: evaluated for every row, never constant-folded or shared between calls.
+  static duckdb::ScalarFunction GetFunction(const FunctionSpec &spec, bool side_effects);
 };
 
 bool IsIMLaneFunction(const duckdb::BoundFunctionExpression &expr);

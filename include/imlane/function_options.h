@@ -1,0 +1,30 @@
+// How a function treats NULL arguments and its own exceptions: DuckDB's create_function options
+// (null_handling, exception_handling), part of a function's definition so that every engine and
+// every executor applies them the same way (in the executor's Python runtime, _runtime/calling.py).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "imlane/status.h"
+
+namespace imlane {
+
+enum class NullHandling : uint8_t {
+  kDefault,  // a row with a NULL argument is NULL; the function never sees it
+  kSpecial,  // the function sees NULLs (NaN / None / NaT)
+};
+
+enum class ExceptionHandling : uint8_t {
+  kDefault,     // an exception fails the query
+  kReturnNull,  // the rows whose call raises are NULL (result-shape errors still fail)
+};
+
+// The SQL / wire names: "default" | "special", "default" | "return_null".
+const char* NullHandlingName(NullHandling v);
+const char* ExceptionHandlingName(ExceptionHandling v);
+// InvalidArgument naming the option and its accepted values for anything else.
+Result<NullHandling> ParseNullHandling(const std::string& name);
+Result<ExceptionHandling> ParseExceptionHandling(const std::string& name);
+
+}  // namespace imlane

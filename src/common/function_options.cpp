@@ -1,0 +1,23 @@
+#include "imlane/function_options.h"
+
+namespace imlane {
+
+const char* NullHandlingName(NullHandling v) { return v == NullHandling::kSpecial ? "special" : "default"; }
+
+const char* ExceptionHandlingName(ExceptionHandling v) {
+  return v == ExceptionHandling::kReturnNull ? "return_null" : "default";
+}
+
+Result<NullHandling> ParseNullHandling(const std::string& name) {
+  if (name == "default") return NullHandling::kDefault;
+  if (name == "special") return NullHandling::kSpecial;
+  return Status::InvalidArgument("null_handling must be 'default' or 'special', got '", name, "'");
+}
+
+Result<ExceptionHandling> ParseExceptionHandling(const std::string& name) {
+  if (name == "default") return ExceptionHandling::kDefault;
+  if (name == "return_null") return ExceptionHandling::kReturnNull;
+  return Status::InvalidArgument("exception_handling must be 'default' or 'return_null', got '", name, "'");
+}
+
+}  // namespace imlane
