@@ -100,6 +100,9 @@ class DBEndContext {
   size_t RecommendedBatchRows(const std::string& name);
   // The coordinator's `imlane status --json` document.
   Result<std::string> CoordinatorStatus();
+  // Empties the executors' inference-context caches, or only the objects function `name` loaded
+  // ("" = all); returns how many objects went. The next call of a holistic function loads again.
+  Result<int> ResetContextCache(const std::string& name = "");
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@ struct FunctionSpec {
   std::string entry;  // optional: which object in the source to call
   NullHandling null_handling = NullHandling::kDefault;
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
+  bool context_cache = true;  // memoise the function's model loaders in the executors (holistic UDFs)
 
   // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
   static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,

@@ -73,6 +73,7 @@ Result<std::vector<TypeId>> TypesFromJson(const json& j) {
 void FunctionOptionsToJson(const FunctionDefinition& def, json* msg) {
   (*msg)["null_handling"] = NullHandlingName(def.null_handling);
   (*msg)["exception_handling"] = ExceptionHandlingName(def.exception_handling);
+  (*msg)["context_cache"] = def.context_cache;
 }
 
 Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
@@ -83,6 +84,9 @@ Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
   if (msg.contains("exception_handling")) {
     IMLANE_ASSIGN_OR_RETURN(std::string name, Field<std::string>(msg, "exception_handling"));
     IMLANE_ASSIGN_OR_RETURN(def->exception_handling, ParseExceptionHandling(name));
+  }
+  if (msg.contains("context_cache")) {
+    IMLANE_ASSIGN_OR_RETURN(def->context_cache, Field<bool>(msg, "context_cache"));
   }
   return Status::OK();
 }

@@ -210,6 +210,7 @@ json Coordinator::Status_() {
                    {"return_types", TypesToJson(fn.def.return_types)},
                    {"null_handling", NullHandlingName(fn.def.null_handling)},
                    {"exception_handling", ExceptionHandlingName(fn.def.exception_handling)},
+                   {"context_cache", fn.def.context_cache},
                    {"source", fn.source_ref},
                    {"executors_loaded", warm},
                    {"executors_used", used},
@@ -280,6 +281,13 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     return st.ok() ? OkReply() : ErrorReply(st);
   }
   if (op == "status") return Status_();
+  if (op == "reset_cache") {
+    auto name = req.contains("name") ? Field<std::string>(req, "name") : Result<std::string>(std::string());
+    if (!name.ok()) return ErrorReply(name.status());
+    json r = OkReply();
+    r["dropped"] = lanes_->ResetCaches(*name);
+    return r;
+  }
   if (op == "shutdown") return OkReply();  // ServeClient stops once the reply is sent
   return ErrorReply(Status::ProtocolError("unknown op '" + op + "'"));
 }

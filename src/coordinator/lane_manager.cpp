@@ -274,6 +274,27 @@ void LaneManager::Forget(uint32_t fid) {
   }
 }
 
+int LaneManager::ResetCaches(const std::string& name) {
+  std::vector<std::shared_ptr<ExecutorProcess>> procs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : positions_) {
+      if (s.process) procs.push_back(s.process);
+    }
+  }
+  int dropped = 0;
+  for (auto& p : procs) {
+    json reply;
+    Status st = p->Call(json{{"op", "reset_cache"}, {"name", name}}, &reply, kStatsTimeoutMs);
+    if (st.ok()) {
+      dropped += IntegerOr<int>(reply, "dropped", 0);
+    } else {
+      Log(LogLevel::kWarn, "coordinator", "resetting an executor's context cache: " + st.ToString());
+    }
+  }
+  return dropped;
+}
+
 json LaneManager::StatusJson() {
   std::vector<std::pair<int, std::shared_ptr<ExecutorProcess>>> procs;
   json executors = json::array();

@@ -201,6 +201,12 @@ Status CoordinatorClient::KillExecutor(int index, const std::string& reason) {
   return Call(json{{"op", "kill_executor"}, {"index", index}, {"reason", reason}}, &reply);
 }
 
+Result<int> CoordinatorClient::ResetCache(const std::string& name) {
+  json reply;
+  IMLANE_RETURN_NOT_OK(Call(json{{"op", "reset_cache"}, {"name", name}}, &reply));
+  return Field<int>(reply, "dropped");
+}
+
 Result<std::string> CoordinatorClient::StatusDocument() {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "status"}}, &reply));

@@ -177,8 +177,8 @@ Status DBEndContext::Impl::Abandon(Slot* slot, int timeout_ms) {
     }
     Free(slot);
   }
-  return Status::TimedOut("imlane function '", name, "' did not finish a batch of ", rows,
-                          " rows within ", timeout_ms, " ms; its executor is being replaced");
+  return Status::TimedOut("imlane function '", name, "' did not finish a batch of ", rows, " rows within ", timeout_ms,
+                          " ms; its executor is being replaced");
 }
 
 Result<PulledBatch> DBEndContext::Impl::Collect(DBEndContext* owner, Slot* slot) {
@@ -385,6 +385,8 @@ Status DBEndContext::ExecuteFunction(const std::string& name, const ColumnBatch&
 }
 
 Result<std::string> DBEndContext::CoordinatorStatus() { return impl_->client->StatusDocument(); }
+
+Result<int> DBEndContext::ResetContextCache(const std::string& name) { return impl_->client->ResetCache(name); }
 
 void DBEndContext::ReleaseSlot(Slot* slot) { impl_->Free(slot); }
 

@@ -28,6 +28,7 @@ Result<ResolvedFunction> ResolveFunctionSource(const FunctionSpec& spec) {
   def.return_types = spec.return_types;
   def.null_handling = spec.null_handling;
   def.exception_handling = spec.exception_handling;
+  def.context_cache = spec.context_cache;
   if (!LooksLikePath(spec.source)) {
     def.source = spec.source;
     def.filename = "<inline:" + spec.name + ">";

@@ -204,7 +204,8 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
   try {
     py::object fn =
         impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets,
-                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling));
+                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling),
+                                    def.context_cache);
     impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);

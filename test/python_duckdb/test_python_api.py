@@ -378,3 +378,30 @@ def test_a_holistic_udf_loads_its_model_once_per_executor(con, tmp_path):
     before = _loads(tmp_path)
     assert con.sql("SELECT sum(hol(i::DOUBLE)) FROM range(8192) t(i)").fetchone()[0] == 5 * sum(range(8192))
     assert _loads(tmp_path) > before
+
+
+def test_the_context_cache_switches_off_per_function_and_resets(con, tmp_path):
+    code, _ = _holistic_setup(tmp_path, 2)
+    con.execute("SET imlane_batch_size = 4096")
+    imlane.create_function(con, "nocache", code, args=["DOUBLE"], returns="DOUBLE", context_cache=False)
+    con.sql("SELECT sum(nocache(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
+    stats = imlane.functions(con).set_index("name").loc["nocache"]
+    assert _loads(tmp_path) == stats["batches"] >= 10  # loaded on every batch, as written
+    assert stats["cache_hits"] == 0 and stats["cache_misses"] == 0
+
+    imlane.create_function(con, "cached", code, args=["DOUBLE"], returns="DOUBLE")
+    before = _loads(tmp_path)
+    con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
+    warm = _loads(tmp_path) - before
+    assert 1 <= warm <= 2
+    # Another function's reset leaves it; its own reset (or a full one) makes the next query load again.
+    assert con.sql("CALL imlane_reset_cache('nocache')").fetchone()[0] == 0
+    con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
+    assert _loads(tmp_path) - before == warm
+    assert con.sql("CALL imlane_reset_cache('cached')").fetchone()[0] == warm
+    con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
+    assert _loads(tmp_path) - before > warm
+    assert con.sql("CALL imlane_reset_cache()").fetchone()[0] >= 1
+    assert imlane.functions(con).set_index("name").loc["cached", "cache_bytes"] == 0
+    with pytest.raises(ValueError, match="context_cache must be True or False"):
+        imlane.create_function(con, "bad", code, args=["DOUBLE"], returns="DOUBLE", context_cache="no")

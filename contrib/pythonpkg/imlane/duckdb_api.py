@@ -148,7 +148,7 @@ def _pickled_source(obj):
 
 
 def create_function(con, name, function, args=None, returns=None, entry=None, batch_size=0,
-                    null_handling="default", exception_handling="default", side_effects=False):
+                    null_handling="default", exception_handling="default", side_effects=False, context_cache=True):
     """Registers `function` as the SQL function `name`.
 
     `function` is a path to a .py file, or a function or class from this Python session. Types are
@@ -162,12 +162,15 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
     `exception_handling` 'default' fails the query on an exception, 'return_null' makes only the
     rows whose call raises NULL (a wrong result, e.g. of the wrong length, still fails);
     `side_effects=True` makes the function VOLATILE (evaluated for every row, never folded).
+    `context_cache=False` turns off the executors' memoised model loaders for this function (on by
+    default: a function that loads its model itself, on every call, loads it once per executor).
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 0:
         raise ValueError(f"batch_size must be 0 (adaptive) or a positive number of rows, not {batch_size!r}")
     check_options(null_handling, exception_handling, f"create_function({name!r})")
-    if not isinstance(side_effects, bool):
-        raise ValueError(f"create_function({name!r}): side_effects must be True or False, got {side_effects!r}")
+    for option, value in (("side_effects", side_effects), ("context_cache", context_cache)):
+        if not isinstance(value, bool):
+            raise ValueError(f"create_function({name!r}): {option} must be True or False, got {value!r}")
     if isinstance(function, (str, os.PathLike)):
         source, entry_name = os.fspath(function), entry or ""
     elif callable(function):
@@ -189,9 +192,9 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
         return_names = [_type_name(returns, "return")]
     arg_names = [_type_name(t, "argument") for t in args]
     con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?, batch_size := ?, null_handling := ?, "
-                "exception_handling := ?, side_effects := ?)",
+                "exception_handling := ?, side_effects := ?, context_cache := ?)",
                 [name, source, ", ".join(arg_names), ", ".join(return_names), entry_name or None, batch_size,
-                 null_handling, exception_handling, side_effects])
+                 null_handling, exception_handling, side_effects, context_cache])
     return con
 
 

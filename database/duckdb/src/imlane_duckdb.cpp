@@ -6,6 +6,7 @@
 #include "function/imlane_create_function.hpp"
 #include "function/imlane_drop_function.hpp"
 #include "function/imlane_functions.hpp"
+#include "function/imlane_reset_cache.hpp"
 #include "function/imlane_settings.hpp"
 #include "function/imlane_status.hpp"
 #include "optimizer/imlane_optimizer.hpp"
@@ -21,6 +22,7 @@ void LoadIMLane(duckdb::DatabaseInstance &db) {
   loader.RegisterFunction(IMLaneDropFunction::GetFunction());
   loader.RegisterFunction(IMLaneFunctionsFunction::GetFunction());
   loader.RegisterFunction(IMLaneStatusFunction::GetFunction());
+  loader.RegisterFunction(IMLaneResetCacheFunction::GetFunctions());
   IMLaneOptimizer::Register(db);
   IMLaneParserExtension::Register(db);
 }

@@ -23,6 +23,7 @@ struct CreateBindData : public TableFunctionData {
   NullHandling null_handling = NullHandling::kDefault;
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
   bool side_effects = false;
+  bool context_cache = true;
 };
 
 // A named VARCHAR option: its value, or `fallback` when absent or NULL.
@@ -61,6 +62,10 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   if (side_effects != input.named_parameters.end() && !side_effects->second.IsNull()) {
     data->side_effects = side_effects->second.GetValue<bool>();
   }
+  auto context_cache = input.named_parameters.find("context_cache");
+  if (context_cache != input.named_parameters.end() && !context_cache->second.IsNull()) {
+    data->context_cache = context_cache->second.GetValue<bool>();
+  }
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
@@ -73,6 +78,7 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   if (!spec.ok()) ThrowStatus(spec.status().WithContext(std::string(kName) + "('" + data.name + "')"));
   spec->null_handling = data.null_handling;
   spec->exception_handling = data.exception_handling;
+  spec->context_cache = data.context_cache;
   if (spec->return_types.size() != 1) {
     throw InvalidInputException("%s('%s'): a SQL function returns exactly one type, got '%s'", kName, data.name,
                                 data.returns);
@@ -128,6 +134,7 @@ TableFunction IMLaneCreateFunction::GetFunction() {
   fn.named_parameters["entry"] = LogicalType::VARCHAR;
   fn.named_parameters["batch_size"] = LogicalType::BIGINT;
   fn.named_parameters["null_handling"] = LogicalType::VARCHAR;
+  fn.named_parameters["context_cache"] = LogicalType::BOOLEAN;
   fn.named_parameters["exception_handling"] = LogicalType::VARCHAR;
   fn.named_parameters["side_effects"] = LogicalType::BOOLEAN;
   return fn;

@@ -21,6 +21,7 @@ struct FunctionDefinition {
   // Applied by the executor's runtime, so they hold for every engine (see function_options.h).
   NullHandling null_handling = NullHandling::kDefault;
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
+  bool context_cache = true;  // the executor memoises its model loaders (_runtime/context_cache.py)
 };
 
 }  // namespace imlane

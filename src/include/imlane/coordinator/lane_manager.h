@@ -49,6 +49,9 @@ class LaneManager {
   Status KillExecutor(int index, const std::string& reason);
   // Unloads every version of a dropped function from the executors.
   void Forget(uint32_t fid);
+  // Empties every executor's inference-context cache (or only function `name`'s objects); returns
+  // how many objects went. An executor that does not answer in time is skipped (logged).
+  int ResetCaches(const std::string& name);
   json StatusJson();
   int executor_count() const { return static_cast<int>(positions_.size()); }
 

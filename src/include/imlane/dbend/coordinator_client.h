@@ -57,6 +57,8 @@ class CoordinatorClient {
   Result<LaneGrant> Acquire(const std::string& name, int executors, int slots_per_executor, size_t lane_bytes);
   Status Release(const std::vector<uint64_t>& lane_ids);
   Status KillExecutor(int index, const std::string& reason);
+  // Empties the executors' inference-context caches (all, or function `name`'s); the objects dropped.
+  Result<int> ResetCache(const std::string& name);
   // The coordinator's `imlane status --json` document.
   Result<std::string> StatusDocument();
 
