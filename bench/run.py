@@ -35,7 +35,9 @@ import postgres  # noqa: E402
 import report  # noqa: E402
 from workloads import all_queries, dataset_module  # noqa: E402
 
-SYSTEMS = ["imlane", "duckdb-inproc", "duckdb-inproc-holistic", "postgres-plpython", "limit"]
+# imlane-holistic: the holistic UDF files (the model loaded inside the function) under IMLane, whose
+# executors memoise the model loaders (context cache), against imlane's staged files.
+SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "postgres-plpython", "limit"]
 
 
 def log(msg):
@@ -147,13 +149,14 @@ class Bench:
             os.remove(rows_csv)
         a = self.args
         sql = q.sql.replace("{udf}", q.udf)
-        if system in ("imlane", "duckdb-inproc", "duckdb-inproc-holistic"):
+        if system in ("imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic"):
             style = "holistic" if system.endswith("holistic") else "staged"
-            cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if system == "imlane" else "inproc",
+            on_imlane = system.startswith("imlane")
+            cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if on_imlane else "inproc",
                    "--db", self.db, "--udf-name", q.udf, "--udf-file", self.udf_file(q, style), "--args", q.args,
                    "--returns", q.returns, "--query", sql, "--repeat", str(a.repeat), "--warmup", "1",
                    "--time-limit", str(a.time_limit), "--result-csv", rows_csv]
-            if system == "imlane" and a.batch_size:
+            if on_imlane and a.batch_size:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         elif system == "postgres-plpython":
