@@ -96,8 +96,11 @@ def _key_part(value):
         return ("list",) + tuple(_key_part(v) for v in value)
     if isinstance(value, dict):
         return ("dict",) + tuple(sorted((k, _key_part(v)) for k, v in value.items()))
-    if isinstance(value, type) or callable(value):
-        return ("callable", id(value))  # a map_location function, a class: the same object
+    code = getattr(value, "__code__", None)
+    if code is not None and not getattr(value, "__closure__", None):
+        return ("code", code)  # a map_location function: the same code is the same function
+    if isinstance(value, type) or isinstance(value, (type(len), type(str.upper))):
+        return ("callable", value)  # a class or a builtin: compared as themselves
     raise _Uncacheable()
 
 
