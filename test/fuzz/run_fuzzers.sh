@@ -9,7 +9,7 @@ mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$src/include" -I"$src/src/include" \
   "$src/test/fuzz/lane_reader_fuzzer.cpp" "$src/src/lane/batch_view.cpp" "$src/src/common/types.cpp" \
-  "$src/src/common/status.cpp" "$src/src/common/bit_util.cpp" "$src/src/common/protocol.cpp" "$src/src/common/unix_socket.cpp" \
+  "$src/src/common/status.cpp" "$src/src/common/bit_util.cpp" "$src/src/common/protocol.cpp" "$src/src/common/function_options.cpp" "$src/src/common/unix_socket.cpp" \
   -o "$out/lane_reader_fuzzer"
 # Seeds: a valid batch and a valid message, so the fuzzer starts from the interesting shapes.
 "$out/lane_reader_fuzzer" -runs=0 "$out/corpus" >/dev/null 2>&1 || true
