@@ -1,9 +1,9 @@
-"""imlane.duckdb_extension in DuckDB's Python package (the project venv's pinned duckdb==1.4.4).
+"""imlane.duckdb_extension in DuckDB's Python package (the pinned duckdb==1.4.4).
 
 Real processes: every test has its own coordinator (socket in its own tmp dir), started by the
 extension itself from build/bin/imlane (found from build/lib/duckdb/extensions/../../../bin/imlane).
-Run by ctest (python_duckdb_extension) with .venv/bin/python -m pytest; IMLANE_BUILD_DIR names the
-build tree.
+Run by ctest (python_duckdb_extension) through run_in_fresh_venv.sh: a fresh venv with duckdb and
+the imlane package pip-installed; IMLANE_BUILD_DIR names the build tree.
 """
 import ctypes
 import os

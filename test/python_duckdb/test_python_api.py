@@ -1,8 +1,8 @@
 """The imlane Python API over DuckDB's Python package: connect/load, functions from this session
 (module-level source, lambdas and closures through cloudpickle), results as DataFrames.
 
-Real processes: each test has its own coordinator (socket in its own tmp dir). Run by ctest with
-the project venv's python; IMLANE_BUILD_DIR names the build tree.
+Real processes: each test has its own coordinator (socket in its own tmp dir). Run by ctest in a
+fresh venv with the package pip-installed (run_in_fresh_venv.sh); IMLANE_BUILD_DIR names the build tree.
 """
 import os
 import subprocess
@@ -25,6 +25,13 @@ def con(tmp_path):
     c = imlane.connect(extension=EXTENSION, socket=str(tmp_path / "imlane.sock"))
     yield c
     c.close()
+
+
+def test_the_installed_package_is_the_one_tested():
+    expected = os.environ.get("IMLANE_EXPECT_PREFIX")  # set by run_in_fresh_venv.sh (ctest)
+    if expected:
+        assert imlane.__file__.startswith(os.path.join(expected, "lib")), imlane.__file__
+        assert sys.prefix == expected
 
 
 def test_a_closure_over_a_fitted_model_runs_in_the_executors(con):
