@@ -32,6 +32,12 @@ std::string StringOption(TableFunctionBindInput &input, const char *option, cons
   return it == input.named_parameters.end() || it->second.IsNull() ? fallback : it->second.ToString();
 }
 
+// A named BOOLEAN option: its value, or `fallback` when absent or NULL.
+bool BoolOption(TableFunctionBindInput &input, const char *option, bool fallback) {
+  auto it = input.named_parameters.find(option);
+  return it == input.named_parameters.end() || it->second.IsNull() ? fallback : it->second.GetValue<bool>();
+}
+
 template <typename T>
 T CheckOption(Result<T> parsed, const std::string &name) {
   if (!parsed.ok()) throw InvalidInputException("%s('%s'): %s", kName, name, parsed.status().message());
@@ -45,8 +51,7 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   data->source = StringArgument(input, 1, kName, "the source (a .py path or Python code)");
   data->args = StringArgument(input, 2, kName, "the argument types");
   data->returns = StringArgument(input, 3, kName, "the return type");
-  auto entry = input.named_parameters.find("entry");
-  if (entry != input.named_parameters.end() && !entry->second.IsNull()) data->entry = entry->second.ToString();
+  data->entry = StringOption(input, "entry", "");
   auto batch = input.named_parameters.find("batch_size");
   if (batch != input.named_parameters.end() && !batch->second.IsNull()) {
     data->batch_rows = batch->second.GetValue<int64_t>();
@@ -58,14 +63,8 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   data->null_handling = CheckOption(ParseNullHandling(StringOption(input, "null_handling", "default")), data->name);
   data->exception_handling =
       CheckOption(ParseExceptionHandling(StringOption(input, "exception_handling", "default")), data->name);
-  auto side_effects = input.named_parameters.find("side_effects");
-  if (side_effects != input.named_parameters.end() && !side_effects->second.IsNull()) {
-    data->side_effects = side_effects->second.GetValue<bool>();
-  }
-  auto context_cache = input.named_parameters.find("context_cache");
-  if (context_cache != input.named_parameters.end() && !context_cache->second.IsNull()) {
-    data->context_cache = context_cache->second.GetValue<bool>();
-  }
+  data->side_effects = BoolOption(input, "side_effects", false);
+  data->context_cache = BoolOption(input, "context_cache", true);
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
