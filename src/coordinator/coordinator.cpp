@@ -197,8 +197,8 @@ json Coordinator::Status_() {
         cache_hits += IntegerOr<uint64_t>(f, "cache_hits", 0);
         cache_misses += IntegerOr<uint64_t>(f, "cache_misses", 0);
         cache_bytes += IntegerOr<uint64_t>(f, "cache_bytes", 0);
-        if (f.contains("cache_saved_s") && f["cache_saved_s"].is_number())
-          cache_saved_s += f["cache_saved_s"].get<double>();
+        auto saved = Field<double>(f, "cache_saved_s");  // absent or not a number: nothing saved
+        if (saved.ok()) cache_saved_s += *saved;
         warm += IntegerOr<uint64_t>(f, "loads", 0) > 0;
         used += IntegerOr<uint64_t>(f, "batches", 0) > 0;
       }

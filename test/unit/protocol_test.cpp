@@ -7,7 +7,7 @@ namespace imlane {
 namespace {
 
 TEST(ProtocolDecoderTest, FieldChecksPresenceTypeAndRange) {
-  json m = json::parse(R"({"fid": 7, "neg": -1, "big": 5000000000, "float": 3e30, "name": "f", "list": [1]})");
+  json m = json::parse(R"({"fid": 7, "neg": -1, "big": 5000000000, "float": 3e30, "name": "f", "list": [1], "flag": true})");
   EXPECT_EQ(*Field<uint32_t>(m, "fid"), 7u);
   EXPECT_EQ(*Field<int>(m, "neg"), -1);
   EXPECT_EQ(Field<uint32_t>(m, "neg").status().code(), StatusCode::kProtocolError);  // below range
@@ -18,6 +18,10 @@ TEST(ProtocolDecoderTest, FieldChecksPresenceTypeAndRange) {
   EXPECT_EQ(*Field<std::string>(m, "name"), "f");
   EXPECT_EQ(Field<std::string>(m, "fid").status().code(), StatusCode::kProtocolError);  // a number
   EXPECT_TRUE(Field<json>(m, "list")->is_array());
+  EXPECT_EQ(*Field<double>(m, "float"), 3e30);
+  EXPECT_EQ(*Field<double>(m, "fid"), 7.0);
+  EXPECT_EQ(Field<double>(m, "flag").status().code(), StatusCode::kProtocolError);  // a bool is no number
+  EXPECT_EQ(Field<double>(m, "name").status().code(), StatusCode::kProtocolError);
   auto missing = Field<int>(m, "nope");
   EXPECT_EQ(missing.status().code(), StatusCode::kProtocolError);
   EXPECT_NE(missing.status().message().find("'nope'"), std::string::npos);

@@ -102,6 +102,10 @@ Result<T> Field(const json& j, const char* name) {
     return *v;
   } else if constexpr (std::is_same_v<T, json>) {
     return *it;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    // nlohmann would turn true/false into 1/0: only a JSON number is a number here.
+    if (!it->is_number()) return Status::ProtocolError("message field '", name, "' is not a number");
+    return it->get<T>();
   } else {
     try {
       return it->get<T>();
