@@ -333,17 +333,24 @@ class LoadCounter:
 '''
 
 
-def _holistic_setup(tmp_path, k):
-    (tmp_path / "counter_mod.py").write_text(COUNTER_MODULE)
+def _write_model(tmp_path, k):
+    """(Re)writes tmp_path/model.pkl: a LoadCounter multiplying by k, logging to tmp_path/loads.log."""
     import pickle
+
+    (tmp_path / "counter_mod.py").write_text(COUNTER_MODULE)
+    model = tmp_path / "model.pkl"
     sys.path.insert(0, str(tmp_path))
     try:
         import counter_mod
-        model = tmp_path / "model.pkl"
         model.write_bytes(pickle.dumps(counter_mod.LoadCounter(str(tmp_path / "loads.log"), k)))
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("counter_mod", None)
+    return model
+
+
+def _holistic_setup(tmp_path, k):
+    model = _write_model(tmp_path, k)
     # Holistic: the model is loaded inside the function, on every batch, as written.
     return textwrap.dedent(f"""
         import sys, pickle
@@ -361,8 +368,6 @@ def _loads(tmp_path):
 
 
 def test_a_holistic_udf_loads_its_model_once_per_executor(con, tmp_path):
-    import pickle
-
     code, model = _holistic_setup(tmp_path, 3)
     con.execute("SET imlane_batch_size = 4096")
     imlane.create_function(con, "hol", code, args=["DOUBLE"], returns="DOUBLE")
@@ -375,13 +380,7 @@ def test_a_holistic_udf_loads_its_model_once_per_executor(con, tmp_path):
     assert stats["cache_misses"] == _loads(tmp_path) and stats["cache_hits"] == stats["batches"] - _loads(tmp_path)
     assert stats["cache_bytes"] == model.stat().st_size * _loads(tmp_path)
     # A rewritten model file is picked up by the next query.
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import counter_mod
-        model.write_bytes(pickle.dumps(counter_mod.LoadCounter(str(tmp_path / "loads.log"), 5)))
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("counter_mod", None)
+    _write_model(tmp_path, 5)
     before = _loads(tmp_path)
     assert con.sql("SELECT sum(hol(i::DOUBLE)) FROM range(8192) t(i)").fetchone()[0] == 5 * sum(range(8192))
     assert _loads(tmp_path) > before
