@@ -14,7 +14,7 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REQUIREMENTS = os.path.join(REPO, "requirements")
 # Distribution name -> import name, where they differ.
-IMPORT_NAMES = {"scikit-surprise": "surprise", "scikit-learn": "sklearn", "pyspark": "pyspark"}
+IMPORT_NAMES = {"scikit-surprise": "surprise", "scikit-learn": "sklearn", "protobuf": "google.protobuf", "rpds-py": "rpds"}
 DEBIAN_STACK = ["numpy", "pandas", "scipy", "sklearn", "xgboost", "torch", "statsmodels", "cloudpickle"]
 
 
