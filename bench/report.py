@@ -2,7 +2,8 @@
 (grouped bars, log scale, one group per query) from the records of bench/run.py."""
 import math
 
-SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "postgres-plpython", "limit"]
+SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
+           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython", "limit"]
 # Targets of the benchmark issue: imlane this many times faster (geometric mean over the queries).
 TARGETS = {"duckdb-inproc": 1.5, "duckdb-inproc-holistic": 5.0, "postgres-plpython": 100.0}
 LIMIT_SLACK = 1.1  # imlane within 1.1x of the single-core limit on model-bound queries

@@ -10,12 +10,16 @@ DIR/results.md and DIR/results.png. See bench/README.md.
 import os
 import sys
 
-# The UDFs need Debian's Python and its packages (numpy, sklearn, xgboost, torch, statsmodels), never a
-# pyenv or venv interpreter that happens to be first on PATH.
-DEBIAN_PYTHON = "/usr/bin/python3"
-if os.path.exists(DEBIAN_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON):
+# The UDFs need Debian's Python and its packages (numpy, sklearn, xgboost, torch, statsmodels) plus the
+# peers and original models from PyPI: the project venv (install_deps.sh), which is Debian's
+# /usr/bin/python3 with --system-site-packages. Never a pyenv interpreter that happens to be on PATH.
+VENV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv")
+PYTHON = os.path.join(VENV, "bin", "python")
+if not os.path.exists(PYTHON):
+    sys.exit(f"bench/run.py: {PYTHON} is missing: run ./install_deps.sh (or make) first")
+if os.path.abspath(sys.prefix) != VENV:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-    os.execve(DEBIAN_PYTHON, [DEBIAN_PYTHON] + sys.argv, env)
+    os.execve(PYTHON, [PYTHON] + sys.argv, env)
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
@@ -37,7 +41,12 @@ from workloads import all_queries, dataset_module  # noqa: E402
 
 # imlane-holistic: the holistic UDF files (the model loaded inside the function) under IMLane, whose
 # executors memoise the model loaders (context cache), against imlane's staged files.
-SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "postgres-plpython", "limit"]
+# The peers under bench/peers/ (one script each, run by the venv's python; the interface is in
+# bench/peers/__init__.py): what a user would run instead of IMLane.
+PEERS = {"duckdb-python-arrow": "duckdb_python.py", "duckdb-python-native": "duckdb_python.py",
+         "spark-pandas-udf": "spark_pandas_udf.py", "ray-data": "ray_data.py"}
+SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
+           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython", "limit"]
 
 
 def log(msg):
@@ -169,9 +178,16 @@ class Bench:
                                             pg_rows, a.repeat, warm)
             if os.path.exists(pg_rows):
                 shutil.move(pg_rows, rows_csv)
+        elif system in PEERS:
+            cmd = [PYTHON, os.path.join(BENCH, "peers", PEERS[system]), "--system", system, "--query", q.name,
+                   "--db", self.db, "--sql", sql, "--inputs-sql", q.inputs_sql, "--udf-name", q.udf,
+                   "--udf-file", self.udf_file(q, "staged"), "--args", q.args, "--returns", q.returns,
+                   "--repeat", str(a.repeat), "--time-limit", str(a.time_limit), "--result-csv", rows_csv,
+                   "--work-dir", os.path.join(self.out, "peers")]
+            result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 600)
         else:
             inputs = os.path.join(self.input_dir, f"{q.name}.csv")
-            cmd = [DEBIAN_PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file", self.udf_file(q, "staged"),
+            cmd = [PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file", self.udf_file(q, "staged"),
                    "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat)]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         return result, rows_csv
@@ -255,6 +271,9 @@ def _run_json(cmd, timeout):
     return {"status": "error", "times_s": [], "error": (r.stderr or r.stdout)[-2000:] or f"exit {r.returncode}"}
 
 
+_RESULT_KEYS = {"status", "times_s", "rows", "rows_udf", "mean_batch_rows", "error", "batches"}
+
+
 def _record(q, system, result, time_limit, rows_in):
     times = result.get("times_s") or []
     status = result.get("status", "error")
@@ -264,6 +283,9 @@ def _record(q, system, result, time_limit, rows_in):
            "min_s": min(times) if times else None, "median_s": statistics.median(times) if times else None,
            "rows_in": rows_in, "rows_out": result.get("rows"), "rows_udf": result.get("rows_udf"),
            "mean_batch_rows": result.get("mean_batch_rows")}
+    extra = {k: v for k, v in result.items() if k not in _RESULT_KEYS}
+    if extra:
+        rec["extra"] = extra  # system-specific figures (a peer's start-up time, its batch-size sweep)
     if status == "timeout":
         rec["min_s"] = rec["median_s"] = float(time_limit)  # a lower bound: the run was stopped there
     if result.get("error"):

@@ -12,19 +12,14 @@ sweep.png (default DIR: bench/out/scale-<S>/sweep).
 import os
 import sys
 
-DEBIAN_PYTHON = "/usr/bin/python3"
-if os.path.exists(DEBIAN_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-    os.execve(DEBIAN_PYTHON, [DEBIAN_PYTHON] + sys.argv, env)
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+
+import run  # noqa: E402,I100  (re-executes this script under the project venv's python, as run.py does)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, BENCH)
-
-import run  # noqa: E402
 from workloads import all_queries  # noqa: E402
 
 SIZES = [64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]
@@ -62,7 +57,7 @@ def sweep_query(bench, q, max_rows, time_limit):
         point = {"batch_rows": size or "adaptive", "imlane_us_per_row": per_row_us(lane, rows),
                  "imlane_mean_batch_rows": lane.get("mean_batch_rows")}
         if size:
-            local = run._run_json([DEBIAN_PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file",
+            local = run._run_json([run.PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file",
                                    bench.udf_file(q, "staged"), "--args", q.args, "--inputs-csv", inputs,
                                    "--batch-rows", str(size), "--max-rows", str(rows)], time_limit * 6 + 120)
             point["inprocess_us_per_row"] = per_row_us(local, rows)
