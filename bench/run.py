@@ -169,6 +169,8 @@ class Bench:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
             # The executors (and the in-process interpreter) import the venv's packages too.
             cmd += ["--set", f"imlane_python_env='{VENV}'"] if on_imlane else ["--python-env", VENV]
+            if on_imlane:  # a coordinator of its own, apart from any other client of this user
+                cmd += ["--set", f"imlane_socket='{os.path.join(self.out, 'imlane.sock')}'"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         elif system == "postgres-plpython":
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
