@@ -75,6 +75,6 @@ def write_rows(path, header, columns, types):
         raise ValueError(f"write_rows: {len(header)} names, {len(columns)} columns, {len(types)} types")
     text = [format_column(c, t) for c, t in zip(columns, types)]
     with open(path, "w", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")  # as DuckDB writes its CSV files
         w.writerow(header)
         w.writerows(zip(*text))

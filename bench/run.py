@@ -26,6 +26,7 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -279,14 +280,29 @@ def _mentions(sql, table):
 
 def _run_json(cmd, timeout):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    # Its own process group, killed as a whole if it overruns (or this runner is interrupted): what a
+    # system started (executors, a Ray cluster's agents, a JVM) must not outlive a killed system.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
-    for line in reversed(r.stdout.splitlines()):
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
+        raise
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+    except ProcessLookupError:
+        pass
+    for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"status": "error", "times_s": [], "error": (r.stderr or r.stdout)[-2000:] or f"exit {r.returncode}"}
+    return {"status": "error", "times_s": [], "error": (stderr or stdout)[-2000:] or f"exit {proc.returncode}"}
 
 
 _RESULT_KEYS = {"status", "times_s", "rows", "rows_udf", "mean_batch_rows", "error", "batches"}

@@ -47,6 +47,7 @@ sys.path.insert(0, BENCH)
 import compare  # noqa: E402
 from limit import DTYPES  # noqa: E402  (the numpy dtype an IMLane executor uses per SQL type)
 
+TMP_PREFIX = "imlane-ray-"  # + pid: the Ray cluster's temp dir
 ROW = "__row"  # input row number: maps each prediction back to its input row (Ray may reorder blocks)
 SQL_TO_ARROW = {"DOUBLE": "float64", "FLOAT": "float32", "INTEGER": "int32", "BIGINT": "int64",
                 "SMALLINT": "int16", "TINYINT": "int8", "VARCHAR": "string", "BOOLEAN": "bool_",
@@ -113,7 +114,13 @@ class RunTimeout(Exception):
     pass
 
 
+_alarm = {"fired": False}
+
+
 def _on_alarm(signum, frame):
+    # Raised wherever the main thread is; inside a C call it may surface as another exception
+    # (SystemError), so run() also checks the flag.
+    _alarm["fired"] = True
     raise RunTimeout()
 
 
@@ -128,7 +135,12 @@ class RayPeer:
     def start(self):
         import ray
         # Under /tmp, not --work-dir: Ray's socket paths inside it must stay below the 107-byte limit.
-        self.tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+        # A peer killed outright (run.py's timeout) cannot remove its directory: the next one does.
+        for old in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
+            pid = os.path.basename(old)[len(TMP_PREFIX):].split("-")[0]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                shutil.rmtree(old, ignore_errors=True)
+        self.tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=tempfile.gettempdir())
         self.stats_root = os.path.join(self.tmp, "stats")
         os.makedirs(self.stats_root)
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
@@ -156,6 +168,7 @@ class RayPeer:
         self.runs += 1
         stats_dir = os.path.join(self.stats_root, f"run-{self.runs}")
         os.makedirs(stats_dir)
+        _alarm["fired"] = False
         signal.setitimer(signal.ITIMER_REAL, self.a.time_limit)
         try:
             wall0 = time.time()
@@ -166,6 +179,10 @@ class RayPeer:
                                        "returns": self.a.returns, "stats_dir": stats_dir})
             frame = ds.to_pandas()
             secs = time.perf_counter() - start
+        except Exception as e:
+            if _alarm["fired"] and not isinstance(e, RunTimeout):
+                raise RunTimeout() from e
+            raise
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         rows = frame[ROW].to_numpy()
@@ -261,6 +278,7 @@ def main():
     result = {"status": "error", "times_s": []}
     peer = None
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # still stop the cluster
     begin = time.perf_counter()
     try:
         import pyarrow as pa
