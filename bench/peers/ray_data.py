@@ -191,7 +191,9 @@ class RayPeer:
             raise RuntimeError(f"Ray Data returned {len(rows)} rows for {self.n} input rows, "
                                "not one per input row")
         stats = [json.load(open(p)) for p in glob.glob(os.path.join(stats_dir, "*.json"))]
-        return secs, frame["prediction"].to_numpy()[order], _summary(stats, wall0)
+        # pandas may widen a column (dates to datetime64[ns]): back to the return type's array.
+        predictions = as_result_array(frame["prediction"].to_numpy()[order], self.a.returns)
+        return secs, predictions, _summary(stats, wall0)
 
 
 def _summary(stats, wall0):
