@@ -50,8 +50,14 @@ PEERS = {"duckdb-python-arrow": "duckdb_python.py", "duckdb-python-native": "duc
 # Data runs only the UDF, over rows DuckDB selected): checked against `limit`'s rows (limit.py
 # --result-csv writes the same), once limit has run; it runs last.
 UDF_ROWS = {"ray-data"}
-SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
-           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython", "limit"]
+# imlane-noop: the query on imlane with a no-op UDF of the same signature (bench/run.py writes it):
+# the engine's own work (scans, joins, the Lane transfer, strings turned into Python objects) without
+# the model. Its rows differ from the query's by design and are not compared.
+NOT_COMPARED = {"imlane-noop", "limit"}
+SYSTEMS = report.SYSTEMS  # the order they run in and appear in results.md
+# What a no-op UDF returns per SQL return type.
+NOOP_VALUES = {"DOUBLE": "0.0", "FLOAT": "0.0", "INTEGER": "0", "BIGINT": "0", "SMALLINT": "0", "TINYINT": "0",
+               "BOOLEAN": "False", "VARCHAR": "''"}
 
 
 def log(msg):
@@ -122,6 +128,13 @@ class Bench:
         for q in queries:
             for style in ("staged", "holistic"):
                 shutil.copy(os.path.join(BENCH, "udfs", f"{q.udf}_{style}.py"), self.udf_dir)
+            ret = q.returns.strip().upper()
+            with open(self.udf_file(q, "noop"), "w") as f:
+                f.write(f'"""A no-op UDF of {q.name}\'s signature ({q.args} -> {ret}): bench/run.py, imlane-noop."""\n'
+                        "import numpy as np\n\n\n"
+                        "def pyfun(*columns):\n"
+                        f"    return np.full(len(columns[0]), {NOOP_VALUES[ret]}"
+                        f"{', dtype=object' if ret == 'VARCHAR' else ''})\n")
 
     def udf_file(self, q, style):
         return os.path.join(self.udf_dir, f"{q.udf}_{style}.py")
@@ -163,8 +176,8 @@ class Bench:
             os.remove(rows_csv)
         a = self.args
         sql = q.sql.replace("{udf}", q.udf)
-        if system in ("imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic"):
-            style = "holistic" if system.endswith("holistic") else "staged"
+        if system in ("imlane", "imlane-holistic", "imlane-noop", "duckdb-inproc", "duckdb-inproc-holistic"):
+            style = "holistic" if system.endswith("holistic") else "noop" if system.endswith("noop") else "staged"
             on_imlane = system.startswith("imlane")
             cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if on_imlane else "inproc",
                    "--db", self.db, "--udf-name", q.udf, "--udf-file", self.udf_file(q, style), "--args", q.args,
@@ -232,7 +245,7 @@ class Bench:
                         rec.update(rows_udf=rows_udf, mean_batch_rows=1.0)  # row at a time
                     if rec["status"] == "ok" and system in UDF_ROWS:
                         unchecked.append((rec, rows_csv))
-                    elif rec["status"] == "ok" and system != "limit":
+                    elif rec["status"] == "ok" and system not in NOT_COMPARED:
                         if reference is None:
                             reference = (system, rows_csv)
                         else:
