@@ -32,11 +32,18 @@ def staged_udf(path, loads_acc):
     return ns
 
 
-def prewarm(path, loads_acc):
-    """Loads the UDF in this worker ahead of the query (as postgres-plpython's warm-up call does);
-    returns the worker's pid so the driver can tell how many workers it reached."""
-    staged_udf(os.path.abspath(path), loads_acc)
-    return os.getpid()
+def make_prewarm(path, loads_acc):
+    """A pandas UDF body that loads the UDF in its worker ahead of the query (as postgres-plpython's
+    warm-up call does) and returns the worker's pid, so the driver can tell how many workers it
+    reached. A pandas UDF, not an RDD map: Spark keeps the workers of SQL UDFs in a pool of their
+    own (their environment differs), and the query's tasks must find these workers there."""
+    path = os.path.abspath(path)
+
+    def prewarm(ids: pd.Series) -> pd.Series:
+        staged_udf(path, loads_acc)
+        return pd.Series(np.full(len(ids), os.getpid(), dtype=np.int64))
+
+    return prewarm
 
 
 def to_numpy(series, sql_type):
