@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import signal
 import statistics
 import sys
 import threading
@@ -95,13 +96,13 @@ def start_spark(cores, work_dir):
     os.makedirs(tmp, exist_ok=True)
     # Spark 3.5's launcher adds the --add-opens options Java 17 needs to the driver JVM itself; Arrow's
     # Netty allocator also wants reflective access to direct buffers.
+    # Spark's scratch space (spark.local.dir) defaults to java.io.tmpdir: under the work dir, not /tmp.
     java_opts = f"-Dio.netty.tryReflectionSetAccessible=true -Djava.io.tmpdir={tmp}"
     builder = (SparkSession.builder.master(f"local[{cores}]").appName("imlane-bench")
                .config("spark.driver.memory", f"{memory_gb}g")
                .config("spark.driver.extraJavaOptions", java_opts)
                .config("spark.driver.host", "127.0.0.1")
                .config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.local.dir", tmp)
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")
@@ -170,7 +171,8 @@ class Runner:
             frame = self.spark.sql(self.sql).toPandas()
         except Exception:
             if expired.is_set():
-                raise Timeout(f"a run at maxRecordsPerBatch {batch} took over {self.time_limit:g} s")
+                raise Timeout(f"a run at maxRecordsPerBatch {batch} took over {self.time_limit:g} s "
+                              f"(cancelled, ended after {time.perf_counter() - start:.1f} s)")
             raise
         finally:
             timer.cancel()
@@ -238,6 +240,8 @@ def main():
     work_dir = os.path.join(os.path.abspath(a.work_dir), "spark")
     out = {"status": "error", "times_s": []}
     spark = None
+    # A SIGTERM still stops Spark (the finally below); on SIGKILL the JVM exits when its stdin closes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"spark_pandas_udf: terminated during {a.query}"))
     try:
         t0 = time.perf_counter()
         paths = export_tables(os.path.abspath(a.db), a.sql, os.path.join(work_dir, "parquet"), cores)
@@ -319,7 +323,9 @@ def main():
     except Exception as e:  # noqa: BLE001  (reported in the JSON line; run.py records it)
         out.update(status="error", error=f"{type(e).__name__}: {e}"[:2000])
     finally:
+        t0 = time.perf_counter()
         stop_spark(spark)
+        out["shutdown_s"] = time.perf_counter() - t0
     print(json.dumps(out), flush=True)
 
 
