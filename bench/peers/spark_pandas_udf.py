@@ -195,7 +195,9 @@ def _cell(v, integral):
         return str(int(v)) if integral else repr(v)
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (datetime.date, datetime.datetime)):
+    if isinstance(v, datetime.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, datetime.date):
         return v.isoformat()
     if isinstance(v, decimal.Decimal):
         return str(v)
