@@ -206,6 +206,8 @@ class Bench:
                    "--udf-file", self.udf_file(q, "staged"), "--args", q.args, "--returns", q.returns,
                    "--repeat", str(a.repeat), "--time-limit", str(a.time_limit), "--result-csv", rows_csv,
                    "--work-dir", os.path.join(self.out, "peers")]
+            if a.no_peer_sweep:
+                cmd += ["--sweep", ""]  # only the peers' default batch sizes (the smoke run)
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 600)
         else:
             inputs = os.path.join(self.input_dir, f"{q.name}.csv")
@@ -366,6 +368,8 @@ def main():
     ap.add_argument("--out", help="output directory (default bench/out/scale-<S>)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--no-peer-sweep", action="store_true",
+                    help="run the swept peers (spark-pandas-udf, ray-data) at their default batch size only")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the data and models (and load PostgreSQL), run nothing")
     ap.add_argument("--check", action="store_true",

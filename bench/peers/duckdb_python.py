@@ -69,6 +69,7 @@ def main():
         ap.add_argument(opt, required=True)
     ap.add_argument("--inputs-sql")
     ap.add_argument("--work-dir")
+    ap.add_argument("--sweep", help="unused: DuckDB's vector size is fixed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--time-limit", type=float, default=60)
     a = ap.parse_args()
