@@ -282,10 +282,13 @@ QUERIES = [Query(
     inputs_sql=f"SELECT {_ARGS}\n{_JOIN}\n{_WHERE}",
     note=("Synthetic Expedia (§6.1): 200 k-listing base (original ~0.93 M) over 10 k searches and 12 k "
           "hotels, replicated 20x at scale 1 (4 M listings; original 5 M). DuckDB/PG filter constant "
-          "srch_booking_window > 10 (~8% of listings). Served with the sklearn DT twin (StandardScaler + "
-          "OneHotEncoder + DecisionTreeClassifier) instead of ONNX Runtime; one-hot output kept sparse "
-          "(no .toarray()); encoder fitted on the whole base with handle_unknown='ignore' (all serving "
-          "values are in its vocabulary). The unbounded default DT is fitted on a 60 k-row subsample "
-          "of the 75% split (~20 k nodes vs ~100 k) to keep training under a minute. The base listings "
-          "stay in DuckDB as expedia_base_listings (training only)."),
+          "srch_booking_window > 10 (~8% of listings). Served as the original: one ONNX graph "
+          "(skl2onnx 1.18, opset 15 / ai.onnx.ml 1; original 1.14.1, opset 11) with the Scaler, one "
+          "OneHotEncoder per categorical (zeros=0) and the tree, run by ONNX Runtime; inputs float32, "
+          "string, int64 (booleans as 0/1, as DuckDB's variant). The preprocessor is fitted on the whole "
+          "base (so every serving value is in its vocabulary). The unbounded default DT is fitted on a "
+          "60 k-row subsample of the 75% split (~20 k nodes vs ~100 k) to keep training under a minute. "
+          "--models debian: the sklearn DT twin (StandardScaler + OneHotEncoder(handle_unknown='ignore') "
+          "+ DecisionTreeClassifier, one-hot kept sparse, no .toarray()). The base listings stay in "
+          "DuckDB as expedia_base_listings (training only)."),
 )]

@@ -336,8 +336,8 @@ ORDER BY revenue DESC, c_custkey
 LIMIT 20""",
         inputs_sql=f"SELECT {_Q5_ARGS}\n{_Q5_FROM}",
         note="TPC-H Q10 + GBDT replacing l_returnflag = 'R'. Synthetic TPC-H at SF 1.5 x scale as Q4. "
-             "XGBoost multiclass (3 classes, 10 rounds, lossguide max_leaves 30, eta 0.05) stands in "
-             "for LightGBM. R-vs-A depends on l_quantity > 25 so that ~50% of UDF rows are 'R'. "
+             "LightGBM multiclass (3 classes, 10 rounds, num_leaves 30, lr 0.05) as the original; "
+             "--models debian: XGBoost with the same shape (lossguide max_leaves 30, eta 0.05). R-vs-A depends on l_quantity > 25 so that ~50% of UDF rows are 'R'. "
              "LIMIT 20 as in IMBridge (DuckDB/PG originals have none), with c_custkey as tie-breaker.",
     ),
 ]

@@ -327,9 +327,10 @@ WHERE r <= 10""",
         inputs_sql=f"SELECT userid, productid\nFROM ({_Q8_DEDUP}) AS d",
         note="TPCx-AI UC07. Synthetic ratings: 35 k x scale users (>= 40) x 5-20 products "
              "(~425 k distinct pairs at scale 1 vs ~75-80 k in the paper, so that the per-row Python loop "
-             "takes > 0.5 s). Surprise is not in Debian: a NumPy biased SVD (100 factors, Surprise's "
-             "defaults, fitted by mini-batch SGD) predicts mu + b_u + b_i + q_i.p_u clipped to 1-5, "
-             "once per row in a Python loop. Ranking ascending as the SQL original (TPCx-AI/EvaDB keep "
+             "takes > 0.5 s). surprise.SVD() with its defaults (random_state = seed), one "
+             "predict(u, i).est per row as the original, stored with joblib. --models debian: a NumPy "
+             "biased SVD (100 factors, Surprise's defaults, fitted by mini-batch SGD) predicting "
+             "mu + b_u + b_i + q_i.p_u clipped to 1-5, once per row in a Python loop. Ranking ascending as the SQL original (TPCx-AI/EvaDB keep "
              "the top 10 descending).",
     ),
 ]
