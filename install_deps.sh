@@ -13,7 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy python3-cloudpickle
   python3-scipy python3-xgboost python3-torch python3-statsmodels python3-matplotlib
   python3-cairo  # pygobject (pulled in by matplotlib) requires it: without it `pip check` fails
-  postgresql-15 postgresql-plpython3-15
+  postgresql-15 postgresql-plpython3-15 postgresql-server-dev-15
   npm
 )
 
