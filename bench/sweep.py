@@ -141,7 +141,8 @@ def main():
     a.out = a.out or os.path.join(data_out, "sweep")
     os.makedirs(a.out, exist_ok=True)
     # Reuse run.py's data directory (and build it when missing).
-    bench_args = argparse.Namespace(scale=a.scale, seed=a.seed, models=a.models, out=data_out, build_dir=a.build_dir, repeat=1,
+    bench_args = argparse.Namespace(scale=a.scale, seed=a.seed, models=a.models, out=data_out,
+                                    build_dir=a.build_dir, repeat=1,
                                     time_limit=a.time_limit, batch_size=0, no_chart=True, systems=[])
     bench = run.Bench(bench_args)
     queries = [q for q in all_queries() if q.name in a.queries]
