@@ -109,7 +109,7 @@ class Bench:
             log(f"{name}: base data {t1 - t0:.1f} s, tables {time.perf_counter() - t1:.1f} s")
             with open(stamp_path, "w") as f:
                 json.dump(stamp, f)
-        if not os.path.exists(trained_path):
+        if not (os.path.exists(trained_path) and json.load(open(trained_path)) == stamp):
             t0 = time.perf_counter()
             mod.train(self.data_dir, self.model_dir, self.args.seed, models)
             log(f"{name}: {models} models {time.perf_counter() - t0:.1f} s")
