@@ -184,6 +184,8 @@ class Bench:
                    "--time-limit", str(a.time_limit), "--result-csv", rows_csv]
             if on_imlane and a.batch_size:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
+            # The executors (and the in-process interpreter) import the venv's packages too.
+            cmd += ["--set", f"imlane_python_env='{VENV}'"] if on_imlane else ["--python-env", VENV]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         elif system == "postgres-plpython":
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
