@@ -28,6 +28,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sysconfig  # noqa: E402
 import time  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -165,7 +166,8 @@ class Bench:
                 json.dump(loaded, f)
             log(f"{name}: copied into PostgreSQL in {time.perf_counter() - t0:.1f} s")
         for q in queries:
-            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper())
+            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper(),
+                                    site_dir=sysconfig.get_paths()["purelib"])  # this venv's site-packages
 
     # ---- systems ----------------------------------------------------------------------------------
 
