@@ -95,8 +95,9 @@ class Bench:
         stamp = {"scale": self.args.scale, "seed": self.args.seed, "code": code}
         stamp_path = os.path.join(self.data_dir, f"{name}.done")
         # A dataset without Debian variants has one model set, whichever --models says.
-        models = self.args.models if any(has_debian_variant(q) for q in mod.QUERIES) else "original"
-        trained_path = os.path.join(self.data_dir, f"{name}.trained-{models}")
+        variants = any(has_debian_variant(q) for q in mod.QUERIES)
+        models = self.args.models if variants else "original"
+        trained_path = os.path.join(self.data_dir, f"{name}.trained-{models if variants else 'all'}")
         rebuilt = not (os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp)
         if rebuilt:
             for old in [f for f in os.listdir(self.data_dir) if f.startswith(f"{name}.trained-")]:
@@ -113,7 +114,7 @@ class Bench:
         if not (os.path.exists(trained_path) and json.load(open(trained_path)) == stamp):
             t0 = time.perf_counter()
             mod.train(self.data_dir, self.model_dir, self.args.seed, models)
-            log(f"{name}: {models} models {time.perf_counter() - t0:.1f} s")
+            log(f"{name}: {models + ' ' if variants else ''}models {time.perf_counter() - t0:.1f} s")
             with open(trained_path, "w") as f:
                 json.dump(stamp, f)
         return rebuilt
