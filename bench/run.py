@@ -26,6 +26,7 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sysconfig  # noqa: E402
@@ -47,6 +48,10 @@ from workloads.common import MODEL_SETS  # noqa: E402
 # bench/peers/__init__.py): what a user would run instead of IMLane.
 PEERS = {"duckdb-python-arrow": "duckdb_python.py", "duckdb-python-native": "duckdb_python.py",
          "spark-pandas-udf": "spark_pandas_udf.py", "ray-data": "ray_data.py"}
+# Peers whose --result-csv holds the UDF's inputs and result per input row, not the query's rows (Ray
+# Data runs only the UDF, over rows DuckDB selected): checked against `limit`'s rows (limit.py
+# --result-csv writes the same), once limit has run; it runs last.
+UDF_ROWS = {"ray-data"}
 SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
            "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython", "limit"]
 
@@ -189,6 +194,8 @@ class Bench:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
             # The executors (and the in-process interpreter) import the venv's packages too.
             cmd += ["--set", f"imlane_python_env='{VENV}'"] if on_imlane else ["--python-env", VENV]
+            if on_imlane:  # a coordinator of its own, apart from any other client of this user
+                cmd += ["--set", f"imlane_socket='{os.path.join(self.out, 'imlane.sock')}'"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         elif system == "postgres-plpython":
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
@@ -210,7 +217,8 @@ class Bench:
         else:
             inputs = os.path.join(self.input_dir, f"{q.name}.csv")
             cmd = [PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file", self.udf_file(q, "staged"),
-                   "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat)]
+                   "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat),
+                   "--returns", q.returns, "--result-csv", rows_csv]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         return result, rows_csv
 
@@ -235,13 +243,16 @@ class Bench:
                 with open(os.path.join(self.input_dir, f"{q.name}.csv")) as f:
                     rows_udf = max(0, sum(1 for _ in f) - 1)
                 reference = None
+                unchecked = []  # (record, rows_csv) of UDF_ROWS systems, until limit's rows exist
                 for system in [s for s in SYSTEMS if s in a.systems]:
                     log(f"{q.name} {system} ...")
                     result, rows_csv = self.run_system(q, system)
                     rec = _record(q, system, result, a.time_limit, rows_in)
                     if system == "postgres-plpython" and rec["status"] in ("ok", "timeout"):
                         rec.update(rows_udf=rows_udf, mean_batch_rows=1.0)  # row at a time
-                    if rec["status"] == "ok" and system != "limit":
+                    if rec["status"] == "ok" and system in UDF_ROWS:
+                        unchecked.append((rec, rows_csv))
+                    elif rec["status"] == "ok" and system != "limit":
                         if reference is None:
                             reference = (system, rows_csv)
                         else:
@@ -251,7 +262,17 @@ class Bench:
                     log(f"{q.name} {system}: {rec['status']} median {rec['median_s']:.3f} s"
                         + (f" ({rec.get('error', '')[:300]})" if rec["status"] != "ok" else ""))
                     records.append(rec)
+                    if system == "limit" and rec["status"] == "ok":
+                        for other, other_csv in unchecked:
+                            diff = compare.compare_csv(rows_csv, other_csv)
+                            if diff:
+                                other.update(status="mismatch", error=f"differs from limit: {diff}")
+                            log(f"{q.name} {other['system']}: rows {'differ' if diff else 'agree'} with limit's")
+                        unchecked = []
                     self.save(records)
+                for other, _ in unchecked:
+                    other["unchecked"] = "its rows are checked against limit's, and limit did not succeed or run"
+                    log(f"{q.name} {other['system']}: rows not checked ({other['unchecked']})")
         finally:
             if self.cluster:
                 self.cluster.stop()
@@ -288,14 +309,29 @@ def _mentions(sql, table):
 
 def _run_json(cmd, timeout):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    # Its own process group, killed as a whole if it overruns (or this runner is interrupted): what a
+    # system started (executors, a Ray cluster's agents, a JVM) must not outlive a killed system.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
-    for line in reversed(r.stdout.splitlines()):
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
+        raise
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+    except ProcessLookupError:
+        pass
+    for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"status": "error", "times_s": [], "error": (r.stderr or r.stdout)[-2000:] or f"exit {r.returncode}"}
+    return {"status": "error", "times_s": [], "error": (stderr or stdout)[-2000:] or f"exit {proc.returncode}"}
 
 
 _RESULT_KEYS = {"status", "times_s", "rows", "rows_udf", "mean_batch_rows", "error", "batches"}
@@ -364,9 +400,10 @@ def main():
     log(f"done in {time.perf_counter() - start:.0f} s: {os.path.join(a.out, 'results.md')}")
     print(open(os.path.join(a.out, "results.md")).read())
     if a.check:
-        bad = [r for r in records if r["status"] not in ("ok",)]
+        bad = [r for r in records if r["status"] not in ("ok",) or r.get("unchecked")]
         for r in bad:
-            print(f"FAILED {r['query']} {r['system']}: {r['status']} {r.get('error', '')}", file=sys.stderr)
+            print(f"FAILED {r['query']} {r['system']}: {r['status']} {r.get('error', r.get('unchecked', ''))}",
+                  file=sys.stderr)
         sys.exit(1 if bad else 0)
 
 

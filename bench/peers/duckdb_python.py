@@ -54,6 +54,14 @@ class Counted:
         return value.item() if hasattr(value, "item") else value
 
 
+def _with_arity(fn, n):
+    """fn(*args) as a function of exactly n parameters: create_function checks the Python arity."""
+    params = ", ".join(f"c{i}" for i in range(n))
+    ns = {"fn": fn}
+    exec(f"def udf({params}):\n    return fn({params})\n", ns)
+    return ns["udf"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for opt in ("--system", "--query", "--db", "--sql", "--udf-name", "--udf-file", "--args", "--returns",
@@ -74,7 +82,7 @@ def main():
 
     con = duckdb.connect(a.db, read_only=True)  # threads: DuckDB's default, all cores
     udf = Counted(common.load_staged_udf(a.udf_file), arg_types, ret_type)
-    con.create_function(a.udf_name, udf.arrow if kind == "arrow" else udf.native,
+    con.create_function(a.udf_name, _with_arity(udf.arrow if kind == "arrow" else udf.native, len(arg_types)),
                         [con.type(t) for t in arg_types], con.type(ret_type), type=kind)
 
     runner = common.Runner(a.repeat, a.time_limit)
@@ -91,7 +99,9 @@ def main():
         common.fail(f"{type(e).__name__}: {e}")
     calls, rows = udf.calls - calls_before, udf.rows - rows_before
     if table is not None:
-        duckdb.connect().from_arrow(table).write_csv(a.result_csv, header=True)
+        out = duckdb.connect()
+        out.from_arrow(table).write_csv(a.result_csv, header=True)
+        out.close()
     common.emit(status=runner.status, times_s=runner.times, error=runner.error,
                 rows=None if table is None else table.num_rows, rows_udf=rows,
                 mean_batch_rows=rows / calls if calls else None)

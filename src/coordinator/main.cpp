@@ -162,7 +162,12 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     Coordinator coordinator(opt);
     Status st = coordinator.Start();
-    if (!st.ok()) return Fail(st);
+    if (!st.ok()) {
+      Fail(st);
+      // EX_TEMPFAIL: another coordinator holds the socket (it may be on its way out); a client that
+      // started this one tries again instead of giving up.
+      return st.code() == StatusCode::kAlreadyExists ? kExitSocketTaken : 1;
+    }
     g_coordinator = &coordinator;
     struct sigaction sa {};
     sa.sa_handler = OnSignal;

@@ -93,6 +93,15 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
         // for a moment; if none answers, it exited because it could not start (bad option).
         client->embedded_pid_ = -1;
         exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        if (exit_status == kExitSocketTaken) {
+          // Another coordinator holds the socket: it answers soon, or it was exiting (idle) and
+          // we start ours again once it is gone.
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (!ConnectUnix(client->socket_path_).ok()) {
+            IMLANE_ASSIGN_OR_RETURN(client->embedded_pid_, SpawnCoordinator(settings, client->socket_path_));
+          }
+          continue;
+        }
         if (exit_status != 0) failed_at = MonotonicNanos();
       }
       if (failed_at > 0 && MonotonicNanos() - failed_at > 500 * 1000000LL) {
