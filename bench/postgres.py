@@ -84,13 +84,18 @@ class Cluster:
         self.psql(f"COPY {name} FROM '{os.path.abspath(csv_path)}' WITH (FORMAT csv)")
         self.psql(f"ANALYZE {name}")
 
-    def create_udf(self, name, udf_file, arg_types, return_type):
+    def create_udf(self, name, udf_file, arg_types, return_type, site_dir=None):
         """A row-at-a-time PL/Python wrapper around the staged UDF file: pyinitial() once per backend
-        (kept in SD), pyfun() per row on one-element numpy arrays."""
+        (kept in SD), pyfun() per row on one-element numpy arrays. site_dir: a site-packages directory
+        the backend's Python imports from as well (the project venv's, built on the same Debian
+        python3.11 that PL/Python embeds), for the original models' PyPI packages."""
         params = ", ".join(f"a{i} {PG_TYPES[t][0]}" for i, t in enumerate(arg_types))
         arrays = ", ".join(f"np.array([a{i}], dtype={PG_TYPES[t][1]})" for i, t in enumerate(arg_types))
         body = f"""
 if 'pyfun' not in SD:
+    import site
+    if {site_dir!r}:
+        site.addsitedir({site_dir!r})
     import numpy as np
     path = {udf_file!r}
     ns = {{'__file__': path, '__name__': 'imlane_udf_{name}'}}

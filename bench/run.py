@@ -29,6 +29,7 @@ import shutil  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sysconfig  # noqa: E402
 import time  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +40,7 @@ import compare  # noqa: E402
 import postgres  # noqa: E402
 import report  # noqa: E402
 from workloads import all_queries, dataset_module  # noqa: E402
+from workloads.common import MODEL_SETS  # noqa: E402
 
 # imlane-holistic: the holistic UDF files (the model loaded inside the function) under IMLane, whose
 # executors memoise the model loaders (context cache), against imlane's staged files.
@@ -96,26 +98,37 @@ class Bench:
         self.duckdb([f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER {str(header).lower()})"])
 
     def prepare_dataset(self, name):
+        """Builds the dataset's tables (once per scale, seed and generator code) and trains the models
+        of the chosen set (once per set as well). Returns True when the tables were rebuilt."""
         mod = dataset_module(name)
         with open(mod.__file__, "rb") as f:
             code = hashlib.sha256(f.read()).hexdigest()[:16]
         stamp = {"scale": self.args.scale, "seed": self.args.seed, "code": code}
         stamp_path = os.path.join(self.data_dir, f"{name}.done")
-        if os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp:
-            return False
-        t0 = time.perf_counter()
-        mod.generate_base(self.data_dir, self.args.scale, self.args.seed)
-        t1 = time.perf_counter()
-        self.duckdb(mod.build_sql(self.data_dir, self.args.scale, self.args.seed))
-        for train_name, sql in mod.TRAINING_SQL.items():
-            self.export_csv(sql, os.path.join(self.data_dir, f"train_{train_name}.csv"))
-        t2 = time.perf_counter()
-        mod.train(self.data_dir, self.model_dir, self.args.seed)
-        t3 = time.perf_counter()
-        log(f"{name}: base data {t1 - t0:.1f} s, tables {t2 - t1:.1f} s, models {t3 - t2:.1f} s")
-        with open(stamp_path, "w") as f:
-            json.dump(stamp, f)
-        return True
+        # A dataset without Debian variants has one model set, whichever --models says.
+        variants = any(has_debian_variant(q) for q in mod.QUERIES)
+        models = self.args.models if variants else "original"
+        trained_path = os.path.join(self.data_dir, f"{name}.trained-{models if variants else 'all'}")
+        rebuilt = not (os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp)
+        if rebuilt:
+            for old in [f for f in os.listdir(self.data_dir) if f.startswith(f"{name}.trained-")]:
+                os.remove(os.path.join(self.data_dir, old))  # models of the old tables
+            t0 = time.perf_counter()
+            mod.generate_base(self.data_dir, self.args.scale, self.args.seed)
+            t1 = time.perf_counter()
+            self.duckdb(mod.build_sql(self.data_dir, self.args.scale, self.args.seed))
+            for train_name, sql in mod.TRAINING_SQL.items():
+                self.export_csv(sql, os.path.join(self.data_dir, f"train_{train_name}.csv"))
+            log(f"{name}: base data {t1 - t0:.1f} s, tables {time.perf_counter() - t1:.1f} s")
+            with open(stamp_path, "w") as f:
+                json.dump(stamp, f)
+        if not (os.path.exists(trained_path) and json.load(open(trained_path)) == stamp):
+            t0 = time.perf_counter()
+            mod.train(self.data_dir, self.model_dir, self.args.seed, models)
+            log(f"{name}: {models + ' ' if variants else ''}models {time.perf_counter() - t0:.1f} s")
+            with open(trained_path, "w") as f:
+                json.dump(stamp, f)
+        return rebuilt
 
     def table_rows(self, tables):
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
@@ -124,10 +137,16 @@ class Bench:
         with open(path) as f:
             return {line.split(",")[0]: int(line.split(",")[1]) for line in f if line.strip()}
 
+    def _udf_subdir(self, q):
+        # The Debian-only variants (bench/udfs/debian/) replace the originals under --models debian.
+        return "debian" if self.args.models == "debian" and has_debian_variant(q) else ""
+
     def copy_udfs(self, queries):
         for q in queries:
+            sub = self._udf_subdir(q)
+            os.makedirs(os.path.join(self.udf_dir, sub), exist_ok=True)
             for style in ("staged", "holistic"):
-                shutil.copy(os.path.join(BENCH, "udfs", f"{q.udf}_{style}.py"), self.udf_dir)
+                shutil.copy(os.path.join(BENCH, "udfs", sub, f"{q.udf}_{style}.py"), os.path.join(self.udf_dir, sub))
             ret = q.returns.strip().upper()
             with open(self.udf_file(q, "noop"), "w") as f:
                 f.write(f'"""A no-op UDF of {q.name}\'s signature ({q.args} -> {ret}): bench/run.py, imlane-noop."""\n'
@@ -137,7 +156,7 @@ class Bench:
                         f"{', dtype=object' if ret == 'VARCHAR' else ''})\n")
 
     def udf_file(self, q, style):
-        return os.path.join(self.udf_dir, f"{q.udf}_{style}.py")
+        return os.path.join(self.udf_dir, self._udf_subdir(q), f"{q.udf}_{style}.py")
 
     # ---- PostgreSQL -------------------------------------------------------------------------------
 
@@ -166,7 +185,8 @@ class Bench:
                 json.dump(loaded, f)
             log(f"{name}: copied into PostgreSQL in {time.perf_counter() - t0:.1f} s")
         for q in queries:
-            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper())
+            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper(),
+                                    site_dir=sysconfig.get_paths()["purelib"])  # this venv's site-packages
 
     # ---- systems ----------------------------------------------------------------------------------
 
@@ -275,7 +295,8 @@ class Bench:
         return records
 
     def save(self, records, final=False):
-        meta = {"scale": self.args.scale, "seed": self.args.seed, "repeat": self.args.repeat,
+        meta = {"scale": self.args.scale, "seed": self.args.seed, "models": self.args.models,
+                "repeat": self.args.repeat,
                 "time_limit_s": self.args.time_limit, "cores": os.cpu_count(), "commit": _git_commit(),
                 "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:])}
         with open(os.path.join(self.out, "results.json"), "w") as f:
@@ -287,6 +308,10 @@ class Bench:
                 f.write(report.markdown(records, meta, all_queries()))
             if not self.args.no_chart:
                 report.chart(records, os.path.join(self.out, "results.png"))
+
+
+def has_debian_variant(q):
+    return os.path.exists(os.path.join(BENCH, "udfs", "debian", f"{q.udf}_staged.py"))
 
 
 def _types(arg_list):
@@ -364,6 +389,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per query and system (after a warm-up)")
     ap.add_argument("--time-limit", type=float, default=60, help="seconds one run may take")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--models", choices=MODEL_SETS, default="original",
+                    help="Q1/Q5/Q8 with the original frameworks (ONNX Runtime, LightGBM, Surprise; PyPI) "
+                         "or with their Debian-only stand-ins (bench/README.md)")
     ap.add_argument("--batch-size", type=int, default=0, help="imlane_batch_size for imlane (0 = adaptive)")
     ap.add_argument("--out", help="output directory (default bench/out/scale-<S>)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
