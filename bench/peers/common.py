@@ -30,10 +30,10 @@ def one_thread_per_process():
         pass
 
 
-def load_staged_udf(path):
+def load_staged_udf(path, module_name="imlane_udf_peer"):
     """Runs the staged UDF file as a module (with its __file__, so it finds its models) and its
     pyinitial() once; returns pyfun."""
-    ns = {"__file__": os.path.abspath(path), "__name__": "imlane_udf_peer"}
+    ns = {"__file__": os.path.abspath(path), "__name__": module_name}
     with open(path) as f:
         exec(compile(f.read(), path, "exec"), ns)
     if "pyinitial" in ns:
@@ -42,7 +42,10 @@ def load_staged_udf(path):
 
 
 def as_udf_array(values, sql_type):
-    """A column (numpy array, pandas Series, pyarrow array, list) as the array an executor would give."""
+    """A column (numpy array, pandas Series, pyarrow array, list) as the array an executor would give
+    for sql_type: contiguous numbers of its dtype, bool, an object array of str, datetime64[D]."""
+    if sql_type not in DTYPES:
+        raise ValueError(f"SQL type {sql_type} is not supported by the benchmark's peers")
     if hasattr(values, "to_numpy") and hasattr(values, "type"):  # pyarrow (Chunked)Array
         values = values.to_numpy(zero_copy_only=False)
     elif hasattr(values, "to_numpy"):  # pandas
@@ -51,7 +54,17 @@ def as_udf_array(values, sql_type):
     arr = np.asarray(values)
     if dtype is object:
         return arr if arr.dtype == object else arr.astype(object)
-    return arr if arr.dtype == np.dtype(dtype) else arr.astype(dtype)
+    if arr.dtype == object and sql_type in ("DATE", "TIMESTAMP"):  # datetime.date objects (Spark, pandas)
+        arr = arr.astype("datetime64[us]")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_result_array(values, sql_type):
+    """pyfun's result as a column of the SQL return type (what IMLane converts it to)."""
+    out = np.asarray(values)
+    if sql_type == "VARCHAR":
+        return out if out.dtype == object else np.array([str(v) for v in out.tolist()], dtype=object)
+    return as_udf_array(out, sql_type)
 
 
 class Runner:

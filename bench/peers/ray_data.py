@@ -45,35 +45,13 @@ import numpy as np  # noqa: E402
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 import compare  # noqa: E402
-from limit import DTYPES  # noqa: E402  (the numpy dtype an IMLane executor uses per SQL type)
+from peers.common import as_result_array, as_udf_array, load_staged_udf  # noqa: E402
 
 TMP_PREFIX = "imlane-ray-"  # + pid: the Ray cluster's temp dir
 ROW = "__row"  # input row number: maps each prediction back to its input row (Ray may reorder blocks)
 SQL_TO_ARROW = {"DOUBLE": "float64", "FLOAT": "float32", "INTEGER": "int32", "BIGINT": "int64",
                 "SMALLINT": "int16", "TINYINT": "int8", "VARCHAR": "string", "BOOLEAN": "bool_",
                 "DATE": "date32"}
-
-
-def as_udf_array(values, sql_type):
-    """values (a numpy column of a Ray batch or of the Arrow table) as the array IMLane's executors hand
-    the UDF for sql_type: DTYPES for numbers, object arrays of str, bool, datetime64[D]."""
-    if sql_type in DTYPES:
-        return np.ascontiguousarray(values, dtype=DTYPES[sql_type])
-    if sql_type == "VARCHAR":
-        return values if values.dtype == object else values.astype(object)
-    if sql_type == "BOOLEAN":
-        return np.asarray(values, dtype=bool)
-    if sql_type == "DATE":
-        return np.asarray(values).astype("datetime64[D]")
-    raise ValueError(f"ray_data.py: SQL type {sql_type} is not supported")
-
-
-def as_result_array(values, sql_type):
-    """pyfun's result as a column Ray can store, of the SQL return type (what IMLane converts it to)."""
-    out = np.asarray(values)
-    if sql_type == "VARCHAR":
-        return out if out.dtype.kind in "OU" else np.array([str(v) for v in out.tolist()], dtype=object)
-    return as_udf_array(out, sql_type)
 
 
 class Predictor:
@@ -83,12 +61,7 @@ class Predictor:
 
     def __init__(self, udf_file, names, types, returns, stats_dir):
         started = time.time()
-        ns = {"__file__": os.path.abspath(udf_file), "__name__": "imlane_udf_ray"}
-        with open(udf_file) as f:
-            exec(compile(f.read(), udf_file, "exec"), ns)
-        if "pyinitial" in ns:
-            ns["pyinitial"]()
-        self.pyfun = ns["pyfun"]
+        self.pyfun = load_staged_udf(udf_file, "imlane_udf_ray")
         self.names, self.types, self.returns = names, types, returns
         self.stats_path = os.path.join(stats_dir, f"{os.getpid()}.json")
         self.stats = {"started": started, "ready": time.time(), "calls": 0, "rows": 0}
@@ -145,7 +118,9 @@ class RayPeer:
         os.makedirs(self.stats_root)
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
                  object_store_memory=self.a.object_store_mb << 20, _temp_dir=self.tmp,
-                 log_to_driver=False, runtime_env={"env_vars": dict(ONE_THREAD)})
+                 log_to_driver=False,
+                 # The actors import the UDF helpers (peers.common) from bench/, as this script does.
+                 runtime_env={"env_vars": dict(ONE_THREAD, PYTHONPATH=BENCH)})
         import ray.data
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False

@@ -11,25 +11,18 @@ import os
 import numpy as np
 import pandas as pd
 
-# The arrays an IMLane executor hands a function, per SQL type (bench/limit.py, README's type table).
-NUMERIC = {"DOUBLE": np.float64, "FLOAT": np.float32, "INTEGER": np.int32, "BIGINT": np.int64,
-           "SMALLINT": np.int16, "TINYINT": np.int8, "BOOLEAN": np.bool_}
+from common import as_result_array, as_udf_array, load_staged_udf
 
-_UDFS = {}  # UDF file path -> the namespace it was exec'd in, pyinitial() already called
+_UDFS = {}  # UDF file path -> its pyfun, pyinitial() already called
 
 
 def staged_udf(path, loads_acc):
-    """The staged UDF file's namespace, loaded (and pyinitial() run) once per worker process."""
-    ns = _UDFS.get(path)
-    if ns is None:
+    """The staged UDF file's pyfun, loaded (and pyinitial() run) once per worker process."""
+    pyfun = _UDFS.get(path)
+    if pyfun is None:
         loads_acc.add(1)
-        ns = {"__file__": path, "__name__": "imlane_udf_spark"}
-        with open(path) as f:
-            exec(compile(f.read(), path, "exec"), ns)
-        if "pyinitial" in ns:
-            ns["pyinitial"]()
-        _UDFS[path] = ns
-    return ns
+        pyfun = _UDFS[path] = load_staged_udf(path, "imlane_udf_spark")
+    return pyfun
 
 
 def make_prewarm(path, loads_acc):
@@ -46,36 +39,20 @@ def make_prewarm(path, loads_acc):
     return prewarm
 
 
-def to_numpy(series, sql_type):
-    """One argument Series as the numpy array IMLane would pass (the benchmark's inputs have no NULLs)."""
-    if sql_type in NUMERIC:
-        return series.to_numpy(dtype=NUMERIC[sql_type])
-    if sql_type == "VARCHAR":
-        return series.to_numpy(dtype=object)
-    if sql_type == "DATE":  # Arrow hands Spark dates to pandas as datetime.date objects
-        return pd.to_datetime(series).to_numpy().astype("datetime64[D]")
-    raise TypeError(f"spark_pandas_udf: argument type {sql_type} is not supported")
-
-
 def from_numpy(values, sql_type, n):
     """pyfun's result as a Series of the declared return type (what Arrow serialises back to Spark)."""
     if len(values) != n:
         raise ValueError(f"spark_pandas_udf: the UDF returned {len(values)} values for {n} rows")
-    if sql_type in NUMERIC:
-        return pd.Series(np.asarray(values).astype(NUMERIC[sql_type], copy=False))
-    if sql_type == "VARCHAR":
-        return pd.Series(np.asarray(values, dtype=object))
-    if sql_type == "DATE":
-        return pd.Series(np.asarray(values).astype("datetime64[D]")).dt.date
-    raise TypeError(f"spark_pandas_udf: return type {sql_type} is not supported")
+    out = pd.Series(as_result_array(values, sql_type))
+    return out.dt.date if sql_type == "DATE" else out
 
 
 def call(path, arg_types, return_type, series, accs):
     """One Arrow batch: Series -> numpy -> pyfun -> Series; counts rows, calls and loads for the driver."""
     rows_acc, calls_acc, loads_acc = accs
-    ns = staged_udf(path, loads_acc)
+    pyfun = staged_udf(path, loads_acc)
     n = len(series[0]) if series else 0
-    out = ns["pyfun"](*[to_numpy(s, t) for s, t in zip(series, arg_types)])
+    out = pyfun(*[as_udf_array(s, t) for s, t in zip(series, arg_types)])
     rows_acc.add(n)
     calls_acc.add(1)
     return from_numpy(out, return_type, n)
