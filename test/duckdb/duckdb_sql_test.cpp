@@ -13,6 +13,7 @@
 
 #include "duckdb.hpp"
 #include "imlane_duckdb.hpp"
+#include "query_runner.hpp"
 
 namespace {
 
@@ -295,6 +296,22 @@ TEST_F(DuckDBTest, ErrorsNameTheFunctionAndTheProblem) {
   Error("SELECT syntax(1.0)");  // never registered
   // The database and the working function are unharmed.
   EXPECT_EQ(One("SELECT lin(1.0, 1.0)").GetValue<double>(), 3.0);
+}
+
+// imlane-duckdb and the benchmark run queries through RunQuery: an error during execution keeps its
+// class and message, exactly as Connection::Query reports it.
+TEST_F(DuckDBTest, RunQueryReportsExecutionErrorsAsConnectionQueryDoes) {
+  Create("boom", "def pyfun(x):\n    raise ValueError('model exploded')\n", "DOUBLE", "DOUBLE");
+  MakeTable(10);
+  for (const std::string sql : {"SELECT boom(a) FROM t", "SELECT CAST(s AS INTEGER) FROM (VALUES ('x')) v(s)",
+                                "CALL imlane_create_function('missing', '/no/such/file.py', 'DOUBLE', 'DOUBLE')"}) {
+    auto expected = con_->Query(sql);
+    auto got = imlane::duckdb_integration::RunQuery(*con_, sql);
+    ASSERT_TRUE(expected->HasError() && got->HasError()) << sql;
+    EXPECT_EQ(got->GetErrorType(), expected->GetErrorType()) << sql << "\n" << got->GetError();
+    EXPECT_EQ(got->GetError(), expected->GetError()) << sql;
+    EXPECT_EQ(got->GetError().find("Attempting to execute"), std::string::npos) << got->GetError();
+  }
 }
 
 TEST_F(DuckDBTest, TimeoutErrorNamesTheConfiguredTimeout) {

@@ -15,7 +15,12 @@ static unique_ptr<MaterializedQueryResult> RunPending(Connection &con, unique_pt
   int64_t idle_us = 0;
   while (true) {
     const PendingExecutionResult r = pending->ExecuteTask();
-    if (PendingQueryResult::IsResultReady(r)) break;  // RESULT_READY or EXECUTION_ERROR
+    if (r == PendingExecutionResult::EXECUTION_ERROR) {
+      // The error itself, with its class; Execute() would replace it by "Attempting to execute an
+      // unsuccessful or closed pending query result".
+      return make_uniq<MaterializedQueryResult>(pending->GetErrorObject());
+    }
+    if (PendingQueryResult::IsResultReady(r)) break;
     if (r == PendingExecutionResult::NO_TASKS_AVAILABLE || r == PendingExecutionResult::BLOCKED) {
       idle_us = std::min<int64_t>(500, std::max<int64_t>(20, idle_us * 2));
       std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
