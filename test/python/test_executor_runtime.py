@@ -315,3 +315,12 @@ def test_result_errors_are_not_retried_with_return_null():
 def test_bad_options_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rt.load("f", "def pyfun(x):\n    return x\n", "<t>", "", [rt.DOUBLE], [rt.DOUBLE], **kwargs)
+
+
+def test_a_result_error_names_its_function_once():
+    fn = rt.load("f", "import numpy as np\ndef pyfun(x):\n    return np.zeros(len(x) + 1)\n", "<src>", "",
+                 [rt.DOUBLE], [rt.DOUBLE])
+    with pytest.raises(Exception) as info:
+        fn([np.array([1.0, 2.0])], 2)
+    text = rt.format_exception("f", info.value)
+    assert text.count("imlane function 'f'") == 1 and "returned 3 values for 2 input rows" in text, text

@@ -112,6 +112,9 @@ def load(name, source, filename, entry, arg_types, return_types, null_handling="
 
 def format_exception(name, exc, tb=None):
     text = "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
+    prefix = f"imlane function '{name}'"
     if isinstance(exc, (FunctionLoadError, ResultError)):
         text = str(exc)
-    return f"imlane function '{name}': {text.rstrip()}"
+        if text.startswith(prefix):  # our own errors already say whose they are
+            return text.rstrip()
+    return f"{prefix}: {text.rstrip()}"
