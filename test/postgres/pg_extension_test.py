@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""End-to-end test of the PostgreSQL extension in a throwaway PostgreSQL 15 cluster.
+
+Run as root (ctest) or as the `postgres` user: usage pg_extension_test.py SOURCE_DIR BUILD_DIR.
+
+PostgreSQL 15 looks for extensions only in its compiled-in share and lib directories (there is no
+extension_control_path before PostgreSQL 18), but it computes both relative to the running
+`postgres` binary. So the test makes a private PostgreSQL tree in a temporary directory: a copy of
+the `postgres` and `pg_ctl` binaries, and share/ and lib/ directories of symlinks to Debian's files
+plus the freshly built imlane.so, imlane.control and imlane--*.sql. Nothing is installed into the
+system, and the cluster (Unix socket only) and the coordinator it starts are stopped at the end,
+also when a check fails.
+
+Every answer is compared with the same function computed in plain Python.
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_LIB = "/usr/lib/postgresql/15/lib"
+PG_SHARE = "/usr/share/postgresql/15"
+PORT = "55491"
+
+SRC, BUILD = (os.path.abspath(a) for a in sys.argv[1:3])
+AS_PG = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+FAILURES = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILURES.append(what)
+
+
+def run(args, **kw):
+    return subprocess.run(AS_PG + args, capture_output=True, text=True, **kw)
+
+
+class Cluster:
+    def __init__(self, root):
+        self.root = root
+        self.tree = os.path.join(root, "pg")
+        self.bindir = os.path.join(self.tree, "lib/postgresql/15/bin")
+        self.data = os.path.join(root, "data")
+        self.sock = os.path.join(root, "sock")
+        self.imlane_sock = os.path.join(root, "imlane", "imlane.sock")
+
+    def make_tree(self):
+        os.makedirs(self.bindir)
+        for b in ("postgres", "pg_ctl"):
+            shutil.copy2(os.path.join(PG_BIN, b), self.bindir)
+        lib = os.path.join(self.tree, "lib/postgresql/15/lib")
+        os.makedirs(lib)
+        for f in os.listdir(PG_LIB):
+            os.symlink(os.path.join(PG_LIB, f), os.path.join(lib, f))
+        os.symlink(os.path.join(BUILD, "lib/postgresql/imlane.so"), os.path.join(lib, "imlane.so"))
+        share = os.path.join(self.tree, "share/postgresql/15")
+        os.makedirs(os.path.join(share, "extension"))
+        for f in os.listdir(PG_SHARE):
+            if f != "extension":
+                os.symlink(os.path.join(PG_SHARE, f), os.path.join(share, f))
+        for f in os.listdir(os.path.join(PG_SHARE, "extension")):
+            os.symlink(os.path.join(PG_SHARE, "extension", f), os.path.join(share, "extension", f))
+        for f in glob.glob(os.path.join(BUILD, "share/postgresql/extension/imlane*")):
+            os.symlink(f, os.path.join(share, "extension", os.path.basename(f)))
+
+    def start(self):
+        os.makedirs(self.sock)
+        os.makedirs(os.path.dirname(self.imlane_sock), mode=0o700)
+        if os.geteuid() == 0:
+            for d in (self.root, self.sock, os.path.dirname(self.imlane_sock)):
+                shutil.chown(d, "postgres", "postgres")
+        r = run([f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
+                 "--locale=C"])
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write(f"listen_addresses = ''\nunix_socket_directories = '{self.sock}'\nport = {PORT}\n"
+                    f"fsync = off\nimlane.socket = '{self.imlane_sock}'\nimlane.executors = 2\n"
+                    "max_worker_processes = 8\nmax_parallel_workers = 4\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "IMLANE_SOCKET")}
+        r = run([f"{self.bindir}/pg_ctl", "-D", self.data, "-l", os.path.join(self.root, "server.log"), "-w",
+                 "-t", "60", "start"], env=env)
+        assert r.returncode == 0, r.stderr + r.stdout
+
+    def stop(self):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            run([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"])
+        # The coordinator a backend started outlives the backends (imlane.idle_exit_ms): stop it.
+        run([os.path.join(BUILD, "bin/imlane"), "stop", "--socket", self.imlane_sock])
+
+    def psql_args(self):
+        return AS_PG + ["/usr/bin/psql", "-X", "-q", "-A", "-t", "-h", self.sock, "-p", PORT, "-U", "postgres",
+                        "-d", "postgres"]
+
+    def sql(self, text, timeout=120):
+        """One session; returns (stdout, stderr). Statements after an error still run."""
+        r = subprocess.run(self.psql_args(), input=text, capture_output=True, text=True, timeout=timeout)
+        return r.stdout, r.stderr
+
+    def ok(self, text):
+        out, err = self.sql(text)
+        assert "ERROR" not in err, f"{err} (in: {text[:300]})"
+        return out.strip()
+
+
+UDFS = {
+    # name: (code, arg types, return type, python reference per row or None)
+    "lin2": ("def pyfun(a, b):\n    return a * 2.0 + b\n", "DOUBLE, DOUBLE", "DOUBLE"),
+    "slen": ("import numpy as np\ndef pyfun(s):\n    return np.array([len(v) for v in s], dtype=np.int32)\n",
+             "VARCHAR", "INTEGER"),
+    "shout": ("def pyfun(s):\n    return [v.upper() + '!' for v in s]\n", "VARCHAR", "VARCHAR"),
+    "neg": ("def pyfun(b):\n    return ~b\n", "BOOLEAN", "BOOLEAN"),
+    "inc16": ("def pyfun(v):\n    return v + 1\n", "SMALLINT", "SMALLINT"),
+    "inc64": ("def pyfun(v):\n    return v + 1\n", "BIGINT", "BIGINT"),
+    "half": ("def pyfun(v):\n    return v / 2\n", "REAL", "REAL"),
+    "nextday": ("import numpy as np\ndef pyfun(d):\n    return d + np.timedelta64(1, 'D')\n", "DATE", "DATE"),
+    "plus1s": ("import numpy as np\ndef pyfun(t):\n    return t + np.timedelta64(1, 's')\n", "TIMESTAMP", "TIMESTAMP"),
+    "boom": ("def pyfun(x):\n    raise ValueError('boom from the udf')\n", "DOUBLE", "DOUBLE"),
+    "crash": ("import os\ndef pyfun(x):\n    os._exit(3)\n", "DOUBLE", "DOUBLE"),
+    "hang": ("import time\ndef pyfun(x):\n    time.sleep(3600)\n    return x\n", "DOUBLE", "DOUBLE"),
+}
+
+# A model loaded once per executor: pyinitial counts as a load in imlane_functions().
+WARM = ("import numpy as np\nSTATE = {}\ndef pyinitial():\n    STATE['w'] = 3.0\n"
+        "def pyfun(x):\n    return x * STATE['w']\n")
+
+N = 3000
+
+
+def ref_rows():
+    rows = []
+    for i in range(1, N + 1):
+        x = None if i % 97 == 0 else i * 0.5
+        y = None if i % 89 == 0 else float(i % 13)
+        s = None if i % 83 == 0 else "v" * (i % 7) + str(i)
+        rows.append((i, x, y, s))
+    return rows
+
+
+def fmt(v):
+    return "" if v is None else (repr(v) if isinstance(v, float) else str(v))
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="imlane-pg-test-")
+    os.chmod(root, 0o755)
+    cl = Cluster(root)
+    try:
+        cl.make_tree()
+        udf_dir = os.path.join(root, "udf")
+        os.makedirs(udf_dir)
+        for name, (code, _, _) in UDFS.items():
+            with open(os.path.join(udf_dir, name + ".py"), "w") as f:
+                f.write(code)
+        with open(os.path.join(udf_dir, "warm.py"), "w") as f:
+            f.write(WARM)
+        os.chmod(udf_dir, 0o755)
+        cl.start()
+        tests(cl, udf_dir)
+    finally:
+        cl.stop()
+        log = os.path.join(root, "server.log")
+        if FAILURES and os.path.exists(log):
+            print("---- server.log (tail)\n" + "".join(open(log).readlines()[-60:]))
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{len(FAILURES)} failure(s)" if FAILURES else "all checks passed")
+    return 1 if FAILURES else 0
+
+
+def tests(cl, udf_dir):
+    cl.ok("CREATE EXTENSION imlane")
+    for name, (_, args, ret) in UDFS.items():
+        out = cl.ok(f"SELECT signature FROM imlane_create_function('{name}', '{udf_dir}/{name}.py', '{args}', '{ret}')")
+        check(out.startswith(name + "("), f"imlane_create_function('{name}') -> {out}")
+    rows = ref_rows()
+    values = ",".join(f"({i},{'NULL' if x is None else x},{'NULL' if y is None else y},"
+                      f"{'NULL' if s is None else repr(s)})" for i, x, y, s in rows)
+    cl.ok(f"CREATE TABLE t (id int, x float8, y float8, s text); INSERT INTO t VALUES {values}; ANALYZE t")
+
+    lin = {i: (None if x is None or y is None else x * 2.0 + y) for i, x, y, _ in rows}
+    expected = "\n".join(f"{i}|{fmt(lin[i])}" for i in sorted(lin))
+    for batching in ("on", "off"):
+        out = cl.ok(f"SET imlane.enable_batching = {batching}; SELECT id, lin2(x, y) FROM t ORDER BY id")
+        check(out == expected, f"SELECT list, NULLs, batching {batching}")
+    plan = cl.ok("EXPLAIN SELECT id, lin2(x, y) FROM t")
+    check("IMLane Batch" in plan, "EXPLAIN shows the batching scan in the SELECT list")
+    plan = cl.ok("SET imlane.enable_batching = off; EXPLAIN SELECT id, lin2(x, y) FROM t")
+    check("IMLane Batch" not in plan, "imlane.enable_batching = off: row at a time")
+
+    want = sum(1 for v in lin.values() if v is not None and v > 1000)
+    out = cl.ok("SELECT count(*) FROM t WHERE lin2(x, y) > 1000 AND id > 0")
+    check(out == str(want), f"WHERE: {out} == {want}")
+    check("IMLane Batch" in cl.ok("EXPLAIN SELECT count(*) FROM t WHERE lin2(x, y) > 1000"), "EXPLAIN: WHERE batched")
+
+    want = sum(v for v in lin.values() if v is not None)
+    out = cl.ok("SELECT sum(lin2(x, y)) FROM t")
+    check(abs(float(out) - want) < 1e-6 * abs(want), f"aggregate sum(lin2(x, y)): {out} ~ {want}")
+    check("IMLane Batch" in cl.ok("EXPLAIN SELECT sum(lin2(x, y)) FROM t"), "EXPLAIN: aggregate argument batched")
+
+    # A join: the call over columns of both sides, batched above the join.
+    cl.ok("CREATE TABLE u (id int, w float8); INSERT INTO u SELECT g, g * 0.25 FROM generate_series(1, 3000, 3) g;"
+          " ANALYZE u")
+    u = {i: i * 0.25 for i in range(1, N + 1, 3)}
+    xs = {i: x for i, x, _, _ in rows}
+    want = sorted((i, xs[i] * 2.0 + u[i]) for i in u if xs[i] is not None)
+    out = cl.ok("SELECT t.id, lin2(t.x, u.w) FROM t JOIN u ON t.id = u.id WHERE lin2(t.x, u.w) IS NOT NULL ORDER BY 1")
+    check(out == "\n".join(f"{i}|{fmt(v)}" for i, v in want), "join: call over both sides, in SELECT and WHERE")
+
+    # Parallel query: each worker has its own DBEndContext.
+    par = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+           "SET min_parallel_table_scan_size = 0; ")
+    plan = cl.ok(par + "EXPLAIN SELECT sum(lin2(x, y)) FROM t")
+    check("Gather" in plan and "IMLane Batch" in plan, "parallel plan with the batching scan in the workers")
+    out = cl.ok(par + "SELECT sum(lin2(x, y)), count(lin2(x, y)) FROM t")
+    check(out.split("|")[1] == str(sum(1 for v in lin.values() if v is not None)) and
+          abs(float(out.split("|")[0]) - want_sum(lin)) < 1e-6 * want_sum(lin), f"parallel aggregate: {out}")
+
+    # Every Lane type, with NULLs, batched and row at a time.
+    typed = [
+        ("slen(s)", lambda r: None if r[3] is None else len(r[3])),
+        ("shout(s)", lambda r: None if r[3] is None else r[3].upper() + "!"),
+        ("neg(id % 2 = 0)", lambda r: "f" if r[0] % 2 == 0 else "t"),
+        ("inc16(id::smallint)", lambda r: r[0] + 1),
+        ("inc64(id::bigint * 1000000000)", lambda r: r[0] * 1000000000 + 1),
+        ("half(id::real)", lambda r: fmt_real(r[0] / 2)),
+        ("nextday(date '2024-02-27' + id)", lambda r: None),
+        ("plus1s(timestamp '2024-01-01 00:00:00' + id * interval '1 minute')", lambda r: None),
+    ]
+    for expr, ref in typed:
+        for batching in ("on", "off"):
+            out = cl.ok(f"SET imlane.enable_batching = {batching}; SELECT id, {expr} FROM t WHERE id <= 400 ORDER BY id")
+            if ref(rows[0]) is None and expr.startswith(("nextday", "plus1s")):
+                sql_ref = ("date '2024-02-27' + id + 1" if expr.startswith("nextday")
+                           else "timestamp '2024-01-01 00:00:00' + id * interval '1 minute' + interval '1 second'")
+                want_out = cl.ok(f"SELECT id, {sql_ref} FROM t WHERE id <= 400 ORDER BY id")
+            else:
+                want_out = "\n".join(f"{r[0]}|{fmt(ref(r))}" for r in rows[:400])
+            check(out == want_out, f"type {expr.split('(')[0]}, batching {batching}")
+
+    # Faults: an ERROR naming the function; the session and the backend go on.
+    for batching in ("on", "off"):
+        out, err = cl.sql(f"SET imlane.enable_batching = {batching}; SELECT boom(x) FROM t WHERE id < 5;"
+                          "SELECT pg_backend_pid() > 0, 'alive';")
+        check('imlane function "boom"' in err and "boom from the udf" in err and "t|alive" in out,
+              f"a raising UDF: an ERROR naming it, the next query works (batching {batching})")
+        out, err = cl.sql(f"SET imlane.enable_batching = {batching}; SELECT crash(x) FROM t WHERE id < 5;"
+                          "SELECT 'alive'; SELECT lin2(1, 2);")
+        check('imlane function "crash"' in err and "alive" in out and "4" in out.split(),
+              f"a crashing UDF: an ERROR naming it, then the executor is replaced (batching {batching}): {err.strip()[:200]}")
+    t0 = time.time()
+    out, err = cl.sql("SET statement_timeout = '1500ms'; SELECT hang(x) FROM t WHERE id < 3; "
+                      "RESET statement_timeout; SELECT 'alive';", timeout=60)
+    check("statement timeout" in err and "alive" in out and time.time() - t0 < 20,
+          f"statement_timeout stops a hanging UDF ({time.time() - t0:.1f} s)")
+    out, err = cl.sql("SET imlane.timeout_ms = 1500; SET imlane.enable_batching = off; SELECT hang(1.0); "
+                      "SELECT 'alive';", timeout=60)
+    check('imlane function "hang"' in err and "imlane.timeout_ms" in err and "alive" in out,
+          f"imlane.timeout_ms fails a hanging UDF: {err.strip()[:200]}")
+    proc = subprocess.Popen(cl.psql_args() + ["-c", "SELECT hang(x) FROM t WHERE id < 3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    t0 = time.time()
+    cl.ok("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT hang%' AND pid <> pg_backend_pid()")
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        err = "still running"
+    check("canceling statement due to user request" in err and time.time() - t0 < 10,
+          f"pg_cancel_backend stops a hanging UDF: {err.strip()[:200]}")
+    out = cl.ok("SELECT lin2(2, 3)")
+    check(out == "7", "after the faults the function works")
+
+    # Errors in registration are named and change nothing.
+    _, err = cl.sql("SELECT imlane_create_function('bad', 'def pyfun(:', 'DOUBLE', 'DOUBLE')")
+    check('imlane function "bad"' in err, f"broken code fails at registration: {err.strip()[:160]}")
+    _, err = cl.sql("SELECT imlane_create_function('bad', 'x.py', 'NOTATYPE', 'DOUBLE')")
+    check("NOTATYPE" in err, "an unknown type is named")
+
+    # The registry outlives a restarted coordinator: the next backend registers the function again.
+    run([os.path.join(BUILD, "bin/imlane"), "stop", "--socket", cl.imlane_sock])
+    time.sleep(1)
+    out = cl.ok("SELECT lin2(2, 3)")
+    check(out == "7", "after the coordinator restarted, a new backend re-registers from imlane_registry")
+
+    # imlane_functions / imlane_drop_function.
+    cl.ok("SET imlane.batch_size = 512; SELECT sum(lin2(x, y)) FROM t")
+    out = cl.ok("SELECT batches, rows, mean_batch_rows FROM imlane_functions() WHERE name = 'lin2'")
+    b, r, mean = out.split("|")
+    check(int(b) >= 1 and float(mean) > 100, f"imlane_functions() counts batches of many rows: {out}")
+    check(cl.ok("SELECT imlane_drop_function('neg')") == "t", "imlane_drop_function")
+    _, err = cl.sql("SELECT neg(true)")
+    check("does not exist" in err, "a dropped function is gone from SQL")
+    check(cl.ok("SELECT count(*) FROM imlane_functions() WHERE name = 'neg'") == "0", "and from the coordinator")
+
+    warm_shared(cl, udf_dir)
+
+
+def warm_shared(cl, udf_dir):
+    """A PostgreSQL backend (user postgres) and a DuckDB process of the same OS user share one
+    coordinator (the socket in imlane.socket / $IMLANE_SOCKET): the model is loaded once per executor."""
+    path = os.path.join(udf_dir, "warm.py")
+    cl.ok(f"SELECT imlane_create_function('warm', '{path}', 'DOUBLE', 'DOUBLE')")
+    out = cl.ok("SET max_parallel_workers_per_gather = 0; SELECT sum(warm(x)) FROM t")
+    want = sum(x * 3.0 for _, x, _, _ in ref_rows() if x is not None)
+    check(abs(float(out) - want) < 1e-6 * want, "warm(x) in PostgreSQL")
+    loads_pg = int(cl.ok("SELECT loads FROM imlane_functions() WHERE name = 'warm'"))
+    duck = [os.path.join(BUILD, "bin/imlane-duckdb"), "-c",
+            f"SELECT version FROM imlane_create_function('warm', '{path}', 'DOUBLE', 'DOUBLE')",
+            "-c", "SELECT sum(warm(i * 0.5)) AS s FROM range(1, 20001) t(i)",
+            "-c", "SELECT loads, executors_loaded FROM imlane_functions() WHERE name = 'warm'"]
+    r = subprocess.run(AS_PG + ["env", f"IMLANE_SOCKET={cl.imlane_sock}"] + duck, capture_output=True, text=True,
+                       timeout=300)
+    check(r.returncode == 0 and str(sum(i * 0.5 * 3.0 for i in range(1, 20001))).rstrip("0").rstrip(".") in
+          r.stdout.replace(",", ""), f"DuckDB calls the same function on the shared coordinator: {r.stdout[-300:]} {r.stderr[-300:]}")
+    out = cl.ok("SELECT loads, executors_loaded, version FROM imlane_functions() WHERE name = 'warm'")
+    loads, loaded, version = (int(v) for v in out.split("|"))
+    status = json.loads(cl.ok("SELECT imlane_status()"))
+    n_exec = len(status.get("executors", []))
+    check(loads == loaded and loads <= n_exec and loads >= loads_pg and version == 1,
+          f"one pyinitial per executor across PostgreSQL and DuckDB: loads {loads}, executors {n_exec}, version {version}")
+
+
+def want_sum(lin):
+    return sum(v for v in lin.values() if v is not None)
+
+
+def fmt_real(v):
+    return ("%g" % v)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
