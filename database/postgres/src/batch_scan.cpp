@@ -398,6 +398,11 @@ void BeginScan(CustomScanState* node, EState* estate, int eflags) {
   auto* s = reinterpret_cast<BatchScanState*>(node);
   auto* cs = reinterpret_cast<CustomScan*>(node->ss.ps.plan);
   outerPlanState(node) = ExecInitNode(outerPlan(cs), estate, eflags);
+  // The arguments are evaluated over stored copies of the child's rows (MinimalTuple slots), not
+  // over the child's own result slots: tell the expression compiler not to assume their kind.
+  node->ss.ps.outeropsset = true;
+  node->ss.ps.outeropsfixed = false;
+  node->ss.ps.outerops = nullptr;
   ListCell* lc;
   for_each_from(lc, cs->custom_scan_tlist, s->n_child) {
     auto* f = reinterpret_cast<FuncExpr*>(static_cast<TargetEntry*>(lfirst(lc))->expr);
