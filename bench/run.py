@@ -46,7 +46,8 @@ from workloads import all_queries, dataset_module  # noqa: E402
 PEERS = {"duckdb-python-arrow": "duckdb_python.py", "duckdb-python-native": "duckdb_python.py",
          "spark-pandas-udf": "spark_pandas_udf.py", "ray-data": "ray_data.py"}
 SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
-           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython", "limit"]
+           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython",
+           "postgres-imlane", "limit"]
 
 
 def log(msg):
@@ -124,7 +125,9 @@ class Bench:
     # ---- PostgreSQL -------------------------------------------------------------------------------
 
     def start_postgres(self, datasets, changed, queries):
-        self.cluster = postgres.Cluster(os.path.join(self.out, "pg"))
+        with_imlane = "postgres-imlane" in self.args.systems
+        self.cluster = postgres.Cluster(os.path.join(self.out, "pg"),
+                                        os.path.abspath(self.args.build_dir) if with_imlane else None)
         os.makedirs(self.cluster.root, exist_ok=True)
         self.cluster.start()
         loaded_path = os.path.join(self.cluster.root, "loaded.json")
@@ -149,6 +152,8 @@ class Bench:
             log(f"{name}: copied into PostgreSQL in {time.perf_counter() - t0:.1f} s")
         for q in queries:
             self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper())
+            if with_imlane:
+                self.cluster.create_imlane_udf(f"{q.udf}_imlane", self.udf_file(q, "staged"), q.args, q.returns)
 
     # ---- systems ----------------------------------------------------------------------------------
 
@@ -168,13 +173,15 @@ class Bench:
             if on_imlane and a.batch_size:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
-        elif system == "postgres-plpython":
+        elif system in ("postgres-plpython", "postgres-imlane"):
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
             pg_rows = os.path.join(self.cluster.root, f"{q.name}.csv")
-            # One call loads the model into the session's SD before the timed runs.
+            # The same query on the imlane extension's function (same signature, other name).
+            udf = q.udf + ("_imlane" if system == "postgres-imlane" else "")
+            # One call loads the model (into the session's SD; into the executors) before the timed runs.
             cols = [f"c{i}" for i in range(len(_types(q.args)))]
-            warm = f"SELECT {q.udf}({', '.join(cols)}) FROM ({q.inputs_sql}) AS w({', '.join(cols)}) LIMIT 1"
-            result = self.cluster.run_query(q.pg_sql.replace("{udf}", q.udf) if q.pg_sql else sql, a.time_limit,
+            warm = f"SELECT {udf}({', '.join(cols)}) FROM ({q.inputs_sql}) AS w({', '.join(cols)}) LIMIT 1"
+            result = self.cluster.run_query((q.pg_sql or q.sql).replace("{udf}", udf), a.time_limit,
                                             pg_rows, a.repeat, warm)
             if os.path.exists(pg_rows):
                 shutil.move(pg_rows, rows_csv)
@@ -204,7 +211,7 @@ class Bench:
             self.export_csv(q.inputs_sql, os.path.join(self.input_dir, f"{q.name}.csv"))
         records = []
         try:
-            if "postgres-plpython" in a.systems:
+            if "postgres-plpython" in a.systems or "postgres-imlane" in a.systems:
                 self.start_postgres(datasets, changed, queries)
             if a.prepare_only:
                 return records

@@ -3,17 +3,12 @@
 
 Run as root (ctest) or as the `postgres` user: usage pg_extension_test.py SOURCE_DIR BUILD_DIR.
 
-PostgreSQL 15 looks for extensions only in its compiled-in share and lib directories (there is no
-extension_control_path before PostgreSQL 18), but it computes both relative to the running
-`postgres` binary. So the test makes a private PostgreSQL tree in a temporary directory: a copy of
-the `postgres` and `pg_ctl` binaries, and share/ and lib/ directories of symlinks to Debian's files
-plus the freshly built imlane.so, imlane.control and imlane--*.sql. Nothing is installed into the
-system, and the cluster (Unix socket only) and the coordinator it starts are stopped at the end,
-also when a check fails.
+The server runs from a private copy of Debian's server tree that loads the build tree's extension
+(database/postgres/pg_private_tree.py): nothing is installed into the system. The cluster (Unix
+socket only) and the coordinator it starts are stopped at the end, also when a check fails.
 
 Every answer is compared with the same function computed in plain Python.
 """
-import glob
 import json
 import os
 import shutil
@@ -23,11 +18,11 @@ import tempfile
 import time
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-PG_LIB = "/usr/lib/postgresql/15/lib"
-PG_SHARE = "/usr/share/postgresql/15"
 PORT = "55491"
 
 SRC, BUILD = (os.path.abspath(a) for a in sys.argv[1:3])
+sys.path.insert(0, os.path.join(SRC, "database", "postgres"))
+from pg_private_tree import make_private_tree  # noqa: E402
 AS_PG = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 FAILURES = []
 
@@ -55,29 +50,12 @@ class Cluster:
     def __init__(self, root):
         self.root = root
         self.tree = os.path.join(root, "pg")
-        self.bindir = os.path.join(self.tree, "lib/postgresql/15/bin")
         self.data = os.path.join(root, "data")
         self.sock = os.path.join(root, "sock")
         self.imlane_sock = os.path.join(root, "imlane", "imlane.sock")
 
     def make_tree(self):
-        os.makedirs(self.bindir)
-        for b in ("postgres", "pg_ctl"):
-            shutil.copy2(os.path.join(PG_BIN, b), self.bindir)
-        lib = os.path.join(self.tree, "lib/postgresql/15/lib")
-        os.makedirs(lib)
-        for f in os.listdir(PG_LIB):
-            os.symlink(os.path.join(PG_LIB, f), os.path.join(lib, f))
-        os.symlink(os.path.join(BUILD, "lib/postgresql/imlane.so"), os.path.join(lib, "imlane.so"))
-        share = os.path.join(self.tree, "share/postgresql/15")
-        os.makedirs(os.path.join(share, "extension"))
-        for f in os.listdir(PG_SHARE):
-            if f != "extension":
-                os.symlink(os.path.join(PG_SHARE, f), os.path.join(share, f))
-        for f in os.listdir(os.path.join(PG_SHARE, "extension")):
-            os.symlink(os.path.join(PG_SHARE, "extension", f), os.path.join(share, "extension", f))
-        for f in glob.glob(os.path.join(BUILD, "share/postgresql/extension/imlane*")):
-            os.symlink(f, os.path.join(share, "extension", os.path.basename(f)))
+        self.bindir = make_private_tree(self.tree, BUILD)
 
     def start(self):
         os.makedirs(self.sock)
