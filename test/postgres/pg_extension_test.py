@@ -105,6 +105,7 @@ UDFS = {
              "VARCHAR", "INTEGER"),
     "shout": ("def pyfun(s):\n    return [v.upper() + '!' for v in s]\n", "VARCHAR", "VARCHAR"),
     "neg": ("def pyfun(b):\n    return ~b\n", "BOOLEAN", "BOOLEAN"),
+    "inc8": ("def pyfun(v):\n    return v + 1\n", "TINYINT", "TINYINT"),
     "inc16": ("def pyfun(v):\n    return v + 1\n", "SMALLINT", "SMALLINT"),
     "inc64": ("def pyfun(v):\n    return v + 1\n", "BIGINT", "BIGINT"),
     "half": ("def pyfun(v):\n    return v / 2\n", "REAL", "REAL"),
@@ -221,6 +222,7 @@ def tests(cl, udf_dir):
         ("slen(s)", lambda r: None if r[3] is None else len(r[3])),
         ("shout(s)", lambda r: None if r[3] is None else r[3].upper() + "!"),
         ("neg(id % 2 = 0)", lambda r: "f" if r[0] % 2 == 0 else "t"),
+        ("inc8((id % 100)::smallint)", lambda r: r[0] % 100 + 1),
         ("inc16(id::smallint)", lambda r: r[0] + 1),
         ("inc64(id::bigint * 1000000000)", lambda r: r[0] * 1000000000 + 1),
         ("half(id::real)", lambda r: fmt_real(r[0] / 2)),
@@ -237,6 +239,9 @@ def tests(cl, udf_dir):
             else:
                 want_out = "\n".join(f"{r[0]}|{fmt(ref(r))}" for r in rows[:400])
             same(out, want_out, f"type {expr.split('(')[0]}, batching {batching}")
+
+    _, err = cl.sql("SELECT inc8(300::smallint)")
+    check("out of range for TINYINT" in err and 'imlane function "inc8"' in err, f"TINYINT range: {err.strip()[:120]}")
 
     # Faults: an ERROR naming the function; the session and the backend go on.
     for batching in ("on", "off"):

@@ -17,6 +17,8 @@ CREATE TABLE imlane_registry (
   sql_function regprocedure
 );
 SELECT pg_catalog.pg_extension_config_dump('imlane_registry', '');
+-- Every role that may call a function reads its definition; only imlane_create_function writes.
+GRANT SELECT ON imlane_registry TO PUBLIC;
 
 -- Registers (or replaces) a Python function with the coordinator and creates the SQL function
 -- `name(args) RETURNS return_type` that calls it.
