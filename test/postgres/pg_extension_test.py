@@ -208,6 +208,15 @@ def tests(cl, udf_dir):
     out = cl.ok("SELECT t.id, lin2(t.x, u.w) FROM t JOIN u ON t.id = u.id WHERE lin2(t.x, u.w) IS NOT NULL ORDER BY 1")
     same(out, "\n".join(f"{i}|{fmt(v)}" for i, v in want), "join: call over both sides, in SELECT and WHERE")
 
+    plan = cl.ok("EXPLAIN SELECT t.id FROM t JOIN u ON t.id = u.id WHERE lin2(t.x, u.w) > 100")
+    check("IMLane Batch" in plan and "Join" in plan, "EXPLAIN: a call over both sides of an inner join is batched")
+    # In an outer join's condition the call decides which rows match: it stays there, row at a time.
+    out = cl.ok("SELECT t.id, u.id FROM t LEFT JOIN u ON t.id = u.id AND lin2(t.x, u.w) > 100 "
+                "WHERE t.id <= 600 ORDER BY 1")
+    want = "\n".join(f"{i}|{i if i in u and xs[i] is not None and xs[i] * 2.0 + u[i] > 100 else ''}"
+                     for i in range(1, 601))
+    same(out, want, "a call in a LEFT JOIN condition (row at a time)")
+
     # Parallel query: each worker has its own DBEndContext.
     par = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
            "SET min_parallel_table_scan_size = 0; ")

@@ -164,17 +164,37 @@ CustomScan* MakeBatchScan(Plan* child, List* child_cols, List* calls, List* tlis
     scan_tlist = lappend(scan_tlist, makeTargetEntry(static_cast<Expr*>(lfirst(lc)), resno++, nullptr, false));
   }
   List* names = NIL;
+  List* oids = NIL;
   foreach (lc, calls) {
     auto* f = static_cast<FuncExpr*>(lfirst(lc));
+    oids = lappend_oid(oids, f->funcid);
     scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr*>(f), resno++, nullptr, false));
     std::string name;
     IsIMLaneCall(f->funcid, &name);
     names = lappend(names, makeString(pstrdup(name.c_str())));
   }
   cs->custom_scan_tlist = scan_tlist;
-  cs->custom_private = list_make2(makeInteger(list_length(child_cols)), names);
+  cs->custom_private = list_make3(makeInteger(list_length(child_cols)), names, oids);
   cs->methods = &g_scan_methods;
   return cs;
+}
+
+// Splits `quals` into those that call IMLane functions (their calls added to c) and the rest.
+void SplitQuals(List* quals, Collect* c, List** moved, List** kept) {
+  ListCell* lc;
+  foreach (lc, quals) {
+    Collect q;
+    CollectCalls(static_cast<Node*>(lfirst(lc)), &q);
+    if (q.calls != NIL) {
+      *moved = lappend(*moved, lfirst(lc));
+      ListCell* lq;
+      foreach (lq, q.calls) {
+        if (!list_member(c->calls, lfirst(lq))) c->calls = lappend(c->calls, lfirst(lq));
+      }
+    } else {
+      *kept = lappend(*kept, lfirst(lc));
+    }
+  }
 }
 
 // (A): P computes its target list and filter from its own inputs.
@@ -183,20 +203,19 @@ Plan* WrapNode(Plan* p) {
   CollectCalls(reinterpret_cast<Node*>(p->targetlist), &c);
   List* moved_qual = NIL;
   List* kept_qual = NIL;
-  ListCell* lc;
-  foreach (lc, p->qual) {
-    Collect q;
-    CollectCalls(static_cast<Node*>(lfirst(lc)), &q);
-    if (q.calls != NIL) {
-      moved_qual = lappend(moved_qual, lfirst(lc));
-      ListCell* lq;
-      foreach (lq, q.calls) {
-        if (!list_member(c.calls, lfirst(lq))) c.calls = lappend(c.calls, lfirst(lq));
-      }
+  SplitQuals(p->qual, &c, &moved_qual, &kept_qual);
+  // An inner join's join filter means the same as a filter above it (not so for outer, semi or
+  // anti joins, whose join filter decides which rows are matched): a call there is moved up too.
+  List* kept_joinqual = NIL;
+  Join* join = (IsA(p, NestLoop) || IsA(p, MergeJoin) || IsA(p, HashJoin)) ? reinterpret_cast<Join*>(p) : nullptr;
+  if (join != nullptr) {
+    if (join->jointype == JOIN_INNER) {
+      SplitQuals(join->joinqual, &c, &moved_qual, &kept_joinqual);
     } else {
-      kept_qual = lappend(kept_qual, lfirst(lc));
+      kept_joinqual = join->joinqual;
     }
   }
+  ListCell* lc;
   if (c.calls == NIL) return p;
   if (ContainsSubPlan(reinterpret_cast<Node*>(p->targetlist), nullptr) ||
       ContainsSubPlan(reinterpret_cast<Node*>(moved_qual), nullptr)) {
@@ -214,6 +233,7 @@ Plan* WrapNode(Plan* p) {
   }
   child->targetlist = child_tlist;
   child->qual = kept_qual;
+  if (join != nullptr) reinterpret_cast<Join*>(child)->joinqual = kept_joinqual;
 
   // Above the child: its columns are OUTER_VAR 1..n (for the calls' arguments and EXPLAIN) and
   // INDEX_VAR 1..n in the scan tuple (for the target list and filter).
@@ -373,6 +393,7 @@ struct BatchScanState {
   CustomScanState css;
   int n_child = 0;
   List* names = NIL;
+  List* oids = NIL;  // the SQL functions called
   List* arg_states = NIL;  // per call: a List of ExprStates over the child's tuple (OUTER_VAR)
   ExprContext* arg_econtext = nullptr;
   TupleTableSlot* row_slot = nullptr;  // a stored child row, read back
@@ -391,6 +412,7 @@ Node* CreateState(CustomScan* cs) {
   s->css.methods = &g_exec_methods;
   s->n_child = intVal(linitial(cs->custom_private));
   s->names = static_cast<List*>(lsecond(cs->custom_private));
+  s->oids = static_cast<List*>(lthird(cs->custom_private));
   return reinterpret_cast<Node*>(s);
 }
 
@@ -423,7 +445,7 @@ char* Start(BatchScanState* s) {
   std::vector<const FnMeta*> fns;
   ListCell* lc;
   foreach (lc, s->names) {
-    const FnMeta* fn = LookupFunction(strVal(lfirst(lc)), &err);
+    const FnMeta* fn = LookupFunction(strVal(lfirst(lc)), list_nth_oid(s->oids, foreach_current_index(lc)), &err);
     if (!fn) return err;
     fns.push_back(fn);
   }

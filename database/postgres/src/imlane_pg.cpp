@@ -353,7 +353,9 @@ DBEndContext* Context(char** err) {
   return g_ctx.get();
 }
 
-const FnMeta* LookupFunction(const char* name, char** err) {
+namespace {
+
+const FnMeta* LookupByName(const char* name, char** err) {
   if (const FnMeta* m = Find(name)) return m;
   DBEndContext* ctx = Context(err);
   if (ctx == nullptr) return nullptr;
@@ -370,6 +372,31 @@ const FnMeta* LookupFunction(const char* name, char** err) {
   }
   if ((*err = Remember(name, info, row.found ? row.batch_size : 0)) != nullptr) return nullptr;
   return Find(name);
+}
+
+// Does the SQL function `sql_fn` pass and take what the Lane signature says? A mismatch means the
+// function was re-created (by another session) since this backend looked it up, or by hand.
+bool MatchesSql(const FnMeta& fn, Oid sql_fn) {
+  HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(sql_fn));
+  if (!HeapTupleIsValid(tup)) return false;
+  auto* proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup));
+  bool ok = proc->pronargs == static_cast<int>(fn.arg_types.size()) && proc->prorettype == PgTypeOf(fn.return_type);
+  for (int i = 0; ok && i < proc->pronargs; i++) ok = proc->proargtypes.values[i] == PgTypeOf(fn.arg_types[i]);
+  ReleaseSysCache(tup);
+  return ok;
+}
+
+}  // namespace
+
+const FnMeta* LookupFunction(const char* name, Oid sql_fn, char** err) {
+  const FnMeta* fn = LookupByName(name, err);
+  if (fn == nullptr || MatchesSql(*fn, sql_fn)) return fn;
+  Forget(name);  // what this backend knew is stale: ask again
+  fn = LookupByName(name, err);
+  if (fn == nullptr || MatchesSql(*fn, sql_fn)) return fn;
+  *err = psprintf("imlane function \"%s\": the SQL function %s does not match its registered signature; re-create it "
+                  "with imlane_create_function", name, format_procedure(sql_fn));
+  return nullptr;
 }
 
 size_t BatchRows(DBEndContext* ctx, const FnMeta& fn) {
@@ -626,7 +653,7 @@ Datum imlane_call(PG_FUNCTION_ARGS) {
     fcinfo->flinfo->fn_extra = cache;
   }
   char* err = nullptr;
-  const FnMeta* fn = LookupFunction(cache->name, &err);
+  const FnMeta* fn = LookupFunction(cache->name, fcinfo->flinfo->fn_oid, &err);
   if (fn == nullptr) ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION), errmsg("%s", err)));
   Datum result = static_cast<Datum>(0);
   bool isnull = false;

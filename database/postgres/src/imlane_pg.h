@@ -39,8 +39,9 @@ struct FnMeta {
 DBEndContext* Context(char** err);
 // The function `name` for this backend: registered with the coordinator again from imlane_registry
 // when the coordinator does not know it (it was restarted, or is another one). nullptr and *err on
-// failure.
-const FnMeta* LookupFunction(const char* name, char** err);
+// failure. `sql_fn` is the SQL function being called: its types must match the Lane signature
+// (a definition replaced by another session is looked up again).
+const FnMeta* LookupFunction(const char* name, Oid sql_fn, char** err);
 // Rows per Lane batch for a function: imlane.batch_size, else its own batch_size, else the tuner.
 size_t BatchRows(DBEndContext* ctx, const FnMeta& fn);
 
