@@ -310,6 +310,11 @@ def tests(cl, udf_dir):
     _, err = cl.sql("SELECT neg(true)")
     check("does not exist" in err, "a dropped function is gone from SQL")
     check(cl.ok("SELECT count(*) FROM imlane_functions() WHERE name = 'neg'") == "0", "and from the coordinator")
+    # A SQL function dropped by hand: re-registering (or dropping) the name still works.
+    cl.ok("DROP FUNCTION inc64(bigint)")
+    out = cl.ok(f"SELECT version FROM imlane_create_function('inc64', '{udf_dir}/inc64.py', 'BIGINT', 'BIGINT');"
+                " SELECT inc64(41)")
+    check(out.split()[-1] == "42", "re-created after DROP FUNCTION by hand")
 
     warm_shared(cl, udf_dir)
 

@@ -134,6 +134,16 @@ RegistryRow ReadRegistry(const char* name) {
   return row;
 }
 
+// Drops the SQL function a registration made, unless it has gone already (DROP FUNCTION by hand).
+void DropSqlFunction(Oid fn) {
+  if (!OidIsValid(fn) || !SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))) return;
+  char* sql = psprintf("DROP FUNCTION IF EXISTS %s", format_procedure_qualified(fn));
+  SPI_connect();
+  int rc = SPI_execute(sql, false, 0);
+  if (rc != SPI_OK_UTILITY) elog(ERROR, "imlane: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+  SPI_finish();
+}
+
 void RunSql(const char* sql, int expected) {
   SPI_connect();
   int rc = SPI_execute(sql, false, 0);
@@ -544,9 +554,7 @@ Datum imlane_create_function(PG_FUNCTION_ARGS) {
 
   // The SQL function: replaces the one an earlier registration made (its types may differ).
   RegistryRow old = ReadRegistry(name);
-  if (old.found && OidIsValid(old.sql_function)) {
-    RunSql(psprintf("DROP FUNCTION IF EXISTS %s", format_procedure_qualified(old.sql_function)), SPI_OK_UTILITY);
-  }
+  if (old.found) DropSqlFunction(old.sql_function);
   // PARALLEL SAFE: every worker opens its own context. STRICT unless the function wants NULLs
   // (the executor would skip those rows anyway). A high cost keeps cheap predicates first.
   const bool strict = strcmp(row.null_handling, "special") != 0;
@@ -590,9 +598,7 @@ Datum imlane_drop_function(PG_FUNCTION_ARGS) {
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   RegistryRow row = ReadRegistry(name);
   if (row.found) {
-    if (OidIsValid(row.sql_function)) {
-      RunSql(psprintf("DROP FUNCTION IF EXISTS %s", format_procedure_qualified(row.sql_function)), SPI_OK_UTILITY);
-    }
+    DropSqlFunction(row.sql_function);
     RunSql(psprintf("DELETE FROM %s WHERE name = %s", RegistryTable(), quote_literal_cstr(name)), SPI_OK_DELETE);
   }
   Forget(name);
