@@ -314,7 +314,8 @@ def main():
     ap = argparse.ArgumentParser(description="Q1-Q8 prediction-query benchmark (bench/README.md)")
     ap.add_argument("--scale", type=float, default=1.0, help="1 = the full benchmark; 0.01 = smoke test")
     ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5,Q6,Q7,Q8")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=None, help=f"default: all of {','.join(SYSTEMS)} (postgres-imlane only "
+                    "when the build has the PostgreSQL extension)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per query and system (after a warm-up)")
     ap.add_argument("--time-limit", type=float, default=60, help="seconds one run may take")
     ap.add_argument("--seed", type=int, default=42)
@@ -328,6 +329,9 @@ def main():
                     help="exit 1 unless every system returned the same rows (the smoke test in make test)")
     a = ap.parse_args()
     a.queries = [s.strip().upper() for s in a.queries.split(",") if s.strip()]
+    if a.systems is None:  # the PostgreSQL extension is optional in the build (pg_config, server headers)
+        pg_ext = os.path.join(os.path.abspath(a.build_dir), "lib", "postgresql", "imlane.so")
+        a.systems = ",".join(s for s in SYSTEMS if s != "postgres-imlane" or os.path.exists(pg_ext))
     a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
     unknown = [s for s in a.systems if s not in SYSTEMS]
     if unknown:

@@ -217,6 +217,13 @@ def tests(cl, udf_dir):
                      for i in range(1, 601))
     same(out, want, "a call in a LEFT JOIN condition (row at a time)")
 
+    # A correlated sub-query: its batching scan is rescanned once per outer row.
+    ys = {i: y for i, _, y, _ in rows}
+    out = cl.ok("SELECT id, (SELECT lin2(t2.x, t.y) FROM t t2 WHERE t2.id = t.id + 1) FROM t WHERE id <= 200 ORDER BY id")
+    want = "\n".join(f"{i}|{fmt(None if xs.get(i + 1) is None or ys[i] is None else xs[i + 1] * 2.0 + ys[i])}"
+                     for i in range(1, 201))
+    same(out, want, "a call in a correlated sub-query (rescans)")
+
     # Parallel query: each worker has its own DBEndContext.
     par = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
            "SET min_parallel_table_scan_size = 0; ")
