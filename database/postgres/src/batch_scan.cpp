@@ -64,7 +64,7 @@ bool OnlyOuterVars(Node* node, void*) {
 }
 
 struct Collect {
-  List* calls = NIL;  // distinct FuncExprs (equal() ones are computed once)
+  List* calls = NIL;        // distinct FuncExprs (equal() ones are computed once)
   bool outer_only = false;  // (B): arguments may use only the child's columns
 };
 
@@ -93,10 +93,10 @@ bool CollectVars(Node* node, List** vars) {
 }
 
 struct Rewrite {
-  List* calls;          // replaced by Var(call_varno, first_call + index)
+  List* calls;  // replaced by Var(call_varno, first_call + index)
   int call_varno;
   int first_call;
-  List* vars = NIL;     // (A): replaced by Var(var_varno, 1 + index); NIL: Vars stay
+  List* vars = NIL;  // (A): replaced by Var(var_varno, 1 + index); NIL: Vars stay
   int var_varno = 0;
 };
 
@@ -229,7 +229,8 @@ Plan* WrapNode(Plan* p) {
   List* child_tlist = NIL;
   AttrNumber resno = 1;
   foreach (lc, vars) {
-    child_tlist = lappend(child_tlist, makeTargetEntry(static_cast<Expr*>(copyObjectImpl(lfirst(lc))), resno++, nullptr, false));
+    child_tlist =
+        lappend(child_tlist, makeTargetEntry(static_cast<Expr*>(copyObjectImpl(lfirst(lc))), resno++, nullptr, false));
   }
   child->targetlist = child_tlist;
   child->qual = kept_qual;
@@ -242,7 +243,8 @@ Plan* WrapNode(Plan* p) {
   List* calls = NIL;
   foreach (lc, c.calls) calls = lappend(calls, RewriteExpr(static_cast<Node*>(lfirst(lc)), &args));
   List* child_cols = NIL;
-  foreach (lc, vars) child_cols = lappend(child_cols, VarFor(OUTER_VAR, foreach_current_index(lc) + 1, static_cast<Node*>(lfirst(lc))));
+  foreach (lc, vars)
+    child_cols = lappend(child_cols, VarFor(OUTER_VAR, foreach_current_index(lc) + 1, static_cast<Node*>(lfirst(lc))));
   Rewrite top{c.calls, INDEX_VAR, n + 1, vars, INDEX_VAR};
   List* tlist = RewriteTlist(p->targetlist, &top);
   List* qual = reinterpret_cast<List*>(RewriteExpr(reinterpret_cast<Node*>(moved_qual), &top));
@@ -265,14 +267,16 @@ void InsertUnder(Plan* u) {
   foreach (lc, child->targetlist) {
     auto* te = static_cast<TargetEntry*>(lfirst(lc));
     child_cols = lappend(child_cols, VarFor(OUTER_VAR, resno, reinterpret_cast<Node*>(te->expr)));
-    tlist = lappend(tlist, makeTargetEntry(reinterpret_cast<Expr*>(VarFor(INDEX_VAR, resno, reinterpret_cast<Node*>(te->expr))),
-                                           resno, nullptr, false));
+    tlist = lappend(
+        tlist, makeTargetEntry(reinterpret_cast<Expr*>(VarFor(INDEX_VAR, resno, reinterpret_cast<Node*>(te->expr))),
+                               resno, nullptr, false));
     resno++;
   }
   const int n = list_length(child_cols);
   foreach (lc, c.calls) {
     auto* f = static_cast<Node*>(lfirst(lc));
-    tlist = lappend(tlist, makeTargetEntry(reinterpret_cast<Expr*>(VarFor(INDEX_VAR, resno, f)), resno, nullptr, false));
+    tlist =
+        lappend(tlist, makeTargetEntry(reinterpret_cast<Expr*>(VarFor(INDEX_VAR, resno, f)), resno, nullptr, false));
     resno++;
   }
   Rewrite up{c.calls, OUTER_VAR, n + 1};
@@ -393,7 +397,7 @@ struct BatchScanState {
   CustomScanState css;
   int n_child = 0;
   List* names = NIL;
-  List* oids = NIL;  // the SQL functions called
+  List* oids = NIL;        // the SQL functions called
   List* arg_states = NIL;  // per call: a List of ExprStates over the child's tuple (OUTER_VAR)
   ExprContext* arg_econtext = nullptr;
   TupleTableSlot* row_slot = nullptr;  // a stored child row, read back
@@ -619,7 +623,8 @@ ErrorData* NextBatch(BatchScanState* s, EState* estate, char** err, bool* eof) {
     }
     if (pulled->batch().num_rows() != b.rows.size() || pulled->batch().num_columns() < 1) {
       b.tickets.erase(b.tickets.begin(), b.tickets.begin() + static_cast<long>(k) + 1);
-      *err = psprintf("imlane function \"%s\" returned %zu rows for %zu", name, pulled->batch().num_rows(), b.rows.size());
+      *err =
+          psprintf("imlane function \"%s\" returned %zu rows for %zu", name, pulled->batch().num_rows(), b.rows.size());
       return nullptr;
     }
     b.results.push_back(std::move(*pulled));
@@ -694,9 +699,8 @@ void Explain(CustomScanState* node, List*, ExplainState* es) {
   if (guc_batch_size > 0) ExplainPropertyInteger("Batch Rows", nullptr, guc_batch_size, es);
 }
 
-CustomExecMethods g_exec_methods = {
-    kName, BeginScan, ExecBatchScan, EndScan, ReScan, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-    nullptr, Explain};
+CustomExecMethods g_exec_methods = {kName,   BeginScan, ExecBatchScan, EndScan, ReScan,  nullptr, nullptr,
+                                    nullptr, nullptr,   nullptr,       nullptr, nullptr, Explain};
 
 CustomScanMethods g_scan_methods = {kName, CreateState};
 

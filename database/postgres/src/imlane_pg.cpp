@@ -87,7 +87,8 @@ char* RegistryTable() {
   MemoryContext outer = CurrentMemoryContext;
   SPI_connect();
   if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                  "ON n.oid = e.extnamespace WHERE e.extname = 'imlane'", true, 1) != SPI_OK_SELECT ||
+                  "ON n.oid = e.extnamespace WHERE e.extname = 'imlane'",
+                  true, 1) != SPI_OK_SELECT ||
       SPI_processed != 1) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("imlane: the extension is not installed in this database "
                                                               "(CREATE EXTENSION imlane)")));
@@ -216,8 +217,8 @@ char* DropFromCoordinator(DBEndContext* ctx, const char* name) {
 }
 
 struct FunctionRow {
-  char* text[6];  // name, signature, source, null_handling, exception_handling, (unused)
-  int64 ints[7];  // version, executors, executors_loaded, loads, batches, rows, errors
+  char* text[6];    // name, signature, source, null_handling, exception_handling, (unused)
+  int64 ints[7];    // version, executors, executors_loaded, loads, batches, rows, errors
   double reals[2];  // mean_batch_rows, busy_s
 };
 
@@ -231,8 +232,10 @@ char* ParseFunctions(const char* json, FunctionRow** rows, int* n) {
   int i = 0;
   for (const auto& f : fns) {
     std::string args, rets;
-    for (const auto& t : f.value("arg_types", nlohmann::json::array())) args += (args.empty() ? "" : ", ") + t.get<std::string>();
-    for (const auto& t : f.value("return_types", nlohmann::json::array())) rets += (rets.empty() ? "" : ", ") + t.get<std::string>();
+    for (const auto& t : f.value("arg_types", nlohmann::json::array()))
+      args += (args.empty() ? "" : ", ") + t.get<std::string>();
+    for (const auto& t : f.value("return_types", nlohmann::json::array()))
+      rets += (rets.empty() ? "" : ", ") + t.get<std::string>();
     const std::string name = f.value("name", "");
     FunctionRow& r = (*rows)[i++];
     r.text[0] = pstrdup(name.c_str());
@@ -255,7 +258,8 @@ char* ParseFunctions(const char* json, FunctionRow** rows, int* n) {
 
 char* TextArg(FunctionCallInfo fcinfo, int i, const char* what) {
   if (PG_ARGISNULL(i)) {
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("imlane_create_function: %s must not be NULL", what)));
+    ereport(ERROR,
+            (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("imlane_create_function: %s must not be NULL", what)));
   }
   return text_to_cstring(PG_GETARG_TEXT_PP(i));
 }
@@ -278,7 +282,8 @@ char* SqlSignature(const char* arg_types, const char* return_type, char** sql_ar
   if (!args.ok()) return ErrorText(args.status(), "imlane_create_function");
   auto ret = ParseTypeList(return_type);
   if (!ret.ok()) return ErrorText(ret.status(), "imlane_create_function");
-  if (ret->size() != 1) return psprintf("imlane_create_function: a SQL function returns exactly one type, got '%s'", return_type);
+  if (ret->size() != 1)
+    return psprintf("imlane_create_function: a SQL function returns exactly one type, got '%s'", return_type);
   std::string s;
   for (size_t i = 0; i < args->size(); i++) {
     s += (i ? ", " : "") + std::string(PgTypeName((*args)[i]));
@@ -311,7 +316,8 @@ ErrorData* RowCall(const FnMeta* fn, FunctionCallInfo fcinfo, Datum* result, boo
       return nullptr;
     }
     for (size_t i = 0; i < fn->arg_types.size(); i++) {
-      Status st = AppendDatum(&open->builder().column(i), fn->arg_types[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
+      Status st =
+          AppendDatum(&open->builder().column(i), fn->arg_types[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
       if (!st.ok()) {
         *err = ErrorText(st, name);
         return nullptr;
@@ -355,8 +361,8 @@ DBEndContext* Context(char** err) {
   s.embedded_idle_exit_ms = guc_idle_exit_ms;
   auto ctx = DBEndContext::Setup(s);
   if (!ctx.ok()) {
-    *err = psprintf("imlane: cannot reach or start the coordinator (imlane.socket = '%s'): %s",
-                    s.socket_path.c_str(), ctx.status().ToString().c_str());
+    *err = psprintf("imlane: cannot reach or start the coordinator (imlane.socket = '%s'): %s", s.socket_path.c_str(),
+                    ctx.status().ToString().c_str());
     return nullptr;
   }
   g_ctx = std::move(*ctx);
@@ -404,8 +410,10 @@ const FnMeta* LookupFunction(const char* name, Oid sql_fn, char** err) {
   Forget(name);  // what this backend knew is stale: ask again
   fn = LookupByName(name, err);
   if (fn == nullptr || MatchesSql(*fn, sql_fn)) return fn;
-  *err = psprintf("imlane function \"%s\": the SQL function %s does not match its registered signature; re-create it "
-                  "with imlane_create_function", name, format_procedure(sql_fn));
+  *err = psprintf(
+      "imlane function \"%s\": the SQL function %s does not match its registered signature; re-create it "
+      "with imlane_create_function",
+      name, format_procedure(sql_fn));
   return nullptr;
 }
 
@@ -420,9 +428,7 @@ ErrorData* CatchInterrupts() {
   MemoryContext mcx = CurrentMemoryContext;
   ErrorData* volatile caught = nullptr;
   PG_TRY();
-  {
-    CHECK_FOR_INTERRUPTS();
-  }
+  { CHECK_FOR_INTERRUPTS(); }
   PG_CATCH();
   {
     MemoryContextSwitchTo(mcx);
@@ -494,19 +500,20 @@ void _PG_init(void) {
                              "Coordinator socket; empty = $IMLANE_SOCKET or the server user's default. "
                              "Takes effect at a backend's first IMLane call.",
                              nullptr, &guc_socket, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomStringVariable("imlane.coordinator", "The imlane binary to start when no coordinator answers; empty = "
+  DefineCustomStringVariable("imlane.coordinator",
+                             "The imlane binary to start when no coordinator answers; empty = "
                              "the one installed next to libimlane_dbend.",
                              nullptr, &guc_coordinator, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("imlane.executors", "Executors of a coordinator a backend starts (0 = usable cores).",
                           nullptr, &guc_executors, 0, 0, 1024, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("imlane.max_inflight", "Batches in flight per function and backend; 0 = executors x 8.",
                           nullptr, &guc_max_inflight, 0, 0, 65536, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("imlane.lane_mb", "Shared memory per in-flight batch (input plus result), in MB.",
-                          nullptr, &guc_lane_mb, 64, 1, 4096, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("imlane.lane_mb", "Shared memory per in-flight batch (input plus result), in MB.", nullptr,
+                          &guc_lane_mb, 64, 1, 4096, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   // Backends come and go; a coordinator that outlives them keeps its executors (and models) warm.
-  DefineCustomIntVariable("imlane.idle_exit_ms", "A coordinator a backend starts exits this long after its last client.",
-                          nullptr, &guc_idle_exit_ms, 300000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
-                          nullptr);
+  DefineCustomIntVariable("imlane.idle_exit_ms",
+                          "A coordinator a backend starts exits this long after its last client.", nullptr,
+                          &guc_idle_exit_ms, 300000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("imlane");
   on_proc_exit(CloseContext, 0);
   InstallBatchScan();
@@ -616,7 +623,8 @@ Datum imlane_status(PG_FUNCTION_ARGS) {
   DBEndContext* ctx = Context(&err);
   if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
   char* json = nullptr;
-  if ((err = StatusJson(ctx, &json)) != nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  if ((err = StatusJson(ctx, &json)) != nullptr)
+    ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
   PG_RETURN_TEXT_P(cstring_to_text(json));
 }
 
@@ -627,18 +635,27 @@ Datum imlane_functions(PG_FUNCTION_ARGS) {
   DBEndContext* ctx = Context(&err);
   if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
   char* json = nullptr;
-  if ((err = StatusJson(ctx, &json)) != nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  if ((err = StatusJson(ctx, &json)) != nullptr)
+    ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
   FunctionRow* rows = nullptr;
   int n = 0;
   if ((err = ParseFunctions(json, &rows, &n)) != nullptr) ereport(ERROR, (errmsg("%s", err)));
   for (int i = 0; i < n; i++) {
     const FunctionRow& r = rows[i];
-    Datum v[14] = {CStringGetTextDatum(r.text[0]), Int32GetDatum(static_cast<int32>(r.ints[0])),
-                   CStringGetTextDatum(r.text[1]), CStringGetTextDatum(r.text[2]),
-                   Int32GetDatum(static_cast<int32>(r.ints[1])), Int32GetDatum(static_cast<int32>(r.ints[2])),
-                   Int64GetDatum(r.ints[3]), Int64GetDatum(r.ints[4]), Int64GetDatum(r.ints[5]),
-                   Float8GetDatum(r.reals[0]), Float8GetDatum(r.reals[1]), Int64GetDatum(r.ints[6]),
-                   CStringGetTextDatum(r.text[3]), CStringGetTextDatum(r.text[4])};
+    Datum v[14] = {CStringGetTextDatum(r.text[0]),
+                   Int32GetDatum(static_cast<int32>(r.ints[0])),
+                   CStringGetTextDatum(r.text[1]),
+                   CStringGetTextDatum(r.text[2]),
+                   Int32GetDatum(static_cast<int32>(r.ints[1])),
+                   Int32GetDatum(static_cast<int32>(r.ints[2])),
+                   Int64GetDatum(r.ints[3]),
+                   Int64GetDatum(r.ints[4]),
+                   Int64GetDatum(r.ints[5]),
+                   Float8GetDatum(r.reals[0]),
+                   Float8GetDatum(r.reals[1]),
+                   Int64GetDatum(r.ints[6]),
+                   CStringGetTextDatum(r.text[3]),
+                   CStringGetTextDatum(r.text[4])};
     bool nulls[14] = {};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
   }
