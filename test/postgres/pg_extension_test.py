@@ -87,9 +87,10 @@ class Cluster:
         return AS_PG + ["/usr/bin/psql", "-X", "-q", "-A", "-t", "-h", self.sock, "-p", PORT, "-U", "postgres",
                         "-d", "postgres"]
 
-    def sql(self, text, timeout=120):
+    def sql(self, text, timeout=120, env=None):
         """One session; returns (stdout, stderr). Statements after an error still run."""
-        r = subprocess.run(self.psql_args(), input=text, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(self.psql_args(), input=text, capture_output=True, text=True, timeout=timeout,
+                           env=env)
         return r.stdout, r.stderr
 
     def ok(self, text):
@@ -186,6 +187,13 @@ def tests(cl, udf_dir):
         same(out, expected, f"SELECT list, NULLs, batching {batching}")
     plan = cl.ok("EXPLAIN SELECT id, lin2(x, y) FROM t")
     check("IMLane Batch" in plan, "EXPLAIN shows the batching scan in the SELECT list")
+    # Without session_preload_libraries the planner hook is missing until the first call loads the
+    # module: that query runs row at a time, and correctly.
+    out, err = cl.sql("EXPLAIN SELECT id, lin2(x, y) FROM t; SELECT id, lin2(x, y) FROM t ORDER BY id;",
+                      env=dict(os.environ, PGOPTIONS="-c session_preload_libraries="))
+    check("IMLane Batch" not in out and out.split("\n", 1)[1].strip().endswith(expected.split("\n")[-1])
+          and "ERROR" not in err, "not preloaded: the first query runs row at a time")
+    same(out[out.index("1|"):].strip(), expected, "not preloaded: row-at-a-time results")
     plan = cl.ok("SET imlane.enable_batching = off; EXPLAIN SELECT id, lin2(x, y) FROM t")
     check("IMLane Batch" not in plan, "imlane.enable_batching = off: row at a time")
 
