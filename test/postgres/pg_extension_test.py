@@ -321,6 +321,7 @@ def tests(cl, udf_dir):
     out = cl.ok("SELECT batches, rows, mean_batch_rows FROM imlane_functions() WHERE name = 'lin2'")
     b, r, mean = out.split("|")
     check(int(b) >= 1 and float(mean) > 100, f"imlane_functions() counts batches of many rows: {out}")
+    check(cl.ok("SELECT imlane_reset_cache() >= 0") == "t", "imlane_reset_cache()")
     check(cl.ok("SELECT imlane_drop_function('neg')") == "t", "imlane_drop_function")
     _, err = cl.sql("SELECT neg(true)")
     check("does not exist" in err, "a dropped function is gone from SQL")

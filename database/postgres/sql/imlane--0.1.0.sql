@@ -41,6 +41,11 @@ CREATE FUNCTION imlane_functions(
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'imlane_functions' LANGUAGE C VOLATILE;
 
+-- Empties the executors' inference-context caches (or only what function_name loaded); returns
+-- how many objects went. The next call of a holistic function loads again.
+CREATE FUNCTION imlane_reset_cache(function_name text DEFAULT '') RETURNS integer
+  AS 'MODULE_PATHNAME', 'imlane_reset_cache' LANGUAGE C VOLATILE STRICT;
+
 -- The coordinator's `imlane status --json` document.
 CREATE FUNCTION imlane_status() RETURNS text
   AS 'MODULE_PATHNAME', 'imlane_status' LANGUAGE C VOLATILE;

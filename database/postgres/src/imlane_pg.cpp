@@ -26,11 +26,13 @@ PGDLLEXPORT Datum imlane_create_function(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum imlane_drop_function(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum imlane_functions(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum imlane_status(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum imlane_reset_cache(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum imlane_call(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(imlane_create_function);
 PG_FUNCTION_INFO_V1(imlane_drop_function);
 PG_FUNCTION_INFO_V1(imlane_functions);
 PG_FUNCTION_INFO_V1(imlane_status);
+PG_FUNCTION_INFO_V1(imlane_reset_cache);
 PG_FUNCTION_INFO_V1(imlane_call);
 }
 
@@ -207,6 +209,13 @@ char* StatusJson(DBEndContext* ctx, char** json) {
   auto doc = ctx->CoordinatorStatus();
   if (!doc.ok()) return ErrorText(doc.status(), "imlane_status");
   *json = pstrdup(doc->c_str());
+  return nullptr;
+}
+
+char* ResetCache(DBEndContext* ctx, const char* name, int* dropped) {
+  auto n = ctx->ResetContextCache(name);
+  if (!n.ok()) return ErrorText(n.status(), *name ? name : "imlane_reset_cache");
+  *dropped = *n;
   return nullptr;
 }
 
@@ -626,6 +635,18 @@ Datum imlane_status(PG_FUNCTION_ARGS) {
   if ((err = StatusJson(ctx, &json)) != nullptr)
     ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
   PG_RETURN_TEXT_P(cstring_to_text(json));
+}
+
+Datum imlane_reset_cache(PG_FUNCTION_ARGS) {
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* err = nullptr;
+  DBEndContext* ctx = Context(&err);
+  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  int dropped = 0;
+  if ((err = ResetCache(ctx, name, &dropped)) != nullptr) {
+    ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("%s", err)));
+  }
+  PG_RETURN_INT32(dropped);
 }
 
 Datum imlane_functions(PG_FUNCTION_ARGS) {
