@@ -300,6 +300,9 @@ def tests(cl, udf_dir):
           f"pg_cancel_backend stops a hanging UDF: {err.strip()[:200]}")
     out = cl.ok("SELECT lin2(2, 3)")
     check(out == "7", "after the faults the function works")
+    # Cancelled hanging batches do not keep their executors: many small batches over both finish.
+    out = cl.ok("SET imlane.timeout_ms = 20000; SET imlane.batch_size = 64; SELECT count(lin2(x, y)) FROM t")
+    check(out == str(sum(1 for v in lin.values() if v is not None)), "every executor is free again after the cancels")
 
     # Errors in registration are named and change nothing.
     _, err = cl.sql("SELECT imlane_create_function('bad', 'def pyfun(:', 'DOUBLE', 'DOUBLE')")

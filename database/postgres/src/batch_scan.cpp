@@ -611,7 +611,14 @@ ErrorData* NextBatch(BatchScanState* s, EState* estate, char** err, bool* eof) {
   for (size_t k = 0; k < b.tickets.size(); k++) {
     const char* name = st->fns[k]->name.c_str();
     if (ErrorData* ed = WaitForTicket(st->ctx, b.tickets[k], err, name)) {
-      b.tickets.erase(b.tickets.begin(), b.tickets.begin() + static_cast<long>(k) + 1);
+      // Cancelled: every batch of this scan still out is stopped, not left running.
+      std::vector<Ticket> out(b.tickets.begin() + static_cast<long>(k), b.tickets.end());
+      b.tickets.clear();
+      for (auto& other : st->inflight) {
+        out.insert(out.end(), other.tickets.begin(), other.tickets.end());
+        other.tickets.clear();
+      }
+      StopTickets(st->ctx, out);
       return ed;
     }
     if (*err) return nullptr;

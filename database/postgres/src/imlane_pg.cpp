@@ -47,6 +47,7 @@ namespace pg {
 int guc_batch_size = 0;
 int guc_timeout_ms = 60000;
 int guc_inflight_batches = 4;
+int guc_cancel_grace_ms = 1000;
 bool guc_enable_batching = true;
 
 namespace {
@@ -339,7 +340,10 @@ ErrorData* RowCall(const FnMeta* fn, FunctionCallInfo fcinfo, Datum* result, boo
     }
     ticket = *t;
   }
-  if (ErrorData* ed = WaitForTicket(ctx, ticket, err, name)) return ed;
+  if (ErrorData* ed = WaitForTicket(ctx, ticket, err, name)) {
+    StopTickets(ctx, {ticket});
+    return ed;
+  }
   if (*err) return nullptr;
   auto pulled = ctx->Pull(ticket, guc_timeout_ms);
   if (!pulled.ok()) {
@@ -460,12 +464,21 @@ ErrorData* WaitForTicket(DBEndContext* ctx, Ticket ticket, char** err, const cha
       }
       if (*ready) return nullptr;
     }
-    if (ErrorData* ed = CatchInterrupts()) {
-      ctx->Discard(ticket);  // the executor finishes the batch; nobody waits for it
-      return ed;
-    }
+    if (ErrorData* ed = CatchInterrupts()) return ed;  // the caller stops the ticket (StopTickets)
   }
   return nullptr;
+}
+
+void StopTickets(DBEndContext* ctx, const std::vector<Ticket>& tickets) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(guc_cancel_grace_ms, 0));
+  for (Ticket t : tickets) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left > 0) ctx->Wait(t, static_cast<int>(left)).status().IgnoreError();
+    // Finished: the result is dropped. Still running past the grace: Pull's timeout replaces the
+    // executor, so a hung function does not keep it after its statement is gone.
+    ctx->Pull(t, 1).status().IgnoreError();
+  }
 }
 
 bool IsIMLaneCall(Oid funcid, std::string* name) {
@@ -501,6 +514,11 @@ void _PG_init(void) {
                           &guc_timeout_ms, 60000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("imlane.inflight_batches", "Batches a batching scan keeps in flight per function.", nullptr,
                           &guc_inflight_batches, 4, 1, 1024, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("imlane.cancel_grace_ms",
+                          "After a cancel or statement_timeout, batches still running this long are stopped by "
+                          "replacing their executor.",
+                          nullptr, &guc_cancel_grace_ms, 1000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+                          nullptr);
   DefineCustomBoolVariable("imlane.enable_batching",
                            "Run IMLane calls of table scans in batches (off: one row per call).", nullptr,
                            &guc_enable_batching, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);

@@ -25,6 +25,7 @@ namespace pg {
 extern int guc_batch_size;
 extern int guc_timeout_ms;
 extern int guc_inflight_batches;
+extern int guc_cancel_grace_ms;
 extern bool guc_enable_batching;
 
 // A function as this backend knows it: its name and Lane signature.
@@ -52,8 +53,12 @@ char* ErrorText(const Status& st, const char* function);
 ErrorData* CatchInterrupts();
 // Waits for a ticket's result, looking at PostgreSQL's interrupts between 50 ms waits. Returns
 // nullptr when the result is ready (Pull will not block) or the timeout has passed (Pull names it);
-// on an interrupt the ticket is discarded and the caught error returned.
+// on an interrupt the caught error, and the caller stops its tickets with StopTickets.
 ErrorData* WaitForTicket(DBEndContext* ctx, Ticket ticket, char** err, const char* function);
+// Ends tickets whose statement was cancelled: each may finish within imlane.cancel_grace_ms (its
+// result is dropped); one still running then has its executor replaced, so that a hung function
+// stops instead of holding the executor. Ignores further interrupts.
+void StopTickets(DBEndContext* ctx, const std::vector<Ticket>& tickets);
 
 // Lane type <-> PostgreSQL type.
 Oid PgTypeOf(TypeId type);
