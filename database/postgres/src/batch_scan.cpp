@@ -382,7 +382,6 @@ struct State {
   size_t next_row = 0;
   bool input_done = false;
   MinimalTuple carry = nullptr;  // a row that did not fit the last batch
-  size_t batch_rows = 0;
   size_t max_inflight = 1;
 
   ~State() {
@@ -456,7 +455,6 @@ char* Start(BatchScanState* s) {
   s->state = new State();
   s->state->ctx = ctx;
   s->state->fns = std::move(fns);
-  s->state->batch_rows = std::max<size_t>(1, BatchRows(ctx, *s->state->fns[0]));
   auto info = ctx->GetFunction(s->state->fns[0]->name);
   const int slots = info.ok() ? info->slots : 1;
   s->state->max_inflight = static_cast<size_t>(std::max(1, std::min(guc_inflight_batches, slots)));
@@ -540,7 +538,8 @@ char* FillBatch(BatchScanState* s, EState* estate, ErrorData** ed) {
   Batch batch;
   std::vector<OpenBatch> open;
   for (const FnMeta* fn : st->fns) {
-    auto b = st->ctx->BeginBatch(fn->name, st->batch_rows);
+    // Asked per batch: the adaptive tuner moves while a long scan runs.
+    auto b = st->ctx->BeginBatch(fn->name, std::max<size_t>(1, BatchRows(st->ctx, *fn)));
     if (!b.ok()) return ErrorText(b.status(), fn->name.c_str());
     if (b->builder().num_columns() != fn->arg_types.size()) {
       return psprintf("imlane function \"%s\": the Lane batch has %zu columns, the function %zu arguments",
