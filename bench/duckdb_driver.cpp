@@ -116,14 +116,15 @@ void InProcessExecute(duckdb::DataChunk& args, duckdb::ExpressionState&, duckdb:
 }
 
 void RegisterInProcess(duckdb::Connection& con, const std::string& name, const std::string& file,
-                       const std::string& args, const std::string& returns) {
+                       const std::string& args, const std::string& returns, const std::string& python_env) {
   auto arg_types = imlane::ParseTypeList(args);
   auto ret_types = imlane::ParseTypeList(returns);
   if (!arg_types.ok()) throw std::runtime_error(arg_types.status().ToString());
   if (!ret_types.ok()) throw std::runtime_error(ret_types.status().ToString());
   g_inproc = new InProcess();  // lives as long as the process: DuckDB's threads may still hold it
   g_inproc->def = imlane::FunctionDefinition{name, ReadFile(file), file, "", *arg_types, *ret_types};
-  imlane::Status st = g_inproc->python.Start(ExeDir() + "/../share/imlane/python", 0);  // no loader cache: DuckDB's own UDF path
+  // No loader cache (DuckDB's own UDF path); the same virtualenv as imlane's executors get.
+  imlane::Status st = g_inproc->python.Start(ExeDir() + "/../share/imlane/python", 0, python_env);
   if (st.ok()) st = g_inproc->python.Load(1, g_inproc->def);  // pyinitial() once, like a staged UDF
   if (!st.ok()) throw std::runtime_error(st.ToString());
   PyEval_SaveThread();  // from here on every caller takes the GIL itself
@@ -169,7 +170,7 @@ std::pair<uint64_t, uint64_t> IMLaneCounters(duckdb::Connection& con, const std:
 
 int main(int argc, char** argv) {
   CLI::App app{"Runs one prediction query of the Q1-Q8 benchmark on DuckDB (see bench/README.md)"};
-  std::string system, db_path, name, file, args, returns, query, result_csv;
+  std::string system, db_path, name, file, args, returns, query, result_csv, python_env;
   int repeat = 3, warmup = 1, threads = 0;
   double time_limit = 60;
   std::vector<std::string> settings;
@@ -187,6 +188,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--set", settings, "a setting applied before the query, e.g. imlane_batch_size=4096");
   app.add_option("--result-csv", result_csv, "write the last run's rows here");
+  app.add_option("--python-env", python_env,
+                 "inproc: virtualenv whose packages the in-process Python imports (imlane: SET imlane_python_env)");
   CLI11_PARSE(app, argc, argv);
 
   json out = {{"status", "ok"}, {"times_s", json::array()}};
@@ -209,7 +212,7 @@ int main(int argc, char** argv) {
       check(
           con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns + "')"));
     } else {
-      RegisterInProcess(con, name, file, args, returns);
+      RegisterInProcess(con, name, file, args, returns, python_env);
     }
 
     // One run, interrupted by a watchdog after time_limit seconds.

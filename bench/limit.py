@@ -5,7 +5,11 @@ UDF's one-off context is built (untimed), and one pyfun(*columns) call over all 
 core: BLAS/OpenMP/torch limited to one thread, as in an IMLane executor. No engine, no batching, no
 transfer. Prints one JSON object like bench_duckdb does.
 
-  /usr/bin/python3 bench/limit.py --udf-file F --args "DOUBLE, VARCHAR" --inputs-csv X [--repeat N]
+  .venv/bin/python bench/limit.py --udf-file F --args "DOUBLE, VARCHAR" --inputs-csv X [--repeat N]
+      [--returns INTEGER --result-csv ROWS.csv]
+
+--result-csv writes the input columns plus the UDF's result of the last run ("prediction"), one row per
+input row: the reference for peers that, like this script, run only the UDF (bench/peers/ray_data.py).
 """
 import os
 
@@ -14,33 +18,32 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-# The arrays an IMLane executor hands a function, per SQL type (no NULLs in the benchmark's inputs).
-DTYPES = {"DOUBLE": np.float64, "FLOAT": np.float32, "INTEGER": np.int32, "BIGINT": np.int64,
-          "SMALLINT": np.int16, "TINYINT": np.int8}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+from peers.common import as_udf_array  # noqa: E402  (the arrays an IMLane executor hands a function)
 
 
 def read_columns(path, types):
+    """The CSV's column names and its columns as the arrays an executor would pass."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if frame.shape[1] != len(types):
         raise SystemExit(f"limit.py: {path} has {frame.shape[1]} columns, the UDF takes {len(types)}")
     cols = []
     for (_, values), t in zip(frame.items(), types):
-        if t in DTYPES:
-            cols.append(values.to_numpy(dtype=object).astype(DTYPES[t]))
-        elif t == "VARCHAR":
-            cols.append(values.to_numpy(dtype=object))
-        elif t == "BOOLEAN":
+        if t == "BOOLEAN":  # the CSV spells it true/false (no NULLs in the benchmark's inputs)
             cols.append(values.to_numpy() == "true")
-        elif t == "DATE":
-            cols.append(values.to_numpy().astype("datetime64[D]"))
+        elif t in ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "VARCHAR", "DATE"):
+            text = values.to_numpy(dtype=object)
+            cols.append(as_udf_array(text if t == "VARCHAR" else text.astype(str), t))
         else:
             raise SystemExit(f"limit.py: type {t} is not supported")
-    return cols
+    return list(frame.columns), cols
 
 
 def main():
@@ -53,9 +56,13 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=0,
                     help="call pyfun on slices of this many rows instead of once (bench/sweep.py)")
     ap.add_argument("--max-rows", type=int, default=0, help="use only the first N input rows")
+    ap.add_argument("--returns", help="the UDF's SQL return type (needed with --result-csv)")
+    ap.add_argument("--result-csv", help="write the input rows plus the last run's result here")
     a = ap.parse_args()
+    if a.result_csv and not a.returns:
+        ap.error("--result-csv needs --returns")
     types = [t.strip().upper() for t in a.args.split(",")]
-    cols = read_columns(a.inputs_csv, types)
+    names, cols = read_columns(a.inputs_csv, types)
     if a.max_rows:
         cols = [c[:a.max_rows] for c in cols]
     n = len(cols[0]) if cols else 0
@@ -67,14 +74,20 @@ def main():
         ns["pyinitial"]()
     times = []
     for i in range(a.warmup + a.repeat):
+        outs = []  # kept only for --result-csv (appending a reference costs nothing measurable)
         start = time.perf_counter()
         for lo in range(0, n, step):
             out = ns["pyfun"](*[c[lo:lo + step] for c in cols])
             if len(out) != min(step, n - lo):
                 raise SystemExit(f"limit.py: the UDF returned {len(out)} values for {min(step, n - lo)} rows")
+            if a.result_csv:
+                outs.append(out)
         secs = time.perf_counter() - start
         if i >= a.warmup:
             times.append(secs)
+    if a.result_csv:
+        result = np.concatenate([np.asarray(o) for o in outs]) if outs else np.array([])
+        compare.write_rows(a.result_csv, names + ["prediction"], cols + [result], types + [a.returns])
     batches = -(-n // step)
     print(json.dumps({"status": "ok", "times_s": times, "rows_udf": n, "batches": batches,
                       "mean_batch_rows": n / max(batches, 1)}))

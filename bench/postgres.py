@@ -66,7 +66,9 @@ class Cluster:
             if os.geteuid() == 0:
                 shutil.chown(os.path.dirname(self.imlane_sock), "postgres", "postgres")
             # The planner hook that batches calls is there from a session's first query on.
-            imlane_opts = f" -c session_preload_libraries=imlane -c imlane.socket='{self.imlane_sock}'"
+            # Executors import from the venv this runs in, as the imlane system's do.
+            imlane_opts = (f" -c session_preload_libraries=imlane -c imlane.socket='{self.imlane_sock}'"
+                           f" -c imlane.python_env='{sys.prefix}'")
         # Loopback-free: Unix socket only. One thread per BLAS library, as in the executors.
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         for var in ("PYTHONHOME", "PYTHONPATH"):
@@ -106,13 +108,18 @@ class Cluster:
         self.psql(f"COPY {name} FROM '{os.path.abspath(csv_path)}' WITH (FORMAT csv)")
         self.psql(f"ANALYZE {name}")
 
-    def create_udf(self, name, udf_file, arg_types, return_type):
+    def create_udf(self, name, udf_file, arg_types, return_type, site_dir=None):
         """A row-at-a-time PL/Python wrapper around the staged UDF file: pyinitial() once per backend
-        (kept in SD), pyfun() per row on one-element numpy arrays."""
+        (kept in SD), pyfun() per row on one-element numpy arrays. site_dir: a site-packages directory
+        the backend's Python imports from as well (the project venv's, built on the same Debian
+        python3.11 that PL/Python embeds), for the original models' PyPI packages."""
         params = ", ".join(f"a{i} {PG_TYPES[t][0]}" for i, t in enumerate(arg_types))
         arrays = ", ".join(f"np.array([a{i}], dtype={PG_TYPES[t][1]})" for i, t in enumerate(arg_types))
         body = f"""
 if 'pyfun' not in SD:
+    import site
+    if {site_dir!r}:
+        site.addsitedir({site_dir!r})
     import numpy as np
     path = {udf_file!r}
     ns = {{'__file__': path, '__name__': 'imlane_udf_{name}'}}

@@ -26,8 +26,10 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sysconfig  # noqa: E402
 import time  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +40,7 @@ import compare  # noqa: E402
 import postgres  # noqa: E402
 import report  # noqa: E402
 from workloads import all_queries, dataset_module  # noqa: E402
+from workloads.common import MODEL_SETS  # noqa: E402
 
 # imlane-holistic: the holistic UDF files (the model loaded inside the function) under IMLane, whose
 # executors memoise the model loaders (context cache), against imlane's staged files.
@@ -45,9 +48,18 @@ from workloads import all_queries, dataset_module  # noqa: E402
 # bench/peers/__init__.py): what a user would run instead of IMLane.
 PEERS = {"duckdb-python-arrow": "duckdb_python.py", "duckdb-python-native": "duckdb_python.py",
          "spark-pandas-udf": "spark_pandas_udf.py", "ray-data": "ray_data.py"}
-SYSTEMS = ["imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic", "duckdb-python-arrow",
-           "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython",
-           "postgres-imlane", "limit"]
+# Peers whose --result-csv holds the UDF's inputs and result per input row, not the query's rows (Ray
+# Data runs only the UDF, over rows DuckDB selected): checked against `limit`'s rows (limit.py
+# --result-csv writes the same), once limit has run; it runs last.
+UDF_ROWS = {"ray-data"}
+# imlane-noop: the query on imlane with a no-op UDF of the same signature (bench/run.py writes it):
+# the engine's own work (scans, joins, the Lane transfer, strings turned into Python objects) without
+# the model. Its rows differ from the query's by design and are not compared.
+NOT_COMPARED = {"imlane-noop", "limit"}
+SYSTEMS = report.SYSTEMS  # the order they run in and appear in results.md
+# What a no-op UDF returns per SQL return type.
+NOOP_VALUES = {"DOUBLE": "0.0", "FLOAT": "0.0", "INTEGER": "0", "BIGINT": "0", "SMALLINT": "0", "TINYINT": "0",
+               "BOOLEAN": "False", "VARCHAR": "''"}
 
 
 def log(msg):
@@ -86,26 +98,37 @@ class Bench:
         self.duckdb([f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER {str(header).lower()})"])
 
     def prepare_dataset(self, name):
+        """Builds the dataset's tables (once per scale, seed and generator code) and trains the models
+        of the chosen set (once per set as well). Returns True when the tables were rebuilt."""
         mod = dataset_module(name)
         with open(mod.__file__, "rb") as f:
             code = hashlib.sha256(f.read()).hexdigest()[:16]
         stamp = {"scale": self.args.scale, "seed": self.args.seed, "code": code}
         stamp_path = os.path.join(self.data_dir, f"{name}.done")
-        if os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp:
-            return False
-        t0 = time.perf_counter()
-        mod.generate_base(self.data_dir, self.args.scale, self.args.seed)
-        t1 = time.perf_counter()
-        self.duckdb(mod.build_sql(self.data_dir, self.args.scale, self.args.seed))
-        for train_name, sql in mod.TRAINING_SQL.items():
-            self.export_csv(sql, os.path.join(self.data_dir, f"train_{train_name}.csv"))
-        t2 = time.perf_counter()
-        mod.train(self.data_dir, self.model_dir, self.args.seed)
-        t3 = time.perf_counter()
-        log(f"{name}: base data {t1 - t0:.1f} s, tables {t2 - t1:.1f} s, models {t3 - t2:.1f} s")
-        with open(stamp_path, "w") as f:
-            json.dump(stamp, f)
-        return True
+        # A dataset without Debian variants has one model set, whichever --models says.
+        variants = any(has_debian_variant(q) for q in mod.QUERIES)
+        models = self.args.models if variants else "original"
+        trained_path = os.path.join(self.data_dir, f"{name}.trained-{models if variants else 'all'}")
+        rebuilt = not (os.path.exists(stamp_path) and json.load(open(stamp_path)) == stamp)
+        if rebuilt:
+            for old in [f for f in os.listdir(self.data_dir) if f.startswith(f"{name}.trained-")]:
+                os.remove(os.path.join(self.data_dir, old))  # models of the old tables
+            t0 = time.perf_counter()
+            mod.generate_base(self.data_dir, self.args.scale, self.args.seed)
+            t1 = time.perf_counter()
+            self.duckdb(mod.build_sql(self.data_dir, self.args.scale, self.args.seed))
+            for train_name, sql in mod.TRAINING_SQL.items():
+                self.export_csv(sql, os.path.join(self.data_dir, f"train_{train_name}.csv"))
+            log(f"{name}: base data {t1 - t0:.1f} s, tables {time.perf_counter() - t1:.1f} s")
+            with open(stamp_path, "w") as f:
+                json.dump(stamp, f)
+        if not (os.path.exists(trained_path) and json.load(open(trained_path)) == stamp):
+            t0 = time.perf_counter()
+            mod.train(self.data_dir, self.model_dir, self.args.seed, models)
+            log(f"{name}: {models + ' ' if variants else ''}models {time.perf_counter() - t0:.1f} s")
+            with open(trained_path, "w") as f:
+                json.dump(stamp, f)
+        return rebuilt
 
     def table_rows(self, tables):
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
@@ -114,13 +137,26 @@ class Bench:
         with open(path) as f:
             return {line.split(",")[0]: int(line.split(",")[1]) for line in f if line.strip()}
 
+    def _udf_subdir(self, q):
+        # The Debian-only variants (bench/udfs/debian/) replace the originals under --models debian.
+        return "debian" if self.args.models == "debian" and has_debian_variant(q) else ""
+
     def copy_udfs(self, queries):
         for q in queries:
+            sub = self._udf_subdir(q)
+            os.makedirs(os.path.join(self.udf_dir, sub), exist_ok=True)
             for style in ("staged", "holistic"):
-                shutil.copy(os.path.join(BENCH, "udfs", f"{q.udf}_{style}.py"), self.udf_dir)
+                shutil.copy(os.path.join(BENCH, "udfs", sub, f"{q.udf}_{style}.py"), os.path.join(self.udf_dir, sub))
+            ret = q.returns.strip().upper()
+            with open(self.udf_file(q, "noop"), "w") as f:
+                f.write(f'"""A no-op UDF of {q.name}\'s signature ({q.args} -> {ret}): bench/run.py, imlane-noop."""\n'
+                        "import numpy as np\n\n\n"
+                        "def pyfun(*columns):\n"
+                        f"    return np.full(len(columns[0]), {NOOP_VALUES[ret]}"
+                        f"{', dtype=object' if ret == 'VARCHAR' else ''})\n")
 
     def udf_file(self, q, style):
-        return os.path.join(self.udf_dir, f"{q.udf}_{style}.py")
+        return os.path.join(self.udf_dir, self._udf_subdir(q), f"{q.udf}_{style}.py")
 
     # ---- PostgreSQL -------------------------------------------------------------------------------
 
@@ -151,7 +187,8 @@ class Bench:
                 json.dump(loaded, f)
             log(f"{name}: copied into PostgreSQL in {time.perf_counter() - t0:.1f} s")
         for q in queries:
-            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper())
+            self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper(),
+                                    site_dir=sysconfig.get_paths()["purelib"])  # this venv's site-packages
             if with_imlane:
                 self.cluster.create_imlane_udf(f"{q.udf}_imlane", self.udf_file(q, "staged"), q.args, q.returns)
 
@@ -163,8 +200,8 @@ class Bench:
             os.remove(rows_csv)
         a = self.args
         sql = q.sql.replace("{udf}", q.udf)
-        if system in ("imlane", "imlane-holistic", "duckdb-inproc", "duckdb-inproc-holistic"):
-            style = "holistic" if system.endswith("holistic") else "staged"
+        if system in ("imlane", "imlane-holistic", "imlane-noop", "duckdb-inproc", "duckdb-inproc-holistic"):
+            style = "holistic" if system.endswith("holistic") else "noop" if system.endswith("noop") else "staged"
             on_imlane = system.startswith("imlane")
             cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if on_imlane else "inproc",
                    "--db", self.db, "--udf-name", q.udf, "--udf-file", self.udf_file(q, style), "--args", q.args,
@@ -172,6 +209,10 @@ class Bench:
                    "--time-limit", str(a.time_limit), "--result-csv", rows_csv]
             if on_imlane and a.batch_size:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
+            # The executors (and the in-process interpreter) import the venv's packages too.
+            cmd += ["--set", f"imlane_python_env='{VENV}'"] if on_imlane else ["--python-env", VENV]
+            if on_imlane:  # a coordinator of its own, apart from any other client of this user
+                cmd += ["--set", f"imlane_socket='{os.path.join(self.out, 'imlane.sock')}'"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         elif system in ("postgres-plpython", "postgres-imlane"):
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
@@ -191,11 +232,14 @@ class Bench:
                    "--udf-file", self.udf_file(q, "staged"), "--args", q.args, "--returns", q.returns,
                    "--repeat", str(a.repeat), "--time-limit", str(a.time_limit), "--result-csv", rows_csv,
                    "--work-dir", os.path.join(self.out, "peers")]
+            if a.no_peer_sweep:
+                cmd += ["--sweep", ""]  # only the peers' default batch sizes (the smoke run)
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 600)
         else:
             inputs = os.path.join(self.input_dir, f"{q.name}.csv")
             cmd = [PYTHON, os.path.join(BENCH, "limit.py"), "--udf-file", self.udf_file(q, "staged"),
-                   "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat)]
+                   "--args", q.args, "--inputs-csv", inputs, "--repeat", str(a.repeat),
+                   "--returns", q.returns, "--result-csv", rows_csv]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
         return result, rows_csv
 
@@ -220,13 +264,16 @@ class Bench:
                 with open(os.path.join(self.input_dir, f"{q.name}.csv")) as f:
                     rows_udf = max(0, sum(1 for _ in f) - 1)
                 reference = None
+                unchecked = []  # (record, rows_csv) of UDF_ROWS systems, until limit's rows exist
                 for system in [s for s in SYSTEMS if s in a.systems]:
                     log(f"{q.name} {system} ...")
                     result, rows_csv = self.run_system(q, system)
                     rec = _record(q, system, result, a.time_limit, rows_in)
                     if system == "postgres-plpython" and rec["status"] in ("ok", "timeout"):
                         rec.update(rows_udf=rows_udf, mean_batch_rows=1.0)  # row at a time
-                    if rec["status"] == "ok" and system != "limit":
+                    if rec["status"] == "ok" and system in UDF_ROWS:
+                        unchecked.append((rec, rows_csv))
+                    elif rec["status"] == "ok" and system not in NOT_COMPARED:
                         if reference is None:
                             reference = (system, rows_csv)
                         else:
@@ -236,7 +283,17 @@ class Bench:
                     log(f"{q.name} {system}: {rec['status']} median {rec['median_s']:.3f} s"
                         + (f" ({rec.get('error', '')[:300]})" if rec["status"] != "ok" else ""))
                     records.append(rec)
+                    if system == "limit" and rec["status"] == "ok":
+                        for other, other_csv in unchecked:
+                            diff = compare.compare_csv(rows_csv, other_csv)
+                            if diff:
+                                other.update(status="mismatch", error=f"differs from limit: {diff}")
+                            log(f"{q.name} {other['system']}: rows {'differ' if diff else 'agree'} with limit's")
+                        unchecked = []
                     self.save(records)
+                for other, _ in unchecked:
+                    other["unchecked"] = "its rows are checked against limit's, and limit did not succeed or run"
+                    log(f"{q.name} {other['system']}: rows not checked ({other['unchecked']})")
         finally:
             if self.cluster:
                 self.cluster.stop()
@@ -244,7 +301,8 @@ class Bench:
         return records
 
     def save(self, records, final=False):
-        meta = {"scale": self.args.scale, "seed": self.args.seed, "repeat": self.args.repeat,
+        meta = {"scale": self.args.scale, "seed": self.args.seed, "models": self.args.models,
+                "repeat": self.args.repeat,
                 "time_limit_s": self.args.time_limit, "cores": os.cpu_count(), "commit": _git_commit(),
                 "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:])}
         with open(os.path.join(self.out, "results.json"), "w") as f:
@@ -258,6 +316,10 @@ class Bench:
                 report.chart(records, os.path.join(self.out, "results.png"))
 
 
+def has_debian_variant(q):
+    return os.path.exists(os.path.join(BENCH, "udfs", "debian", f"{q.udf}_staged.py"))
+
+
 def _types(arg_list):
     return [t.strip().upper() for t in arg_list.split(",")]
 
@@ -268,14 +330,29 @@ def _mentions(sql, table):
 
 def _run_json(cmd, timeout):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    # Its own process group, killed as a whole if it overruns (or this runner is interrupted): what a
+    # system started (executors, a Ray cluster's agents, a JVM) must not outlive a killed system.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
-    for line in reversed(r.stdout.splitlines()):
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            return {"status": "timeout", "times_s": [], "error": f"killed after {timeout} s"}
+        raise
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+    except ProcessLookupError:
+        pass
+    for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"status": "error", "times_s": [], "error": (r.stderr or r.stdout)[-2000:] or f"exit {r.returncode}"}
+    return {"status": "error", "times_s": [], "error": (stderr or stdout)[-2000:] or f"exit {proc.returncode}"}
 
 
 _RESULT_KEYS = {"status", "times_s", "rows", "rows_udf", "mean_batch_rows", "error", "batches"}
@@ -319,10 +396,15 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per query and system (after a warm-up)")
     ap.add_argument("--time-limit", type=float, default=60, help="seconds one run may take")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--models", choices=MODEL_SETS, default="original",
+                    help="Q1/Q5/Q8 with the original frameworks (ONNX Runtime, LightGBM, Surprise; PyPI) "
+                         "or with their Debian-only stand-ins (bench/README.md)")
     ap.add_argument("--batch-size", type=int, default=0, help="imlane_batch_size for imlane (0 = adaptive)")
     ap.add_argument("--out", help="output directory (default bench/out/scale-<S>)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--no-peer-sweep", action="store_true",
+                    help="run the swept peers (spark-pandas-udf, ray-data) at their default batch size only")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the data and models (and load PostgreSQL), run nothing")
     ap.add_argument("--check", action="store_true",
@@ -345,9 +427,10 @@ def main():
     log(f"done in {time.perf_counter() - start:.0f} s: {os.path.join(a.out, 'results.md')}")
     print(open(os.path.join(a.out, "results.md")).read())
     if a.check:
-        bad = [r for r in records if r["status"] not in ("ok",)]
+        bad = [r for r in records if r["status"] not in ("ok",) or r.get("unchecked")]
         for r in bad:
-            print(f"FAILED {r['query']} {r['system']}: {r['status']} {r.get('error', '')}", file=sys.stderr)
+            print(f"FAILED {r['query']} {r['system']}: {r['status']} {r.get('error', r.get('unchecked', ''))}",
+                  file=sys.stderr)
         sys.exit(1 if bad else 0)
 
 

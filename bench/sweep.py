@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--max-rows", type=int, default=262144, help="input rows per query")
     ap.add_argument("--time-limit", type=float, default=120)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--models", choices=run.MODEL_SETS, default="original", help="as run.py --models")
     ap.add_argument("--out")
     ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(BENCH), "build"))
     a = ap.parse_args()
@@ -140,7 +141,8 @@ def main():
     a.out = a.out or os.path.join(data_out, "sweep")
     os.makedirs(a.out, exist_ok=True)
     # Reuse run.py's data directory (and build it when missing).
-    bench_args = argparse.Namespace(scale=a.scale, seed=a.seed, out=data_out, build_dir=a.build_dir, repeat=1,
+    bench_args = argparse.Namespace(scale=a.scale, seed=a.seed, models=a.models, out=data_out,
+                                    build_dir=a.build_dir, repeat=1,
                                     time_limit=a.time_limit, batch_size=0, no_chart=True, systems=[])
     bench = run.Bench(bench_args)
     queries = [q for q in all_queries() if q.name in a.queries]

@@ -1,12 +1,14 @@
-"""Q1 holistic: as q1_staged, but every artifact is loaded on every call."""
+"""Q1 holistic: as q1_staged, but the ONNX Runtime session is built on every call.
+
+No SessionOptions: an options object is not a key the context cache can compare, so it would make
+every call a miss; ONNX Runtime's default thread pool is used instead (bench/README.md)."""
 import os
 
-import joblib
 import numpy as np
-import scipy.sparse as sp
+import onnxruntime as ort
 
-MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "q1")
-N_NUMERIC = 8
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "q1", "expedia_dt_pipeline.onnx")
+DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(string)": object}
 
 
 def pyinitial():
@@ -14,10 +16,8 @@ def pyinitial():
 
 
 def pyfun(*cols):
-    scaler = joblib.load(os.path.join(MODEL_DIR, "scaler.pkl"))
-    encoder = joblib.load(os.path.join(MODEL_DIR, "encoder.pkl"))
-    model = joblib.load(os.path.join(MODEL_DIR, "dt.pkl"))
-    num = np.column_stack(cols[:N_NUMERIC]).astype(np.float64)
-    cat = np.column_stack([c.astype(object) for c in cols[N_NUMERIC:]])
-    X = sp.hstack([sp.csr_matrix(scaler.transform(num)), encoder.transform(cat)], format="csr")
-    return model.predict(X).astype(np.int32)
+    session = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
+    label = session.get_outputs()[0].name
+    feeds = {i.name: np.asarray(col).astype(DTYPES[i.type]).reshape(-1, 1)
+             for i, col in zip(session.get_inputs(), cols)}
+    return session.run([label], feeds)[0].astype(np.int32)

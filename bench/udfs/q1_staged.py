@@ -1,26 +1,28 @@
-"""Q1 staged: Expedia promotion_flag with the sklearn DecisionTree twin; artifacts loaded once."""
+"""Q1 staged: Expedia promotion_flag from the DecisionTree pipeline in ONNX Runtime (preprocessing
+inside the graph, one input per column); the session is built once."""
 import os
 
-import joblib
 import numpy as np
-import scipy.sparse as sp
+import onnxruntime as ort
 
-MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "q1")
-N_NUMERIC = 8  # 8 DOUBLE inputs, then 20 categoricals (VARCHAR, INTEGER, BOOLEAN)
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "q1", "expedia_dt_pipeline.onnx")
+# ONNX input type -> numpy dtype: DOUBLE -> float32, INTEGER and BOOLEAN -> int64, VARCHAR -> str objects
+DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(string)": object}
 
-scaler = encoder = model = None
+session = label = inputs = None
 
 
 def pyinitial():
-    global scaler, encoder, model
-    scaler = joblib.load(os.path.join(MODEL_DIR, "scaler.pkl"))
-    encoder = joblib.load(os.path.join(MODEL_DIR, "encoder.pkl"))
-    model = joblib.load(os.path.join(MODEL_DIR, "dt.pkl"))
+    global session, label, inputs
+    options = ort.SessionOptions()
+    # One thread per session, as IMLane's executors pin BLAS to one (bench/README.md).
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(MODEL, options, providers=["CPUExecutionProvider"])
+    label = session.get_outputs()[0].name
+    inputs = [(i.name, DTYPES[i.type]) for i in session.get_inputs()]
 
 
 def pyfun(*cols):
-    num = np.column_stack(cols[:N_NUMERIC]).astype(np.float64)
-    cat = np.column_stack([c.astype(object) for c in cols[N_NUMERIC:]])
-    # Sparse one-hot (the original densified it with .toarray(); the tree predicts the same).
-    X = sp.hstack([sp.csr_matrix(scaler.transform(num)), encoder.transform(cat)], format="csr")
-    return model.predict(X).astype(np.int32)
+    feeds = {name: np.asarray(col).astype(dtype).reshape(-1, 1) for (name, dtype), col in zip(inputs, cols)}
+    return session.run([label], feeds)[0].astype(np.int32)

@@ -1,9 +1,9 @@
-"""Q5 (TPC-H Q10) holistic: every call loads the scaler, encoder, binarizer and booster again."""
+"""Q5 (TPC-H Q10) holistic: every call loads the scaler, encoder, binarizer and LightGBM booster again."""
 import os
 
 import joblib
+import lightgbm as lgb
 import numpy as np
-import xgboost as xgb
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "q5")
 N_NUMERIC = 6
@@ -17,10 +17,10 @@ def pyfun(*cols):
     scaler = joblib.load(os.path.join(MODEL_DIR, "scaler.pkl"))
     enc = joblib.load(os.path.join(MODEL_DIR, "encoder.pkl"))
     lb = joblib.load(os.path.join(MODEL_DIR, "label_binarizer.pkl"))
-    booster = xgb.Booster(model_file=os.path.join(MODEL_DIR, "gbdt.json"))
+    booster = lgb.Booster(model_file=os.path.join(MODEL_DIR, "lgb_gbdt_model.txt"))
 
     numeric = np.column_stack([np.asarray(c, dtype=np.float64) for c in cols[:N_NUMERIC]])
     categorical = np.column_stack([np.asarray(c).astype(object) for c in cols[N_NUMERIC:]])
     x = np.hstack([scaler.transform(numeric), enc.transform(categorical).toarray()])
-    probs = booster.predict(xgb.DMatrix(x))
+    probs = booster.predict(x, num_threads=1)
     return lb.classes_[probs.argmax(axis=1)].astype(object)

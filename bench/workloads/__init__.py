@@ -14,16 +14,20 @@ One module per dataset (expedia, flights, creditcard, tpch, tpcxai). Each module
   TRAINING_SQL: dict[str, str]
       name -> DuckDB SELECT whose result the runner exports to <data_dir>/train_<name>.csv after
       build_sql ran (e.g. the joined base set a model is trained on).
-  train(data_dir: str, model_dir: str, seed: int) -> None
+  train(data_dir: str, model_dir: str, seed: int, models: str = "original") -> None
       trains the dataset's models from those CSV files and writes every artifact under model_dir
-      (model_dir/<query lower-case>/...).
+      (common.model_out: model_dir/<query lower-case>/...). models is the model set (run.py --models):
+      "original" (the IMBridge frameworks, from PyPI) or "debian" (Debian-only stand-ins, written to
+      model_dir/debian/<q>/); only Q1, Q5 and Q8 differ between the two, the other queries ignore it.
   QUERIES: list[Query]
 
-UDF files live in bench/udfs/<q>_staged.py and <q>_holistic.py (q = "q1".."q8"). Both define the
+UDF files live in bench/udfs/<q>_staged.py and <q>_holistic.py (q = "q1".."q8"); the Debian-only
+variants of Q1, Q5 and Q8 in bench/udfs/debian/ (their artifacts under models/debian/). Both define the
 IMBridge staged interface: pyinitial() and pyfun(*columns). The staged file loads every artifact once
 in pyinitial(); the holistic file has an empty pyinitial() and loads everything inside pyfun() on
-every call. The runner copies them to <out>/udfs/, next to <out>/models/, so a UDF finds its
-artifacts at os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "<q>").
+every call. The runner copies them to <out>/udfs/ (<out>/udfs/debian/), next to <out>/models/, so a
+UDF finds its artifacts at os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models",
+"<q>") (a Debian variant at "..", "..", "models", "debian", "<q>").
 """
 from dataclasses import dataclass
 from typing import Optional

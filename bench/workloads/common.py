@@ -1,4 +1,6 @@
 """Sampling and loading helpers shared by the dataset generators."""
+import os
+
 import numpy as np
 
 
@@ -19,3 +21,17 @@ def read_csv_sql(path, cols):
     spec = ", ".join(f"'{c}': '{t}'" for c, t in cols.items())
     path = path.replace("'", "''")
     return f"read_csv('{path}', header=true, delim=',', quote='\"', escape='\"', columns={{{spec}}})"
+
+
+MODEL_SETS = ("original", "debian")
+
+
+def model_out(model_dir, q, models="original"):
+    """The artifact directory of query q ("q1") for a model set (bench/README.md, --models): the
+    original models under <model_dir>/<q>, the Debian-only variants under <model_dir>/debian/<q>,
+    which is where bench/udfs/debian/<q>_*.py look. Created if missing."""
+    if models not in MODEL_SETS:
+        raise ValueError(f"unknown model set {models!r}; choose from {MODEL_SETS}")
+    out = os.path.join(model_dir, q) if models == "original" else os.path.join(model_dir, "debian", q)
+    os.makedirs(out, exist_ok=True)
+    return out

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import Query
+from .common import model_out
 
 TABLES = ["region", "nation", "supplier", "customer", "orders", "lineitem"]
 
@@ -237,16 +238,35 @@ def _train_q4(df, out, seed):
     torch.save(model.state_dict(), os.path.join(out, "mlp.pth"))
 
 
-def _train_q5(df, out, seed):
-    import xgboost as xgb
+def _q5_features(df):
     from sklearn.preprocessing import LabelBinarizer, StandardScaler
-
     scaler = StandardScaler().fit(df[NUMERIC_Q5].to_numpy(dtype=np.float64))
     enc = _encoder(CATEGORICAL_Q5).fit(_categorical(df, CATEGORICAL_Q5))
     lb = LabelBinarizer().fit(["A", "N", "R"])
     x = np.hstack([scaler.transform(df[NUMERIC_Q5].to_numpy(dtype=np.float64)),
                    enc.transform(_categorical(df, CATEGORICAL_Q5)).toarray()])
     y = lb.transform(df["l_returnflag"].to_numpy()).argmax(axis=1)
+    return scaler, enc, lb, x, y
+
+
+def _train_q5(df, out, seed):
+    """The original: a LightGBM multiclass GBDT (3 classes, 10 rounds, num_leaves 30, lr 0.05)."""
+    import lightgbm as lgb
+    scaler, enc, lb, x, y = _q5_features(df)
+    # One thread and deterministic=True: the same trees on every run for a given seed.
+    params = {"objective": "multiclass", "num_class": 3, "num_leaves": 30, "learning_rate": 0.05,
+              "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": 1,
+              "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=10)
+    joblib.dump(scaler, os.path.join(out, "scaler.pkl"))
+    joblib.dump(enc, os.path.join(out, "encoder.pkl"))
+    joblib.dump(lb, os.path.join(out, "label_binarizer.pkl"))
+    booster.save_model(os.path.join(out, "lgb_gbdt_model.txt"))
+
+
+def _train_q5_debian(df, out, seed):
+    import xgboost as xgb
+    scaler, enc, lb, x, y = _q5_features(df)
     # LightGBM is not in Debian: the same shape in XGBoost (multiclass, 10 rounds x 3 trees,
     # leaf-wise growth to at most 30 leaves, learning rate 0.05).
     params = {"objective": "multi:softprob", "num_class": 3, "eta": 0.05, "tree_method": "hist",
@@ -259,12 +279,11 @@ def _train_q5(df, out, seed):
     booster.save_model(os.path.join(out, "gbdt.json"))
 
 
-def train(data_dir, model_dir, seed):
+def train(data_dir, model_dir, seed, models="original"):
     df = pd.read_csv(os.path.join(data_dir, "train_tpch.csv"), keep_default_na=False)
-    for q, fit in (("q4", _train_q4), ("q5", _train_q5)):
-        out = os.path.join(model_dir, q)
-        os.makedirs(out, exist_ok=True)
-        fit(df, out, seed)
+    _train_q4(df, model_out(model_dir, "q4"), seed)
+    fit_q5 = _train_q5_debian if models == "debian" else _train_q5
+    fit_q5(df, model_out(model_dir, "q5", models), seed)
 
 
 _Q4_ARGS = ("c_acctbal, o_totalprice, l_quantity, l_extendedprice, l_discount, l_tax, s_acctbal, "
@@ -317,8 +336,8 @@ ORDER BY revenue DESC, c_custkey
 LIMIT 20""",
         inputs_sql=f"SELECT {_Q5_ARGS}\n{_Q5_FROM}",
         note="TPC-H Q10 + GBDT replacing l_returnflag = 'R'. Synthetic TPC-H at SF 1.5 x scale as Q4. "
-             "XGBoost multiclass (3 classes, 10 rounds, lossguide max_leaves 30, eta 0.05) stands in "
-             "for LightGBM. R-vs-A depends on l_quantity > 25 so that ~50% of UDF rows are 'R'. "
+             "LightGBM multiclass (3 classes, 10 rounds, num_leaves 30, lr 0.05) as the original; "
+             "--models debian: XGBoost with the same shape (lossguide max_leaves 30, eta 0.05). R-vs-A depends on l_quantity > 25 so that ~50% of UDF rows are 'R'. "
              "LIMIT 20 as in IMBridge (DuckDB/PG originals have none), with c_custkey as tie-breaker.",
     ),
 ]

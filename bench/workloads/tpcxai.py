@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import Query
-from .common import read_csv_sql, zipf
+from .common import model_out, read_csv_sql, zipf
 
 # The TPCx-AI lineitem is called ai_lineitem so that it cannot clash with TPC-H's lineitem.
 TABLES = ["product", "order_o", "ai_lineitem", "review", "product_rating"]
@@ -238,6 +238,17 @@ def _scatter_add(target, idx, values):
 
 
 def _train_q8(data_dir, out, seed):
+    """The original: surprise.SVD() with its defaults, fit on the full trainset of (user, product,
+    rating) on the default 1-5 scale; random_state makes the factors' initialisation reproducible."""
+    import surprise
+    df = pd.read_csv(os.path.join(data_dir, "train_uc07.csv"))
+    data = surprise.Dataset.load_from_df(df[["userid", "productid", "rating"]],
+                                         surprise.Reader(rating_scale=(1, 5)))
+    model = surprise.SVD(random_state=seed).fit(data.build_full_trainset())
+    joblib.dump(model, os.path.join(out, "uc07_svd.joblib"))
+
+
+def _train_q8_debian(data_dir, out, seed):
     """Biased SVD as Surprise's SVD(), fitted by shuffled mini-batch SGD with summed per-rating
     updates (per-rating SGD in Python would take minutes); the artifact holds the raw-to-inner id
     maps, as a Surprise trainset does."""
@@ -269,11 +280,11 @@ def _train_q8(data_dir, out, seed):
                 os.path.join(out, "uc07.joblib"))
 
 
-def train(data_dir, model_dir, seed):
-    for q, fit in (("q6", _train_q6), ("q7", _train_q7), ("q8", _train_q8)):
-        out = os.path.join(model_dir, q)
-        os.makedirs(out, exist_ok=True)
-        fit(data_dir, out, seed)
+def train(data_dir, model_dir, seed, models="original"):
+    _train_q6(data_dir, model_out(model_dir, "q6"), seed)
+    _train_q7(data_dir, model_out(model_dir, "q7"), seed)
+    fit_q8 = _train_q8_debian if models == "debian" else _train_q8
+    fit_q8(data_dir, model_out(model_dir, "q8", models), seed)
 
 
 _Q6_INNER = """SELECT store, department
@@ -316,9 +327,10 @@ WHERE r <= 10""",
         inputs_sql=f"SELECT userid, productid\nFROM ({_Q8_DEDUP}) AS d",
         note="TPCx-AI UC07. Synthetic ratings: 35 k x scale users (>= 40) x 5-20 products "
              "(~425 k distinct pairs at scale 1 vs ~75-80 k in the paper, so that the per-row Python loop "
-             "takes > 0.5 s). Surprise is not in Debian: a NumPy biased SVD (100 factors, Surprise's "
-             "defaults, fitted by mini-batch SGD) predicts mu + b_u + b_i + q_i.p_u clipped to 1-5, "
-             "once per row in a Python loop. Ranking ascending as the SQL original (TPCx-AI/EvaDB keep "
+             "takes > 0.5 s). surprise.SVD() with its defaults (random_state = seed), one "
+             "predict(u, i).est per row as the original, stored with joblib. --models debian: a NumPy "
+             "biased SVD (100 factors, Surprise's defaults, fitted by mini-batch SGD) predicting "
+             "mu + b_u + b_i + q_i.p_u clipped to 1-5, once per row in a Python loop. Ranking ascending as the SQL original (TPCx-AI/EvaDB keep "
              "the top 10 descending).",
     ),
 ]

@@ -14,6 +14,7 @@ struct Settings {
   int embedded_idle_exit_ms = 0;   // embedded coordinator exits this long after its last client
   int64_t executor_memory_mb = 0;  // embedded coordinator: per-executor memory limit (0: RAM share)
   std::string coordinator_path;    // "": the `imlane` installed next to this library
+  std::string python_env;          // embedded coordinator: virtualenv its executors import from (--python-env)
   int executors_per_function = 0;  // executors serving each function for this client; 0 = all
   int slots_per_executor = 2;      // in-flight batches per executor (one runs, one is written)
   int max_inflight = 0;            // per function; 0: executors x slots_per_executor x 4

@@ -180,6 +180,7 @@ json Coordinator::Status_() {
   s["socket"] = options_.socket_path;
   s["clients"] = clients_.load();
   s["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  s["python_env"] = options_.python_env;
   json fns = json::array();
   for (const auto& fn : registry_.List()) {
     uint64_t batches = 0, rows = 0, busy_ns = 0, errors = 0, loads = 0;
@@ -236,6 +237,7 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     r["protocol"] = kProtocolVersion;
     r["pid"] = getpid();
     r["executors"] = lanes_->executor_count();
+    r["python_env"] = options_.python_env;  // a client that asked for another one refuses this coordinator
     return r;
   }
   if (op == "register") return Register(req);

@@ -70,6 +70,10 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
                                    std::to_string(options.spin_us),
                                    "--context-cache-mb",
                                    std::to_string(options.context_cache_mb)};
+  if (!options.python_env.empty()) {
+    args.push_back("--python-env");
+    args.push_back(options.python_env);
+  }
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());

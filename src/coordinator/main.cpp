@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "imlane/common/protocol.h"
+#include "imlane/common/python_env.h"
 #include "imlane/common/system.h"
 #include "imlane/coordinator/coordinator.h"
 
@@ -34,6 +35,9 @@ Status Ask(const std::string& socket, const json& request, json* reply) {
 void PrintStatus(const json& s) {
   std::printf("coordinator pid %d on %s, up %.1f s, %d client(s)\n", s.value("pid", 0),
               s.value("socket", std::string()).c_str(), s.value("uptime_s", 0.0), s.value("clients", 0));
+  std::printf("python env: %s\n", s.value("python_env", std::string()).empty()
+                                        ? "(system Python only)"
+                                        : s.value("python_env", std::string()).c_str());
   std::printf("\nexecutors:\n  %-5s %-8s %-10s %-6s %-8s %s\n", "index", "pid", "state", "lanes", "restarts",
               "last exit");
   for (const auto& e : s["executors"]) {
@@ -105,6 +109,11 @@ int main(int argc, char** argv) {
       ->add_option("--executor-max-files", opt.executor_max_files,
                    "open-file limit of each executor (RLIMIT_NOFILE); 0 = inherited")
       ->default_val(opt.executor_max_files);
+  serve
+      ->add_option("--python-env", opt.python_env,
+                   "virtualenv (of the embedded Python's version) whose site-packages the executors import "
+                   "first, e.g. a project's .venv with its model libraries; default: the system Python's only")
+      ->envname("IMLANE_PYTHON_ENV");
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
                     "directory holding the imlane Python package (default: ../share/imlane/python)");
@@ -144,10 +153,21 @@ int main(int argc, char** argv) {
     if (!FileExists(opt.runtime_dir + "/imlane/_runtime/__init__.py")) {
       return Fail(Status::NotFound("executor runtime not found in " + opt.runtime_dir));
     }
+    if (!opt.python_env.empty()) {
+      // Refused here, once, with the reason; an executor that cannot start would only be restarted.
+      auto program = CheckPythonEnv(opt.python_env);
+      if (!program.ok()) return Fail(program.status());
+      opt.python_env = program->substr(0, program->size() - std::string("/bin/python3").size());
+    }
     signal(SIGPIPE, SIG_IGN);
     Coordinator coordinator(opt);
     Status st = coordinator.Start();
-    if (!st.ok()) return Fail(st);
+    if (!st.ok()) {
+      Fail(st);
+      // EX_TEMPFAIL: another coordinator holds the socket (it may be on its way out); a client that
+      // started this one tries again instead of giving up.
+      return st.code() == StatusCode::kAlreadyExists ? kExitSocketTaken : 1;
+    }
     g_coordinator = &coordinator;
     struct sigaction sa {};
     sa.sa_handler = OnSignal;

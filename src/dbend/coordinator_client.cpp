@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <limits.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,10 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
                                    std::to_string(settings.lane_bytes),
                                    "--executor-memory-mb",
                                    std::to_string(settings.executor_memory_mb)};
+  if (!settings.python_env.empty()) {
+    args.push_back("--python-env");
+    args.push_back(settings.python_env);
+  }
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
@@ -81,13 +86,33 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
     IMLANE_RETURN_NOT_OK(PrepareSocketDirectory(client->socket_path_));
     IMLANE_ASSIGN_OR_RETURN(client->embedded_pid_, SpawnCoordinator(settings, client->socket_path_));
     const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(settings.connect_timeout_ms) * 1000000;
+    int64_t failed_at = 0;  // when our coordinator exited with an error
+    int exit_status = 0;
     while (true) {
       sock = ConnectUnix(client->socket_path_);
       if (sock.ok()) break;
       int ws = 0;
       if (client->embedded_pid_ > 0 && waitpid(client->embedded_pid_, &ws, WNOHANG) == client->embedded_pid_) {
-        // It exited: usually another process started a coordinator first; keep trying to connect.
+        // It exited: usually another process started a coordinator first, so keep trying to connect
+        // for a moment; if none answers, it exited because it could not start (bad option).
         client->embedded_pid_ = -1;
+        exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        if (exit_status == kExitSocketTaken) {
+          // Another coordinator holds the socket: it answers soon, or it was exiting (idle) and
+          // we start ours again once it is gone.
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (!ConnectUnix(client->socket_path_).ok()) {
+            IMLANE_ASSIGN_OR_RETURN(client->embedded_pid_, SpawnCoordinator(settings, client->socket_path_));
+          }
+          continue;
+        }
+        if (exit_status != 0) failed_at = MonotonicNanos();
+      }
+      if (failed_at > 0 && MonotonicNanos() - failed_at > 500 * 1000000LL) {
+        return Status::Unavailable("the coordinator IMLane started (" + settings.coordinator_path +
+                                   (settings.coordinator_path.empty() ? FindCoordinatorBinary() : "") +
+                                   " serve) exited with status " + std::to_string(exit_status) +
+                                   " before listening on " + client->socket_path_ + "; its error is on stderr");
       }
       if (MonotonicNanos() > deadline) {
         if (client->embedded_pid_ > 0) kill(client->embedded_pid_, SIGTERM);
@@ -104,6 +129,19 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
   const int protocol = IntegerOr<int>(reply, "protocol", 0);
   if (protocol != kProtocolVersion) {
     return Status::ProtocolError("coordinator speaks protocol ", protocol, ", this library ", kProtocolVersion);
+  }
+  if (!settings.python_env.empty()) {
+    // A coordinator that was already running serves its own virtualenv: the setting cannot take
+    // effect, and functions would fail to import what the user expects them to.
+    char resolved[PATH_MAX];
+    const std::string want = realpath(settings.python_env.c_str(), resolved) ? resolved : settings.python_env;
+    IMLANE_ASSIGN_OR_RETURN(std::string have, Field<std::string>(reply, "python_env"));
+    if (have != want) {
+      return Status::InvalidArgument("python env '" + settings.python_env + "' cannot take effect: the coordinator at " +
+                                     client->socket_path_ + " already runs with " +
+                                     (have.empty() ? std::string("the system Python only") : "'" + have + "'") +
+                                     " (stop it with `imlane stop`, or choose another socket)");
+    }
   }
   return client;
 }

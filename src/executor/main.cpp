@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
       "It is started and supervised by the coordinator (`imlane serve`), not by hand."};
   int control_fd = -1, bell_fd = -1, index = 0, spin_us = 100, blas_threads = 1;
   int64_t context_cache_mb = 2048;
-  std::string runtime_dir;
+  std::string runtime_dir, python_env;
   app.add_option("--control-fd", control_fd, "inherited control socket")->required();
   app.add_option("--bell-fd", bell_fd, "inherited bell region (memfd)")->required();
   app.add_option("--index", index, "executor index, for logs");
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--spin-us", spin_us, "busy-wait after a batch before sleeping, microseconds");
   app.add_option("--context-cache-mb", context_cache_mb, "bound of the model-loader cache, MiB of model files");
+  app.add_option("--python-env", python_env, "virtualenv whose site-packages functions import (imlane serve --python-env)");
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
   CLI11_PARSE(app, argc, argv);
 
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   }
   bell->CloseFd();
   PythonRuntime python;
-  Status st = python.Start(runtime_dir, static_cast<uint64_t>(std::max<int64_t>(context_cache_mb, 0)) << 20);
+  Status st =
+      python.Start(runtime_dir, static_cast<uint64_t>(std::max<int64_t>(context_cache_mb, 0)) << 20, python_env);
   if (!st.ok()) {
     Log(LogLevel::kError, "executor", st.ToString());
     return 3;

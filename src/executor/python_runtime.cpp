@@ -1,5 +1,7 @@
 #include "imlane/executor/python_runtime.h"
 
+#include "imlane/common/python_env.h"
+
 #include <pybind11/embed.h>
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -169,20 +171,38 @@ PythonRuntime::~PythonRuntime() {
   }
 }
 
-Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cache_bytes) {
+Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cache_bytes,
+                            const std::string& python_env) {
+  // The interpreter finds its standard library and site-packages from its program name, which by
+  // default is looked up on PATH: a pyenv or venv `python3` first on PATH would hand the executor
+  // another Python's packages. Name the interpreter IMLane was built against, or the chosen venv's
+  // python3, whose pyvenv.cfg then puts the venv's site-packages first (as running it would).
+  std::string program = IMLANE_PYTHON_EXECUTABLE;
+  if (!python_env.empty()) {
+    auto checked = CheckPythonEnv(python_env);
+    if (!checked.ok()) return checked.status();
+    program = checked.MoveValue();
+  }
   try {
-    // The interpreter finds its standard library and site-packages from its program name, which by
-    // default is looked up on PATH: a pyenv or venv `python3` first on PATH would hand the executor
-    // another Python's packages. Name the interpreter IMLane was built against instead.
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
-    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, IMLANE_PYTHON_EXECUTABLE);
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, program.c_str());
     if (PyStatus_Exception(status)) {
       PyConfig_Clear(&config);
       return Status::Unavailable("cannot configure Python: " + std::string(status.err_msg ? status.err_msg : ""));
     }
     impl_->interpreter = std::make_unique<py::scoped_interpreter>(&config);
-    py::module_::import("sys").attr("path").attr("insert")(0, runtime_dir);
+    py::module_ sys = py::module_::import("sys");
+    if (!python_env.empty()) {
+      // realpath: CheckPythonEnv resolved the directory, and so does Python's getpath.
+      std::string prefix = sys.attr("prefix").cast<std::string>();
+      std::string want = program.substr(0, program.size() - std::string("/bin/python3").size());
+      if (prefix != want) {
+        return Status::Unavailable("the embedded Python did not take the virtualenv " + want + " (sys.prefix is " +
+                                   prefix + ")");
+      }
+    }
+    sys.attr("path").attr("insert")(0, runtime_dir);
     impl_->numpy = py::module_::import("numpy");
     impl_->runtime = py::module_::import("imlane._runtime");
     impl_->adapt_column = impl_->runtime.attr("adapt_column");

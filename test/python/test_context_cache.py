@@ -198,3 +198,99 @@ def test_xgboost_booster_from_a_model_file(cache, tmp_path):
             self.mine = True
 
     assert Mine(str(path)).mine
+
+
+def _distinct_models(fn):
+    return len({id(m) for m in fn.module.SEEN})
+
+
+def test_onnxruntime_inference_session_from_a_model_file(cache, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    # y = x + [1, 2]: a graph small enough to build by hand, read from a file as a UDF's model is.
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "b"], ["y"])], "add",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+        [numpy_helper.from_array(np.array([1, 2], dtype=np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # onnxruntime 1.20 reads IR <= 10; onnx 1.17 writes 10 by default
+    path = tmp_path / "model.onnx"
+    onnx.save(model, str(path))
+    fn = holistic(f"""
+        import onnxruntime as ort
+        SEEN = []  # keeps every session alive, so distinct sessions have distinct ids
+        def f(x):
+            s = ort.InferenceSession({str(path)!r}, providers=["CPUExecutionProvider"])
+            SEEN.append(s)
+            y = s.run(["y"], {{"x": np.column_stack([x, x]).astype(np.float32)}})[0]
+            return y[:, 1].astype(np.float64)
+    """)
+    out = fn([np.arange(4, dtype=np.float64)], 4)
+    assert out[0][0].tolist() == [2.0, 3.0, 4.0, 5.0]
+    run_batches(fn, 19)
+    assert _distinct_models(fn) == 1 and isinstance(fn.module.SEEN[0], ort.InferenceSession)
+    stats = cache.stats_for("f")
+    assert (stats.misses, stats.hits) == (1, 19) and stats.bytes == path.stat().st_size
+
+    # Built from bytes, or with a SessionOptions (which cannot be compared), a session is not cached.
+    data = path.read_bytes()
+    options = ort.SessionOptions()
+    fn2 = holistic(f"""
+        import onnxruntime as ort
+        SEEN = []
+        OPTIONS = []
+        def f(x):
+            SEEN.append(ort.InferenceSession(DATA, providers=["CPUExecutionProvider"]))
+            SEEN.append(ort.InferenceSession({str(path)!r}, OPTIONS[0], providers=["CPUExecutionProvider"]))
+            return x
+    """, name="g")
+    fn2.module.DATA, fn2.module.OPTIONS[:] = data, [options]
+    run_batches(fn2, 3)
+    assert _distinct_models(fn2) == 6 and cache.stats_for("g").misses == 0
+
+
+def test_lightgbm_booster_from_a_model_file(cache, tmp_path):
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 2))
+    booster = lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1, "num_threads": 1},
+                        lgb.Dataset(x, label=x[:, 0] > 0.5), num_boost_round=3)
+    path = tmp_path / "model.txt"
+    booster.save_model(str(path))
+    fn = holistic(f"""
+        import lightgbm
+        SEEN = []
+        def f(x):
+            b = lightgbm.Booster(model_file={str(path)!r})
+            SEEN.append(b)
+            return b.predict(np.column_stack([x, x]), num_threads=1)
+    """)
+    run_batches(fn, 20)
+    assert _distinct_models(fn) == 1 and isinstance(fn.module.SEEN[0], lgb.Booster)
+    assert fn.module.SEEN[0].num_trees() == 3
+    # A Booster from a model string (no file) is built every time.
+    text = path.read_text()
+    assert lgb.Booster(model_str=text) is not lgb.Booster(model_str=text)
+
+
+def test_surprise_dump_load_goes_through_pickle_load(cache, tmp_path):
+    surprise = pytest.importorskip("surprise")
+    import pandas as pd
+    ratings = pd.DataFrame({"u": [1, 1, 2, 2, 3], "i": [10, 11, 10, 12, 11], "r": [5, 3, 4, 2, 1]})
+    data = surprise.Dataset.load_from_df(ratings, surprise.Reader(rating_scale=(1, 5)))
+    algo = surprise.SVD(n_factors=2, n_epochs=2, random_state=0).fit(data.build_full_trainset())
+    path = tmp_path / "svd.dump"
+    surprise.dump.dump(str(path), algo=algo)
+    fn = holistic(f"""
+        from surprise import dump
+        SEEN = []
+        def f(x):
+            _, algo = dump.load({str(path)!r})
+            SEEN.append(algo)
+            return np.array([algo.predict(1, 10).est] * len(x))
+    """)
+    run_batches(fn, 10)
+    assert _distinct_models(fn) == 1
+    assert cache.stats_for("f").misses == 1

@@ -25,7 +25,7 @@ from ._runtime.calling import check_options
 from ._runtime.types import lookup
 
 _EXTENSION_NAME = "imlane.duckdb_extension"
-_SETTINGS = ("executors", "batch_size", "max_inflight", "timeout_ms", "socket", "lane_bytes")
+_SETTINGS = ("executors", "batch_size", "max_inflight", "timeout_ms", "socket", "lane_bytes", "python_env")
 
 
 def _duckdb():
@@ -97,8 +97,18 @@ def load(con, extension=None, **settings):
             raise type(e)(f"{e}\n(open the database with config={{'allow_unsigned_extensions': 'true'}}, "
                           "or use imlane.connect())") from None
         raise
-    _apply_settings(con, settings)
+    settings.setdefault("python_env", _own_venv())
+    _apply_settings(con, {k: v for k, v in settings.items() if v is not None})
     return con
+
+
+def _own_venv():
+    """This interpreter's virtualenv, when it is one of the Python the executors embed (Debian's
+    /usr/bin/python3): an embedded coordinator's executors then import the same packages as this
+    script (python_env setting). None otherwise: a venv of another Python cannot serve them."""
+    if sys.prefix == sys.base_prefix or os.path.realpath(sys.base_prefix) != "/usr":
+        return None
+    return sys.prefix
 
 
 def connect(database=":memory:", read_only=False, config=None, extension=None, **settings):

@@ -15,6 +15,7 @@ Result<DBEndContext *> IMLaneState::Context(duckdb::ClientContext &context) {
   Settings s;
   s.socket_path = StringSetting(context, "imlane_socket");
   s.n_executors = static_cast<int>(IntSetting(context, "imlane_executors", 0));
+  s.python_env = StringSetting(context, "imlane_python_env");
   s.batch_rows = 0;  // the prediction operator pins per query (imlane_batch_size) or follows the tuner
   s.max_inflight = static_cast<int>(IntSetting(context, "imlane_max_inflight", 0));
   s.timeout_ms = TimeoutMsSetting(context);

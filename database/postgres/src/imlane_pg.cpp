@@ -58,6 +58,7 @@ int guc_lane_mb = 64;
 int guc_idle_exit_ms = 300000;
 char* guc_socket = nullptr;
 char* guc_coordinator = nullptr;
+char* guc_python_env = nullptr;
 
 constexpr int kSliceMs = 50;  // how often a waiting backend looks at its interrupts
 
@@ -367,6 +368,7 @@ DBEndContext* Context(char** err) {
   Settings s;
   s.socket_path = guc_socket ? guc_socket : "";
   s.coordinator_path = guc_coordinator ? guc_coordinator : "";
+  s.python_env = guc_python_env ? guc_python_env : "";
   s.n_executors = guc_executors;
   s.max_inflight = guc_max_inflight;
   s.timeout_ms = guc_timeout_ms;
@@ -531,6 +533,10 @@ void _PG_init(void) {
                              "The imlane binary to start when no coordinator answers; empty = "
                              "the one installed next to libimlane_dbend.",
                              nullptr, &guc_coordinator, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("imlane.python_env",
+                             "Virtualenv (Python 3.11) the executors of a coordinator a backend starts import "
+                             "from; empty = Debian's Python.",
+                             nullptr, &guc_python_env, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("imlane.executors", "Executors of a coordinator a backend starts (0 = usable cores).",
                           nullptr, &guc_executors, 0, 0, 1024, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("imlane.max_inflight", "Batches in flight per function and backend; 0 = executors x 8.",

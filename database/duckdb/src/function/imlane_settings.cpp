@@ -11,6 +11,11 @@ bool IMLaneSettings::Register(DBConfig &config) {
                             "executor processes of a coordinator IMLane starts itself (0 = usable cores); "
                             "takes effect at the first use of IMLane in this database",
                             LogicalType::INTEGER, Value::INTEGER(0));
+  config.AddExtensionOption("imlane_python_env",
+                            "virtualenv of Python 3.11 whose packages the executors of a coordinator IMLane "
+                            "starts itself import first (imlane serve --python-env); empty = the system "
+                            "Python's; takes effect at the first use of IMLane in this database",
+                            LogicalType::VARCHAR, Value(""));
   config.AddExtensionOption("imlane_batch_size",
                             "rows per batch sent to an executor; 0 = adaptive (tuned per function)",
                             LogicalType::BIGINT, Value::BIGINT(0));

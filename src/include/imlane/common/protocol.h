@@ -16,6 +16,9 @@
 
 namespace imlane {
 
+// `imlane serve`'s exit status when another coordinator holds its socket's lock (EX_TEMPFAIL).
+constexpr int kExitSocketTaken = 75;
+
 using json = nlohmann::json;
 
 constexpr int kProtocolVersion = 1;

@@ -21,6 +21,9 @@ struct CoordinatorOptions {
   // Bound of each executor's inference-context cache (memoised model loaders, context_cache.py), in
   // MiB of model files. -1: half the executor memory limit (2048 when that is unlimited); 0: off.
   int64_t context_cache_mb = -1;
+  // A virtualenv of the embedded Python's version whose site-packages the executors import first
+  // (its own model libraries); "": the system Python's packages only.
+  std::string python_env;
   int executor_cpu_seconds = 0;  // RLIMIT_CPU per executor process; 0: none
   int executor_max_files = 0;    // RLIMIT_NOFILE per executor; 0: inherited
   int max_lanes = 256;           // across all clients

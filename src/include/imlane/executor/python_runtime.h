@@ -29,7 +29,9 @@ class PythonRuntime {
 
   // Starts the interpreter and imports numpy and imlane._runtime from runtime_dir (which holds imlane/).
   // context_cache_bytes bounds the memoised model loaders (imlane/_runtime/context_cache.py).
-  Status Start(const std::string& runtime_dir, uint64_t context_cache_bytes);
+  // python_env, if not empty, is a virtualenv (CheckPythonEnv) whose site-packages are imported
+  // before the system ones, as its own python3 would.
+  Status Start(const std::string& runtime_dir, uint64_t context_cache_bytes, const std::string& python_env = "");
   // Compiles the source in a fresh namespace and builds the function's one-off context
   // (pyinitial() or the class's __init__), once.
   Status Load(uint32_t function_id, const FunctionDefinition& def);
