@@ -51,6 +51,7 @@ demo-cpp: build
 
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX) --component postgres  # the PostgreSQL extension, if built
 
 # The libFuzzer target for longer than make test's 60 s (FUZZ_SECONDS, default 600).
 FUZZ_SECONDS ?= 600

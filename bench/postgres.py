@@ -7,6 +7,7 @@ import csv
 import os
 import shutil
 import subprocess
+import sys
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 DB = "bench"
@@ -31,8 +32,13 @@ def _as_postgres_user():
 
 
 class Cluster:
-    def __init__(self, root):
+    def __init__(self, root, imlane_build=None):
+        """imlane_build: a build directory whose PostgreSQL extension the server loads (the
+        postgres-imlane system), from a private copy of the server tree (pg_private_tree.py)."""
         self.root = os.path.abspath(root)
+        self.imlane_build = imlane_build
+        self.pg_ctl = f"{PG_BIN}/pg_ctl"
+        self.imlane_sock = os.path.join(self.root, "imlane", "imlane.sock")
         self.data = os.path.join(self.root, "data")
         self.sock = os.path.join(self.root, "sock")
         self.port = "55432"
@@ -50,22 +56,40 @@ class Cluster:
             self._run([f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
                        "-E", "UTF8", "--locale=C"])
         self.stop()  # a cluster left running by an interrupted run
+        imlane_opts = ""
+        if self.imlane_build:
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                            "database", "postgres"))
+            from pg_private_tree import make_private_tree
+            self.pg_ctl = os.path.join(make_private_tree(os.path.join(self.root, "tree"), self.imlane_build), "pg_ctl")
+            os.makedirs(os.path.dirname(self.imlane_sock), mode=0o700, exist_ok=True)
+            if os.geteuid() == 0:
+                shutil.chown(os.path.dirname(self.imlane_sock), "postgres", "postgres")
+            # The planner hook that batches calls is there from a session's first query on.
+            # Executors import from the venv this runs in, as the imlane system's do.
+            imlane_opts = (f" -c session_preload_libraries=imlane -c imlane.socket='{self.imlane_sock}'"
+                           f" -c imlane.python_env='{sys.prefix}'")
         # Loopback-free: Unix socket only. One thread per BLAS library, as in the executors.
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         for var in ("PYTHONHOME", "PYTHONPATH"):
             env.pop(var, None)
-        self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start", "-o",
+        self._run([self.pg_ctl, "-D", self.data, "-l", self.log, "-w", "-t", "60", "start", "-o",
                    f"-c listen_addresses='' -c unix_socket_directories='{self.sock}' -p {self.port} "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c shared_buffers=1GB -c work_mem=256MB -c max_wal_size=8GB"], env=env)
+                   "-c shared_buffers=1GB -c work_mem=256MB -c max_wal_size=8GB" + imlane_opts], env=env)
         if DB not in self.psql("SELECT datname FROM pg_database", db="postgres"):
             self.psql(f"CREATE DATABASE {DB}", db="postgres")
         self.psql("CREATE EXTENSION IF NOT EXISTS plpython3u")
+        if self.imlane_build:
+            self.psql("CREATE EXTENSION IF NOT EXISTS imlane")
 
     def stop(self):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            subprocess.run(_as_postgres_user() + [f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"],
+            subprocess.run(_as_postgres_user() + [self.pg_ctl, "-D", self.data, "-m", "fast", "-w", "stop"],
                            capture_output=True)
+        if self.imlane_build:  # the coordinator the backends started (it outlives them by imlane.idle_exit_ms)
+            subprocess.run(_as_postgres_user() + [os.path.join(self.imlane_build, "bin", "imlane"), "stop", "--socket",
+                                                  self.imlane_sock], capture_output=True)
 
     def psql_args(self, db=DB):
         return _as_postgres_user() + ["/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sock,
@@ -111,6 +135,12 @@ return {RETURN_CAST[return_type]}(v)
 """
         self.psql(f"DROP FUNCTION IF EXISTS {name}; CREATE FUNCTION {name}({params}) RETURNS "
                   f"{PG_TYPES[return_type][0]} AS $body${body}$body$ LANGUAGE plpython3u PARALLEL SAFE")
+
+    def create_imlane_udf(self, name, udf_file, args, returns):
+        """The same staged UDF through the imlane extension: imlane_create_function makes the SQL
+        function `name`, whose calls the extension runs in batches on IMLane executors."""
+        self.psql(f"DROP FUNCTION IF EXISTS {name}; SELECT imlane_drop_function('{name}'); "
+                  f"SELECT imlane_create_function('{name}', '{udf_file}', '{args}', '{returns}')")
 
     def run_query(self, sql, time_limit, result_csv, repeat, warmup_sql):
         """Times the query with psql's \\timing (server execution plus the transfer of every row).

@@ -4,7 +4,7 @@ import math
 
 SYSTEMS = ["imlane", "imlane-holistic", "imlane-noop", "duckdb-inproc", "duckdb-inproc-holistic",
            "duckdb-python-arrow", "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython",
-           "limit"]
+           "postgres-imlane", "limit"]
 # Peers with a batch-size sweep: their record's times are at the default size; "extra" holds the best
 # size's ("best_median_s", "best_batch"), shown as a column of its own and used for their targets.
 SWEPT = ("spark-pandas-udf", "ray-data")
@@ -47,14 +47,14 @@ def _time_text(rec):
     return f"{rec['median_s']:.3f} s"
 
 
-def geomean_ratio(records, system, queries, best=False):
+def geomean_ratio(records, system, queries, best=False, base="imlane"):
     """Geometric mean of system/imlane over the queries where both have a time (timeouts count at the
     limit, so the mean is then a lower bound); best: a swept peer at its best batch size.
     Returns (mean, n, lower_bound)."""
     by = _by_key(records)
     logs, lower = [], False
     for q in queries:
-        a, b = by.get((q, system)), by.get((q, "imlane"))
+        a, b = by.get((q, system)), by.get((q, base))
         if best:
             a = best_of(a) or a
         if not a or not b or b["status"] != "ok" or a["status"] not in ("ok", "timeout"):
@@ -133,6 +133,16 @@ def markdown(records, meta, query_defs):
             continue
         met = "yes" if mean >= target else ("at least" if lower else "no")
         lines.append(f"| {what} (geomean of {n}) | {'>= ' if lower else ''}{mean:.2f}x | {met} |")
+    if "postgres-imlane" in systems and "postgres-plpython" in systems:
+        # The PostgreSQL extension against PL/Python in the same server: 30x over Q1-Q5 and Q7.
+        pg_queries = [q for q in queries if q in ("Q1", "Q2", "Q3", "Q4", "Q5", "Q7")]
+        mean, n, lower = geomean_ratio(records, "postgres-plpython", pg_queries, base="postgres-imlane")
+        what = "postgres-imlane >= 30x faster than postgres-plpython (Q1-Q5, Q7)"
+        if mean is None:
+            lines.append(f"| {what} (geomean) | - | - |")
+        else:
+            met = "yes" if mean >= 30 else ("at least" if lower else "no")
+            lines.append(f"| {what} (geomean of {n}) | {'>= ' if lower else ''}{mean:.2f}x | {met} |")
     for q in queries:
         base = by.get((q, "imlane"))
         par, ach = limits(by, q, cores)

@@ -161,7 +161,9 @@ class Bench:
     # ---- PostgreSQL -------------------------------------------------------------------------------
 
     def start_postgres(self, datasets, changed, queries):
-        self.cluster = postgres.Cluster(os.path.join(self.out, "pg"))
+        with_imlane = "postgres-imlane" in self.args.systems
+        self.cluster = postgres.Cluster(os.path.join(self.out, "pg"),
+                                        os.path.abspath(self.args.build_dir) if with_imlane else None)
         os.makedirs(self.cluster.root, exist_ok=True)
         self.cluster.start()
         loaded_path = os.path.join(self.cluster.root, "loaded.json")
@@ -187,6 +189,8 @@ class Bench:
         for q in queries:
             self.cluster.create_udf(q.udf, self.udf_file(q, "staged"), _types(q.args), q.returns.strip().upper(),
                                     site_dir=sysconfig.get_paths()["purelib"])  # this venv's site-packages
+            if with_imlane:
+                self.cluster.create_imlane_udf(f"{q.udf}_imlane", self.udf_file(q, "staged"), q.args, q.returns)
 
     # ---- systems ----------------------------------------------------------------------------------
 
@@ -210,14 +214,18 @@ class Bench:
             if on_imlane:  # a coordinator of its own, apart from any other client of this user
                 cmd += ["--set", f"imlane_socket='{os.path.join(self.out, 'imlane.sock')}'"]
             result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
-        elif system == "postgres-plpython":
+        elif system in ("postgres-plpython", "postgres-imlane"):
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
             pg_rows = os.path.join(self.cluster.root, f"{q.name}.csv")
-            # One call loads the model into the session's SD before the timed runs.
+            # The same query on the imlane extension's function (same signature, other name).
+            udf = q.udf + ("_imlane" if system == "postgres-imlane" else "")
+            # One call loads the model (into the session's SD; into the executors) before the timed runs.
             cols = [f"c{i}" for i in range(len(_types(q.args)))]
-            warm = f"SELECT {q.udf}({', '.join(cols)}) FROM ({q.inputs_sql}) AS w({', '.join(cols)}) LIMIT 1"
-            result = self.cluster.run_query(q.pg_sql.replace("{udf}", q.udf) if q.pg_sql else sql, a.time_limit,
-                                            pg_rows, a.repeat, warm)
+            warm = f"SELECT {udf}({', '.join(cols)}) FROM ({q.inputs_sql}) AS w({', '.join(cols)}) LIMIT 1"
+            pg_sql = (q.pg_sql or q.sql).replace("{udf}", udf)
+            if system == "postgres-imlane":  # as imlane's --warmup 1: one whole run, so every executor has the model
+                warm = pg_sql
+            result = self.cluster.run_query(pg_sql, a.time_limit, pg_rows, a.repeat, warm)
             if os.path.exists(pg_rows):
                 shutil.move(pg_rows, rows_csv)
         elif system in PEERS:
@@ -249,7 +257,7 @@ class Bench:
             self.export_csv(q.inputs_sql, os.path.join(self.input_dir, f"{q.name}.csv"))
         records = []
         try:
-            if "postgres-plpython" in a.systems:
+            if "postgres-plpython" in a.systems or "postgres-imlane" in a.systems:
                 self.start_postgres(datasets, changed, queries)
             if a.prepare_only:
                 return records
@@ -385,7 +393,8 @@ def main():
     ap = argparse.ArgumentParser(description="Q1-Q8 prediction-query benchmark (bench/README.md)")
     ap.add_argument("--scale", type=float, default=1.0, help="1 = the full benchmark; 0.01 = smoke test")
     ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5,Q6,Q7,Q8")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=None, help=f"default: all of {','.join(SYSTEMS)} (postgres-imlane only "
+                    "when the build has the PostgreSQL extension)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per query and system (after a warm-up)")
     ap.add_argument("--time-limit", type=float, default=60, help="seconds one run may take")
     ap.add_argument("--seed", type=int, default=42)
@@ -404,6 +413,9 @@ def main():
                     help="exit 1 unless every system returned the same rows (the smoke test in make test)")
     a = ap.parse_args()
     a.queries = [s.strip().upper() for s in a.queries.split(",") if s.strip()]
+    if a.systems is None:  # the PostgreSQL extension is optional in the build (pg_config, server headers)
+        pg_ext = os.path.join(os.path.abspath(a.build_dir), "lib", "postgresql", "imlane.so")
+        a.systems = ",".join(s for s in SYSTEMS if s != "postgres-imlane" or os.path.exists(pg_ext))
     a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
     unknown = [s for s in a.systems if s not in SYSTEMS]
     if unknown:

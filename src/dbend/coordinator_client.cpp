@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <limits.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,9 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // None of the engine's descriptors (a PostgreSQL backend's client socket and data files, say)
+    // may live on in the shared coordinator, which outlives the engine process.
+    syscall(SYS_close_range, 3u, ~0u, 0u);
     execve(argv[0], argv.data(), environ);
     _exit(127);
   }
