@@ -53,8 +53,11 @@ def main():
     ap.add_argument("--inputs-csv", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--batch-rows", type=int, default=0,
-                    help="call pyfun on slices of this many rows instead of once (bench/sweep.py)")
+    # One call over every row, up to this many: ONNX Runtime's one-hot of Q1's 20 string columns over
+    # all 328 k rows at once needs ~19 GB (the OOM killer ended it); calls of 65536 rows cost the same
+    # per row (bench/sweep.py) and fit.
+    ap.add_argument("--batch-rows", type=int, default=65536,
+                    help="call pyfun on slices of at most this many rows (0 = all rows in one call)")
     ap.add_argument("--max-rows", type=int, default=0, help="use only the first N input rows")
     ap.add_argument("--returns", help="the UDF's SQL return type (needed with --result-csv)")
     ap.add_argument("--result-csv", help="write the input rows plus the last run's result here")
@@ -66,7 +69,7 @@ def main():
     if a.max_rows:
         cols = [c[:a.max_rows] for c in cols]
     n = len(cols[0]) if cols else 0
-    step = a.batch_rows or max(n, 1)
+    step = min(a.batch_rows, max(n, 1)) if a.batch_rows > 0 else max(n, 1)
     ns = {"__file__": os.path.abspath(a.udf_file), "__name__": "imlane_udf_limit"}
     with open(a.udf_file) as f:
         exec(compile(f.read(), a.udf_file, "exec"), ns)
