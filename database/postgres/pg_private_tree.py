@@ -30,8 +30,10 @@ def make_private_tree(root, build_dir):
         shutil.copy2(os.path.join(PG_BIN, b), bindir)  # a copy: PostgreSQL resolves symlinks to itself
     lib = os.path.join(root, "lib", "postgresql", "15", "lib")
     os.makedirs(lib)
+    # An imlane installed into the system (make install) is left out: the build tree's is the one tested.
     for f in os.listdir(PG_LIB):
-        os.symlink(os.path.join(PG_LIB, f), os.path.join(lib, f))
+        if f != "imlane.so":
+            os.symlink(os.path.join(PG_LIB, f), os.path.join(lib, f))
     os.symlink(os.path.abspath(so), os.path.join(lib, "imlane.so"))
     share = os.path.join(root, "share", "postgresql", "15")
     os.makedirs(os.path.join(share, "extension"))
@@ -39,7 +41,8 @@ def make_private_tree(root, build_dir):
         if f != "extension":
             os.symlink(os.path.join(PG_SHARE, f), os.path.join(share, f))
     for f in os.listdir(os.path.join(PG_SHARE, "extension")):
-        os.symlink(os.path.join(PG_SHARE, "extension", f), os.path.join(share, "extension", f))
+        if not f.startswith("imlane"):
+            os.symlink(os.path.join(PG_SHARE, "extension", f), os.path.join(share, "extension", f))
     for f in ext_files:
         os.symlink(os.path.abspath(f), os.path.join(share, "extension", os.path.basename(f)))
     for d, _, _ in os.walk(root):

@@ -357,6 +357,20 @@ ErrorData* RowCall(const FnMeta* fn, FunctionCallInfo fcinfo, Datum* result, boo
 
 }  // namespace
 
+// The SQL functions' way to the context and the status document: an ERROR when they cannot be had.
+static DBEndContext* ContextOrError() {
+  char* err = nullptr;
+  DBEndContext* ctx = Context(&err);
+  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  return ctx;
+}
+
+static char* StatusJsonOrError(DBEndContext* ctx) {
+  char* json = nullptr;
+  if (char* err = StatusJson(ctx, &json)) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  return json;
+}
+
 char* ErrorText(const Status& st, const char* function) {
   std::string s = st.ToString();
   if (st.code() == StatusCode::kTimedOut) s += " (imlane.timeout_ms = " + std::to_string(guc_timeout_ms) + ")";
@@ -576,8 +590,7 @@ Datum imlane_create_function(PG_FUNCTION_ARGS) {
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "imlane: record type expected");
 
   char* err = nullptr;
-  DBEndContext* ctx = Context(&err);
-  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  DBEndContext* ctx = ContextOrError();
   // The coordinator first: broken code (a syntax error, a failing pyinitial) fails here, before
   // anything is created in the catalog.
   Forget(name);
@@ -643,8 +656,7 @@ Datum imlane_drop_function(PG_FUNCTION_ARGS) {
   }
   Forget(name);
   char* err = nullptr;
-  DBEndContext* ctx = Context(&err);
-  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  DBEndContext* ctx = ContextOrError();
   if ((err = DropFromCoordinator(ctx, name)) != nullptr) {
     ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("%s", err)));
   }
@@ -652,20 +664,13 @@ Datum imlane_drop_function(PG_FUNCTION_ARGS) {
 }
 
 Datum imlane_status(PG_FUNCTION_ARGS) {
-  char* err = nullptr;
-  DBEndContext* ctx = Context(&err);
-  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
-  char* json = nullptr;
-  if ((err = StatusJson(ctx, &json)) != nullptr)
-    ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
-  PG_RETURN_TEXT_P(cstring_to_text(json));
+  PG_RETURN_TEXT_P(cstring_to_text(StatusJsonOrError(ContextOrError())));
 }
 
 Datum imlane_reset_cache(PG_FUNCTION_ARGS) {
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   char* err = nullptr;
-  DBEndContext* ctx = Context(&err);
-  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  DBEndContext* ctx = ContextOrError();
   int dropped = 0;
   if ((err = ResetCache(ctx, name, &dropped)) != nullptr) {
     ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("%s", err)));
@@ -677,11 +682,8 @@ Datum imlane_functions(PG_FUNCTION_ARGS) {
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   InitMaterializedSRF(fcinfo, 0);
   char* err = nullptr;
-  DBEndContext* ctx = Context(&err);
-  if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
-  char* json = nullptr;
-  if ((err = StatusJson(ctx, &json)) != nullptr)
-    ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+  DBEndContext* ctx = ContextOrError();
+  char* json = StatusJsonOrError(ctx);
   FunctionRow* rows = nullptr;
   int n = 0;
   if ((err = ParseFunctions(json, &rows, &n)) != nullptr) ereport(ERROR, (errmsg("%s", err)));
