@@ -398,15 +398,18 @@ def test_the_context_cache_switches_off_per_function_and_resets(con, tmp_path):
     imlane.create_function(con, "cached", code, args=["DOUBLE"], returns="DOUBLE")
     before = _loads(tmp_path)
     con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
-    warm = _loads(tmp_path) - before
-    assert 1 <= warm <= 2
-    # Another function's reset leaves it; its own reset (or a full one) makes the next query load again.
+    executors = int(imlane.functions(con).set_index("name").loc["cached"]["executors"])
+    assert 1 <= _loads(tmp_path) - before <= executors
+    # Another function's reset leaves it: at most one load per executor, whichever executors served the
+    # queries (the first may have run on one of them only). Its own reset (or a full one) makes the
+    # next query load again.
     assert con.sql("CALL imlane_reset_cache('nocache')").fetchone()[0] == 0
     con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
-    assert _loads(tmp_path) - before == warm
-    assert con.sql("CALL imlane_reset_cache('cached')").fetchone()[0] == warm
+    held = _loads(tmp_path) - before
+    assert held <= executors
+    assert con.sql("CALL imlane_reset_cache('cached')").fetchone()[0] == held
     con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
-    assert _loads(tmp_path) - before > warm
+    assert _loads(tmp_path) - before > held
     assert con.sql("CALL imlane_reset_cache()").fetchone()[0] >= 1
     assert imlane.functions(con).set_index("name").loc["cached", "cache_bytes"] == 0
     with pytest.raises(ValueError, match="context_cache must be True or False"):
