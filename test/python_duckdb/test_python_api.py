@@ -406,7 +406,7 @@ def test_the_context_cache_switches_off_per_function_and_resets(con, tmp_path):
     assert con.sql("CALL imlane_reset_cache('nocache')").fetchone()[0] == 0
     con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
     held = _loads(tmp_path) - before
-    assert held <= executors
+    assert held <= len(imlane.status(con)["executors"])  # at most one load per executor
     assert con.sql("CALL imlane_reset_cache('cached')").fetchone()[0] == held
     con.sql("SELECT sum(cached(i::DOUBLE)) FROM range(40960) t(i)").fetchall()
     assert _loads(tmp_path) - before > held
