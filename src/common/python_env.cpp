@@ -22,7 +22,7 @@ std::string Trim(const std::string& s) {
 
 }  // namespace
 
-Result<std::string> CheckPythonEnv(const std::string& dir) {
+Result<PythonEnv> CheckPythonEnv(const std::string& dir) {
   char resolved[PATH_MAX];
   if (dir.empty() || realpath(dir.c_str(), resolved) == nullptr) {
     return Status::InvalidArgument("python env '" + dir + "' does not exist");
@@ -52,7 +52,7 @@ Result<std::string> CheckPythonEnv(const std::string& dir) {
   if (!FileExists(program)) {
     return Status::InvalidArgument("python env '" + root + "' has no bin/python3");
   }
-  return program;
+  return PythonEnv{root, program};
 }
 
 }  // namespace imlane

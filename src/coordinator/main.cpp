@@ -36,8 +36,8 @@ void PrintStatus(const json& s) {
   std::printf("coordinator pid %d on %s, up %.1f s, %d client(s)\n", s.value("pid", 0),
               s.value("socket", std::string()).c_str(), s.value("uptime_s", 0.0), s.value("clients", 0));
   std::printf("python env: %s\n", s.value("python_env", std::string()).empty()
-                                        ? "(system Python only)"
-                                        : s.value("python_env", std::string()).c_str());
+                                      ? "(system Python only)"
+                                      : s.value("python_env", std::string()).c_str());
   std::printf("\nexecutors:\n  %-5s %-8s %-10s %-6s %-8s %s\n", "index", "pid", "state", "lanes", "restarts",
               "last exit");
   for (const auto& e : s["executors"]) {
@@ -155,9 +155,9 @@ int main(int argc, char** argv) {
     }
     if (!opt.python_env.empty()) {
       // Refused here, once, with the reason; an executor that cannot start would only be restarted.
-      auto program = CheckPythonEnv(opt.python_env);
-      if (!program.ok()) return Fail(program.status());
-      opt.python_env = program->substr(0, program->size() - std::string("/bin/python3").size());
+      auto env = CheckPythonEnv(opt.python_env);
+      if (!env.ok()) return Fail(env.status());
+      opt.python_env = env->root;
     }
     signal(SIGPIPE, SIG_IGN);
     Coordinator coordinator(opt);

@@ -177,16 +177,16 @@ Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cac
   // default is looked up on PATH: a pyenv or venv `python3` first on PATH would hand the executor
   // another Python's packages. Name the interpreter IMLane was built against, or the chosen venv's
   // python3, whose pyvenv.cfg then puts the venv's site-packages first (as running it would).
-  std::string program = IMLANE_PYTHON_EXECUTABLE;
+  PythonEnv env{"", IMLANE_PYTHON_EXECUTABLE};
   if (!python_env.empty()) {
     auto checked = CheckPythonEnv(python_env);
     if (!checked.ok()) return checked.status();
-    program = checked.MoveValue();
+    env = checked.MoveValue();
   }
   try {
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
-    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, program.c_str());
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, env.program.c_str());
     if (PyStatus_Exception(status)) {
       PyConfig_Clear(&config);
       return Status::Unavailable("cannot configure Python: " + std::string(status.err_msg ? status.err_msg : ""));
@@ -196,9 +196,8 @@ Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cac
     if (!python_env.empty()) {
       // realpath: CheckPythonEnv resolved the directory, and so does Python's getpath.
       std::string prefix = sys.attr("prefix").cast<std::string>();
-      std::string want = program.substr(0, program.size() - std::string("/bin/python3").size());
-      if (prefix != want) {
-        return Status::Unavailable("the embedded Python did not take the virtualenv " + want + " (sys.prefix is " +
+      if (prefix != env.root) {
+        return Status::Unavailable("the embedded Python did not take the virtualenv " + env.root + " (sys.prefix is " +
                                    prefix + ")");
       }
     }
@@ -222,10 +221,9 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
   for (TypeId t : def.arg_types) args.push_back(static_cast<int>(t));
   for (TypeId t : def.return_types) rets.push_back(static_cast<int>(t));
   try {
-    py::object fn =
-        impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets,
-                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling),
-                                    def.context_cache);
+    py::object fn = impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets,
+                                                NullHandlingName(def.null_handling),
+                                                ExceptionHandlingName(def.exception_handling), def.context_cache);
     impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);
