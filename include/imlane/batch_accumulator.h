@@ -54,6 +54,10 @@ class BatchAccumulator {
   }
   BatchAccumulator(DBEndContext* ctx, std::string function, BatchAccumulatorOptions options)
       : ctx_(ctx), function_(std::move(function)), options_(std::move(options)) {}
+  // Every batch runs the version `pin` holds (a query's version; see FunctionPin), which must
+  // outlive the accumulator.
+  BatchAccumulator(DBEndContext* ctx, const FunctionPin* pin, BatchAccumulatorOptions options)
+      : ctx_(ctx), function_(pin->name()), pin_(pin), options_(std::move(options)) {}
 
   // Appends every row of `batch`; each batch that fills up is submitted and its ticket appended to
   // `submitted`. With `placements`, one Placement per run of rows is appended to it as well.
@@ -63,9 +67,12 @@ class BatchAccumulator {
     size_t offset = 0;
     while (offset < n) {
       if (!open_) {
-        size_t rows = options_.batch_rows ? options_.batch_rows() : ctx_->RecommendedBatchRows(function_);
+        size_t rows = options_.batch_rows ? options_.batch_rows()
+                      : pin_              ? ctx_->RecommendedBatchRows(*pin_)
+                                          : ctx_->RecommendedBatchRows(function_);
         if (options_.rest_of_engine_batch && offset > 0) rows = std::max(rows, n - offset);
-        IMLANE_ASSIGN_OR_RETURN(OpenBatch open, ctx_->BeginBatch(function_, rows, options_.hint));
+        IMLANE_ASSIGN_OR_RETURN(OpenBatch open, pin_ ? ctx_->BeginBatch(*pin_, rows, options_.hint)
+                                                     : ctx_->BeginBatch(function_, rows, options_.hint));
         open_.emplace(std::move(open));
       }
       const size_t before = open_->num_rows();
@@ -109,6 +116,7 @@ class BatchAccumulator {
  private:
   DBEndContext* ctx_;
   std::string function_;
+  const FunctionPin* pin_ = nullptr;  // null: each batch runs the function's current version
   BatchAccumulatorOptions options_;
   std::optional<OpenBatch> open_;
   size_t next_batch_ = 0;

@@ -55,6 +55,17 @@ class ColumnView {
     return std::string_view(reinterpret_cast<const char*>(data_) + offsets_[i],
                             static_cast<size_t>(offsets_[i + 1] - offsets_[i]));
   }
+  // Row i's string for a reader of a Lane its producer can still write (a result): the offsets were
+  // checked when the batch was opened but may have changed since, so they are read once here and
+  // checked again. False when they point outside the column. The bytes can change too: copy them,
+  // then validate the copy (FindInvalidUtf8 in imlane/utf8.h).
+  bool StringAt(size_t i, std::string_view* out) const {
+    const int32_t begin = __atomic_load_n(offsets_ + i, __ATOMIC_RELAXED);
+    const int32_t end = __atomic_load_n(offsets_ + i + 1, __ATOMIC_RELAXED);
+    if (begin < 0 || end < begin || static_cast<size_t>(end) > data_bytes_) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(data_) + begin, static_cast<size_t>(end - begin));
+    return true;
+  }
 
  private:
   TypeId type_ = TypeId::kInt32;

@@ -32,6 +32,37 @@ namespace imlane {
 
 using Ticket = uint64_t;
 
+class DBEndContext;
+class FunctionSlots;  // DBEnd-internal: one function version's Lanes in one context
+
+// A query's hold on the version of a function that was current when the query started. Batches
+// begun through the pin run that version, its code and its signature, even when the function is
+// re-registered or dropped meanwhile, as a running SQL query keeps what it was bound with; queries
+// that start later pin the new version. A replaced version's Lanes go back to the coordinator once
+// its last pin and batch are gone. Release every pin before its context ends.
+class FunctionPin {
+ public:
+  FunctionPin() = default;
+  FunctionPin(FunctionPin&& other) noexcept;
+  FunctionPin& operator=(FunctionPin&& other) noexcept;
+  FunctionPin(const FunctionPin&) = delete;
+  FunctionPin& operator=(const FunctionPin&) = delete;
+  ~FunctionPin();
+
+  explicit operator bool() const { return fn_ != nullptr; }
+  const std::string& name() const;
+  uint32_t version() const;
+  const std::vector<TypeId>& arg_types() const;
+  const std::vector<TypeId>& return_types() const;
+
+ private:
+  friend class DBEndContext;
+  FunctionPin(DBEndContext* ctx, FunctionSlots* fn) : ctx_(ctx), fn_(fn) {}
+  void Reset();
+  DBEndContext* ctx_ = nullptr;
+  FunctionSlots* fn_ = nullptr;
+};
+
 class DBEndContext {
  public:
   // Connects to the coordinator at settings.socket_path; if none answers and start_embedded is set,
@@ -51,11 +82,20 @@ class DBEndContext {
   Status DropFunction(const std::string& name);
   // Signature and this context's executors/slots for a function (acquiring its Lanes if needed).
   Result<FunctionInfo> GetFunction(const std::string& name);
+  // The same for the version a pin holds.
+  FunctionInfo GetFunction(const FunctionPin& pin);
+  // Pins the function's current version for one query (acquiring its Lanes if needed).
+  Result<FunctionPin> Pin(const std::string& name);
+  // False once the coordinator this context talks to has gone (killed, or stopped): every later
+  // call fails, and an engine sets up a new context (DBEndContext::Setup) to go on.
+  bool Connected() const;
 
   // ---- Scheduling primitives ----
   // Reserves a free slot (waiting up to timeout_ms for one) and starts a batch of up to
   // capacity_rows rows in its Lane.
   Result<OpenBatch> BeginBatch(const std::string& name, size_t capacity_rows, const SchedHint& hint = {});
+  // The same for the version a query pinned.
+  Result<OpenBatch> BeginBatch(const FunctionPin& pin, size_t capacity_rows, const SchedHint& hint = {});
   Result<Ticket> Submit(OpenBatch&& batch);
   // Never blocks: the result when ready, nullopt while running, an error if it failed.
   Result<std::optional<PulledBatch>> TryPull(Ticket ticket);
@@ -98,6 +138,7 @@ class DBEndContext {
 
   // Rows the next batch of this function should have: the pinned batch_rows, or the tuner's choice.
   size_t RecommendedBatchRows(const std::string& name);
+  size_t RecommendedBatchRows(const FunctionPin& pin);
   // The coordinator's `imlane status --json` document.
   Result<std::string> CoordinatorStatus();
   // Empties the executors' inference-context caches, or only the objects function `name` loaded
@@ -107,9 +148,12 @@ class DBEndContext {
  private:
   struct Impl;
   friend class SlotLease;
+  friend class FunctionPin;
   explicit DBEndContext(std::unique_ptr<Impl> impl);
   // A lease ends: the slot is free for the next BeginBatch.
   void ReleaseSlot(Slot* slot);
+  // A pin ends: a replaced version without pins or batches gives its Lanes back.
+  void Unpin(FunctionSlots* fn);
   std::unique_ptr<Impl> impl_;
 };
 

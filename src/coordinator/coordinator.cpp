@@ -248,6 +248,14 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     lanes_->Forget(fn->fid);
     return OkReply();
   }
+  if (op == "lookup") {  // a client checks that the version it holds Lanes for is still current
+    auto fn = registry_.Find(req.value("name", ""));
+    if (!fn) return ErrorReply(Status::NotFound("no function named '" + req.value("name", "") + "'"));
+    json r = OkReply();
+    r["fid"] = fn->fid;
+    r["version"] = fn->version;
+    return r;
+  }
   if (op == "acquire") {
     std::string name = req.value("name", "");
     auto fn = registry_.Find(name);

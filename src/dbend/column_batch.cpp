@@ -1,6 +1,7 @@
 #include "imlane/column_batch.h"
 
 #include "imlane/table_converter.h"
+#include "imlane/utf8.h"
 
 namespace imlane {
 
@@ -88,7 +89,14 @@ Status TableConverter<ColumnBatch, Column>::ReadColumn(const ColumnView& in, siz
     if (in.IsNull(r)) {
       out->AppendNull();
     } else if (in.type() == TypeId::kVarchar) {
-      out->AppendString(in.GetString(r));
+      // The executor can still write its Lane: copy first, then validate the copy.
+      std::string_view s;
+      if (!in.StringAt(r, &s)) return StringOutOfBounds({}, r);
+      const size_t start = out->data().size();
+      out->AppendString(s);
+      const std::string_view copy(reinterpret_cast<const char*>(out->data().data()) + start, s.size());
+      const size_t bad = FindInvalidUtf8(copy);
+      if (bad != copy.size()) return InvalidUtf8Result({}, r, copy, bad);
     } else if (in.type() == TypeId::kBoolean) {
       out->Append(in.GetBool(r));
     } else if (width == 1) {

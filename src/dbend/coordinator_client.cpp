@@ -1,8 +1,8 @@
 #include "imlane/dbend/coordinator_client.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <limits.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,10 +137,10 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
     const std::string want = realpath(settings.python_env.c_str(), resolved) ? resolved : settings.python_env;
     IMLANE_ASSIGN_OR_RETURN(std::string have, Field<std::string>(reply, "python_env"));
     if (have != want) {
-      return Status::InvalidArgument("python env '" + settings.python_env + "' cannot take effect: the coordinator at " +
-                                     client->socket_path_ + " already runs with " +
-                                     (have.empty() ? std::string("the system Python only") : "'" + have + "'") +
-                                     " (stop it with `imlane stop`, or choose another socket)");
+      return Status::InvalidArgument(
+          "python env '" + settings.python_env + "' cannot take effect: the coordinator at " + client->socket_path_ +
+          " already runs with " + (have.empty() ? std::string("the system Python only") : "'" + have + "'") +
+          " (stop it with `imlane stop`, or choose another socket)");
     }
   }
   return client;
@@ -179,6 +179,15 @@ Result<RegisteredVersion> CoordinatorClient::Register(const FunctionDefinition& 
   FunctionOptionsToJson(def, &req);
   json reply;
   IMLANE_RETURN_NOT_OK(Call(req, &reply));
+  RegisteredVersion out;
+  IMLANE_ASSIGN_OR_RETURN(out.fid, Field<uint32_t>(reply, "fid"));
+  IMLANE_ASSIGN_OR_RETURN(out.version, Field<uint32_t>(reply, "version"));
+  return out;
+}
+
+Result<RegisteredVersion> CoordinatorClient::Lookup(const std::string& name) {
+  json reply;
+  IMLANE_RETURN_NOT_OK(Call(json{{"op", "lookup"}, {"name", name}}, &reply));
   RegisteredVersion out;
   IMLANE_ASSIGN_OR_RETURN(out.fid, Field<uint32_t>(reply, "fid"));
   IMLANE_ASSIGN_OR_RETURN(out.version, Field<uint32_t>(reply, "version"));

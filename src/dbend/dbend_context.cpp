@@ -29,8 +29,11 @@ struct DBEndContext::Impl {
   Settings settings;
   std::unique_ptr<CoordinatorClient> client;
   std::mutex mu;
-  std::condition_variable changed;  // a slot was freed, or an acquisition ended
-  std::map<std::string, std::unique_ptr<FunctionSlots>> functions;
+  std::condition_variable changed;                                  // a slot was freed, or an acquisition ended
+  std::map<std::string, std::unique_ptr<FunctionSlots>> functions;  // the current version of each
+  // Versions that were re-registered or dropped while pinned or with batches in flight: kept until
+  // their last pin and batch are gone (Sweep).
+  std::vector<std::unique_ptr<FunctionSlots>> replaced;
   ExecutorBells bells;
   std::unordered_map<Ticket, Slot*> tickets;
   Ticket next_ticket = 1;
@@ -43,9 +46,15 @@ struct DBEndContext::Impl {
   void ReleaseLanes(const std::vector<uint64_t>& ids) {
     if (!ids.empty()) client->Release(ids).IgnoreError();
   }
-  // Forgets a function once no acquisition runs for it; returns the Lanes to give back (none if a
-  // batch is in flight: then they stay until the context ends).
-  std::vector<uint64_t> Forget(const std::string& name, std::unique_lock<std::mutex>& lock);
+  // Moves a function's current version out of the table once no first acquisition runs for it:
+  // later batches acquire the new version, while pinned queries and batches in flight finish on
+  // this one. Returns the Lanes to give back now (Sweep).
+  std::vector<uint64_t> Retire(const std::string& name, std::unique_lock<std::mutex>& lock);
+  // Drops the replaced versions nothing uses any more; returns their Lanes, to give back.
+  std::vector<uint64_t> Sweep();
+  Result<Slot*> TakeSlot(const std::string& name, FunctionSlots* pinned, const SchedHint& hint);
+  Result<OpenBatch> Begin(DBEndContext* owner, const std::string& name, FunctionSlots* pinned, size_t capacity_rows,
+                          const SchedHint& hint);
 
   void Free(Slot* slot);
   Status WaitFinished(Slot* slot, int64_t deadline);
@@ -100,10 +109,17 @@ Status DBEndContext::Impl::Grow(FunctionSlots* fn, std::unique_lock<std::mutex>&
   lock.unlock();
   auto grant = client->Acquire(name, settings.executors_per_function, 1, settings.lane_bytes);
   lock.lock();
-  fn->acquiring = false;  // Forget waits for this flag, so `fn` is still in the table
+  fn->acquiring = false;  // Retire and Sweep wait for this flag, so `fn` still exists
   changed.notify_all();
   if (!grant.ok()) return grant.status();
+  const bool newer = grant->fid != fn->fid;
   IMLANE_ASSIGN_OR_RETURN(std::vector<uint64_t> unused, fn->Adopt(grant.MoveValue(), &bells, settings));
+  if (newer && !fn->replaced) {
+    // Another client re-registered the function: this version stops growing and new batches
+    // acquire the new one.
+    std::vector<uint64_t> more = Retire(name, lock);
+    unused.insert(unused.end(), more.begin(), more.end());
+  }
   if (!unused.empty()) {
     lock.unlock();
     ReleaseLanes(unused);
@@ -112,19 +128,33 @@ Status DBEndContext::Impl::Grow(FunctionSlots* fn, std::unique_lock<std::mutex>&
   return Status::OK();
 }
 
-std::vector<uint64_t> DBEndContext::Impl::Forget(const std::string& name, std::unique_lock<std::mutex>& lock) {
+std::vector<uint64_t> DBEndContext::Impl::Retire(const std::string& name, std::unique_lock<std::mutex>& lock) {
   while (true) {
     auto it = functions.find(name);
-    if (it == functions.end()) return {};
-    if (it->second->acquiring || it->second->slots.empty()) {
+    if (it == functions.end()) return Sweep();
+    if (it->second->slots.empty()) {  // its first acquisition is running
       changed.wait(lock);
       continue;
     }
-    if (it->second->AnyInUse()) return {};
-    std::vector<uint64_t> ids = std::move(it->second->lane_ids);
+    it->second->replaced = true;
+    replaced.push_back(std::move(it->second));
     functions.erase(it);
-    return ids;
+    changed.notify_all();
+    return Sweep();
   }
+}
+
+std::vector<uint64_t> DBEndContext::Impl::Sweep() {
+  std::vector<uint64_t> ids;
+  for (auto it = replaced.begin(); it != replaced.end();) {
+    if ((*it)->Idle()) {
+      ids.insert(ids.end(), (*it)->lane_ids.begin(), (*it)->lane_ids.end());
+      it = replaced.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ids;
 }
 
 Result<Slot*> DBEndContext::Impl::FindTicket(Ticket ticket, TicketUse use) {
@@ -140,12 +170,15 @@ Result<Slot*> DBEndContext::Impl::FindTicket(Ticket ticket, TicketUse use) {
 }
 
 void DBEndContext::Impl::Free(Slot* slot) {
+  std::vector<uint64_t> release;
   {
     std::lock_guard<std::mutex> lock(mu);
     slot->client().Reset();
     slot->in_use = false;
+    if (slot->function->replaced) release = Sweep();  // may delete the slot
   }
   changed.notify_all();
+  ReleaseLanes(release);
 }
 
 Status DBEndContext::Impl::WaitFinished(Slot* slot, int64_t deadline) {
@@ -211,6 +244,7 @@ DBEndContext::~DBEndContext() {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->functions.clear();
+    impl_->replaced.clear();
     impl_->bells.Clear();
   }
   impl_->client.reset();
@@ -239,7 +273,7 @@ Status DBEndContext::RegisterFunction(const FunctionSpec& spec) {
     std::unique_lock<std::mutex> lock(impl_->mu);
     auto it = impl_->functions.find(spec.name);
     // A new version: our Lanes point at the old one.
-    if (it != impl_->functions.end() && it->second->fid != registered.fid) release = impl_->Forget(spec.name, lock);
+    if (it != impl_->functions.end() && it->second->fid != registered.fid) release = impl_->Retire(spec.name, lock);
   }
   impl_->ReleaseLanes(release);
   return Status::OK();
@@ -250,15 +284,15 @@ Status DBEndContext::DropFunction(const std::string& name) {
   std::vector<uint64_t> release;
   {
     std::unique_lock<std::mutex> lock(impl_->mu);
-    release = impl_->Forget(name, lock);
+    release = impl_->Retire(name, lock);
   }
   impl_->ReleaseLanes(release);
   return Status::OK();
 }
 
-Result<FunctionInfo> DBEndContext::GetFunction(const std::string& name) {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  IMLANE_ASSIGN_OR_RETURN(FunctionSlots * fn, impl_->Function(name, lock));
+namespace {
+
+FunctionInfo InfoOf(const FunctionSlots* fn) {
   FunctionInfo info;
   info.name = fn->name;
   info.version = fn->version;
@@ -269,6 +303,59 @@ Result<FunctionInfo> DBEndContext::GetFunction(const std::string& name) {
   return info;
 }
 
+}  // namespace
+
+Result<FunctionInfo> DBEndContext::GetFunction(const std::string& name) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  IMLANE_ASSIGN_OR_RETURN(FunctionSlots * fn, impl_->Function(name, lock));
+  return InfoOf(fn);
+}
+
+FunctionInfo DBEndContext::GetFunction(const FunctionPin& pin) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return InfoOf(pin.fn_);
+}
+
+Result<FunctionPin> DBEndContext::Pin(const std::string& name) {
+  // A query starts: make sure the version this context holds Lanes for is still the current one
+  // (another client may have re-registered or dropped the function since).
+  auto current = impl_->client->Lookup(name);
+  std::vector<uint64_t> release;
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto held = impl_->functions.find(name);
+  const bool stale = held != impl_->functions.end() && !held->second->slots.empty() &&
+                     (!current.ok() || held->second->fid != current->fid);
+  if (stale && (current.ok() || current.status().code() == StatusCode::kNotFound)) {
+    release = impl_->Retire(name, lock);
+  }
+  if (!release.empty()) {
+    lock.unlock();
+    impl_->ReleaseLanes(release);
+    lock.lock();
+  }
+  if (!current.ok()) return current.status();
+  IMLANE_ASSIGN_OR_RETURN(FunctionSlots * fn, impl_->Function(name, lock));
+  fn->pins++;
+  return FunctionPin(this, fn);
+}
+
+void DBEndContext::Unpin(FunctionSlots* fn) {
+  std::vector<uint64_t> release;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    fn->pins--;
+    if (fn->replaced) release = impl_->Sweep();
+  }
+  impl_->ReleaseLanes(release);
+}
+
+bool DBEndContext::Connected() const { return impl_->client->Alive(); }
+
+size_t DBEndContext::RecommendedBatchRows(const FunctionPin& pin) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return pin.fn_->tuner.batch_rows();
+}
+
 size_t DBEndContext::RecommendedBatchRows(const std::string& name) {
   std::unique_lock<std::mutex> lock(impl_->mu);
   auto fn = impl_->Function(name, lock);
@@ -276,35 +363,42 @@ size_t DBEndContext::RecommendedBatchRows(const std::string& name) {
   return (*fn)->tuner.batch_rows();
 }
 
-Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capacity_rows, const SchedHint& hint) {
-  Slot* slot = nullptr;
-  {
-    std::unique_lock<std::mutex> lock(impl_->mu);
-    const int64_t deadline = DeadlineAfterMs(impl_->settings.timeout_ms);
-    while (true) {
-      // Looked up again after every wait: the function may have been re-registered meanwhile.
-      IMLANE_ASSIGN_OR_RETURN(FunctionSlots * fn, impl_->Function(name, lock));
-      slot = fn->FindFree(hint);
-      if (slot != nullptr) break;
-      const size_t limit = impl_->settings.max_inflight > 0
-                               ? static_cast<size_t>(impl_->settings.max_inflight)
-                               : fn->executor_position.size() * impl_->settings.slots_per_executor * 4;
-      if (!fn->acquiring && fn->slots.size() + fn->executor_position.size() <= limit) {
-        // Every slot is taken (many engine threads, or deep pipelines): grow rather than wait.
-        IMLANE_RETURN_NOT_OK(impl_->Grow(fn, lock));
-        continue;
-      }
-      if (MonotonicNanos() >= deadline) {
-        return Status::TimedOut("all ", fn->slots.size(), " in-flight slots of '", name, "' stayed busy for ",
-                                impl_->settings.timeout_ms, " ms; pull finished tickets before pushing more");
-      }
-      // Timed waits also let abandoned slots be noticed once their Lane settles.
-      impl_->changed.wait_for(lock, std::chrono::milliseconds(50));
+Result<Slot*> DBEndContext::Impl::TakeSlot(const std::string& name, FunctionSlots* pinned, const SchedHint& hint) {
+  std::unique_lock<std::mutex> lock(mu);
+  const int64_t deadline = DeadlineAfterMs(settings.timeout_ms);
+  while (true) {
+    // Looked up again after every wait: the function may have been re-registered meanwhile.
+    FunctionSlots* fn = pinned;
+    if (fn == nullptr) {
+      IMLANE_ASSIGN_OR_RETURN(fn, Function(name, lock));
     }
-    slot->in_use = true;
+    Slot* slot = fn->FindFree(hint);
+    if (slot != nullptr) {
+      slot->in_use = true;
+      return slot;
+    }
+    const size_t limit = settings.max_inflight > 0 ? static_cast<size_t>(settings.max_inflight)
+                                                   : fn->executor_position.size() * settings.slots_per_executor * 4;
+    // A replaced version does not grow: its queries finish with the slots it has.
+    if (!fn->acquiring && !fn->replaced && fn->slots.size() + fn->executor_position.size() <= limit) {
+      // Every slot is taken (many engine threads, or deep pipelines): grow rather than wait.
+      IMLANE_RETURN_NOT_OK(Grow(fn, lock));
+      continue;
+    }
+    if (MonotonicNanos() >= deadline) {
+      return Status::TimedOut("all ", fn->slots.size(), " in-flight slots of '", name, "' stayed busy for ",
+                              settings.timeout_ms, " ms; pull finished tickets before pushing more");
+    }
+    // Timed waits also let abandoned slots be noticed once their Lane settles.
+    changed.wait_for(lock, std::chrono::milliseconds(50));
   }
+}
+
+Result<OpenBatch> DBEndContext::Impl::Begin(DBEndContext* owner, const std::string& name, FunctionSlots* pinned,
+                                            size_t capacity_rows, const SchedHint& hint) {
+  IMLANE_ASSIGN_OR_RETURN(Slot * slot, TakeSlot(name, pinned, hint));
   OpenBatch open;
-  open.lease_ = SlotLease(this, slot);
+  open.lease_ = SlotLease(owner, slot);
   open.builder_ = std::make_unique<BatchBuilder>();
   const Lane& lane = slot->lane;
   const uint64_t reserve = BatchLayout::ResultReserve(slot->function->return_types, capacity_rows);
@@ -314,6 +408,15 @@ Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capac
   if (!st.ok())
     return st.WithContext("function '" + name + "' (lane_bytes " + std::to_string(lane.region_bytes()) + ")");
   return open;
+}
+
+Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capacity_rows, const SchedHint& hint) {
+  return impl_->Begin(this, name, nullptr, capacity_rows, hint);
+}
+
+Result<OpenBatch> DBEndContext::BeginBatch(const FunctionPin& pin, size_t capacity_rows, const SchedHint& hint) {
+  if (!pin || pin.ctx_ != this) return Status::InvalidArgument("BeginBatch with an empty pin or another context's");
+  return impl_->Begin(this, pin.name(), pin.fn_, capacity_rows, hint);
 }
 
 Result<Ticket> DBEndContext::Submit(OpenBatch&& batch) {
@@ -389,5 +492,37 @@ Result<std::string> DBEndContext::CoordinatorStatus() { return impl_->client->St
 Result<int> DBEndContext::ResetContextCache(const std::string& name) { return impl_->client->ResetCache(name); }
 
 void DBEndContext::ReleaseSlot(Slot* slot) { impl_->Free(slot); }
+
+// ---- FunctionPin -----------------------------------------------------------------------------
+
+FunctionPin::FunctionPin(FunctionPin&& other) noexcept : ctx_(other.ctx_), fn_(other.fn_) {
+  other.ctx_ = nullptr;
+  other.fn_ = nullptr;
+}
+
+FunctionPin& FunctionPin::operator=(FunctionPin&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    ctx_ = other.ctx_;
+    fn_ = other.fn_;
+    other.ctx_ = nullptr;
+    other.fn_ = nullptr;
+  }
+  return *this;
+}
+
+FunctionPin::~FunctionPin() { Reset(); }
+
+void FunctionPin::Reset() {
+  if (ctx_ != nullptr && fn_ != nullptr) ctx_->Unpin(fn_);
+  ctx_ = nullptr;
+  fn_ = nullptr;
+}
+
+// A pin's version never changes, so these fields are read without the context's lock.
+const std::string& FunctionPin::name() const { return fn_->name; }
+uint32_t FunctionPin::version() const { return fn_->version; }
+const std::vector<TypeId>& FunctionPin::arg_types() const { return fn_->arg_types; }
+const std::vector<TypeId>& FunctionPin::return_types() const { return fn_->return_types; }
 
 }  // namespace imlane

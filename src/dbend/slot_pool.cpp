@@ -110,6 +110,17 @@ Slot* FunctionSlots::FindFree(const SchedHint& hint) {
   return best;
 }
 
+bool FunctionSlots::Idle() {
+  for (auto& s : slots) {
+    if (s->abandoned && s->client().Finished()) {
+      s->abandoned = false;
+      s->in_use = false;
+      s->client().Reset();
+    }
+  }
+  return pins == 0 && !acquiring && !AnyInUse();
+}
+
 bool FunctionSlots::AnyInUse() const {
   for (const auto& s : slots) {
     if (s->in_use) return true;

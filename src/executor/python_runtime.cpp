@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "imlane/bit_util.h"
+#include "imlane/utf8.h"
 
 namespace py = pybind11;
 using namespace pybind11::literals;  // NOLINT: "dtype"_a keyword arguments
@@ -123,10 +124,18 @@ struct PythonRuntime::Impl {
         if (PyUnicode_Check(o)) {
           Py_ssize_t len = 0;
           const char* s = PyUnicode_AsUTF8AndSize(o, &len);
-          if (s == nullptr) throw py::error_already_set();
+          if (s == nullptr) {  // a lone surrogate (e.g. from surrogateescape) has no UTF-8 form
+            PyErr_Clear();
+            return Status::PythonError("imlane function '" + fname + "': VARCHAR result at row " + std::to_string(i) +
+                                       " is a str that is not encodable as UTF-8 (it holds a lone surrogate)");
+          }
           IMLANE_RETURN_NOT_OK(out->AppendString(std::string_view(s, static_cast<size_t>(len))));
         } else if (PyBytes_Check(o)) {
-          IMLANE_RETURN_NOT_OK(out->AppendString(std::string_view(PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o))));
+          // bytes are taken as UTF-8 text; anything else would reach the engine as a corrupt string.
+          const std::string_view bytes(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+          const size_t bad = FindInvalidUtf8(bytes);
+          if (bad != bytes.size()) return InvalidUtf8Result(fname, i, bytes, bad);
+          IMLANE_RETURN_NOT_OK(out->AppendString(bytes));
         } else {
           return Status::PythonError("imlane function '" + fname + "': expected VARCHAR (str) values, got " +
                                      Py_TYPE(o)->tp_name + " at row " + std::to_string(i));

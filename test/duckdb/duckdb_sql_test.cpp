@@ -1,5 +1,6 @@
 // IMLane in DuckDB, through SQL: a real DuckDB, real executors, real Python.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -597,3 +598,83 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
 }
 
 }  // namespace
+
+// ---- Re-registration and coordinator restarts (issue 16) -----------------------------------------
+
+int CoordinatorPid(duckdb::Connection& con) {
+  auto r = con.Query("SELECT status FROM imlane_status()");
+  if (r->HasError() || r->RowCount() == 0) return -1;
+  const std::string doc = r->GetValue(0, 0).ToString();
+  const size_t at = doc.rfind("\"pid\":");  // the document's own (keys sorted: after the executors')
+  return at == std::string::npos ? -1 : std::atoi(doc.c_str() + at + 6);
+}
+
+TEST_F(DuckDBTest, ReRegistrationIsAtomicAcrossConnections) {
+  MakeTable(200000);
+  Create("f", "def pyfun(a):\n    return a + 1000\n", "DOUBLE", "DOUBLE");
+  duckdb::Connection other(*db_);
+  Configure(other);
+  // A query in this connection is running (streamed, first chunk fetched) when the other
+  // connection replaces the function with new code and a new signature.
+  auto stream = con_->SendQuery("SELECT a, f(a) AS y FROM t");
+  ASSERT_FALSE(stream->HasError()) << stream->GetError();
+  auto first = stream->Fetch();
+  ASSERT_TRUE(first);
+  auto created = Ok(other,
+                    "CALL imlane_create_function('f', 'def pyfun(a, b):\n    return [f\"{x}|{y}\" for x, y in "
+                    "zip(a, b)]\n', 'DOUBLE, DOUBLE', 'VARCHAR')");
+  EXPECT_EQ(created->GetValue(1, 0).GetValue<int32_t>(), 2) << "the call reports the new version";
+  // The running query finishes on the version it started with: every row a + 1000.
+  size_t rows = 0, wrong = 0;
+  auto tally = [&](duckdb::DataChunk& chunk) {
+    for (duckdb::idx_t i = 0; i < chunk.size(); i++) {
+      rows++;
+      wrong += chunk.GetValue(1, i).GetValue<double>() != chunk.GetValue(0, i).GetValue<double>() + 1000;
+    }
+  };
+  tally(*first);
+  while (auto chunk = stream->Fetch()) tally(*chunk);
+  ASSERT_FALSE(stream->HasError()) << stream->GetError();
+  EXPECT_EQ(rows, 200000u);
+  EXPECT_EQ(wrong, 0u);
+  // Queries started after the call run the new version, in both connections.
+  for (duckdb::Connection* con : {con_.get(), &other}) {
+    auto r = Ok(*con, "SELECT f(a, b) FROM t WHERE id = 7");
+    ASSERT_EQ(r->RowCount(), 1u);
+    EXPECT_EQ(r->GetValue(0, 0).ToString(), "0.7|7.0");
+    EXPECT_NE(Error("SELECT f(a) FROM t").find("f"), std::string::npos);
+  }
+  auto listed = Ok("SELECT version, signature FROM imlane_functions() WHERE name = 'f'");
+  EXPECT_EQ(listed->GetValue(0, 0).GetValue<int32_t>(), 2);
+}
+
+TEST_F(DuckDBTest, TheDatabaseSurvivesACoordinatorRestart) {
+  MakeTable(1000);
+  Create("lin", kLinear, "DOUBLE, DOUBLE", "DOUBLE");
+  Create("nap", "import time\ndef pyfun(a):\n    time.sleep(0.5)\n    return a\n", "DOUBLE", "DOUBLE");
+  EXPECT_EQ(One("SELECT sum(lin(a, b)) FROM t").GetValue<double>(),
+            One("SELECT sum(a * 2 + b) FROM t").GetValue<double>());
+  for (int round = 0; round < 2; round++) {
+    const int pid = CoordinatorPid(*con_);
+    ASSERT_GT(pid, 0);
+    // A query in flight when the coordinator dies fails cleanly.
+    std::atomic<bool> done{false};
+    std::string in_flight_error;
+    std::thread query([&] {
+      auto r = con_->Query("SELECT sum(nap(a)) FROM t");
+      in_flight_error = r->HasError() ? r->GetError() : "no error";
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    query.join();
+    EXPECT_NE(in_flight_error.find("coordinator went away"), std::string::npos) << in_flight_error;
+    // The next statement connects again (an embedded coordinator starts), registers this
+    // database's functions there again, and works.
+    EXPECT_EQ(One("SELECT sum(lin(a, b)) FROM t").GetValue<double>(),
+              One("SELECT sum(a * 2 + b) FROM t").GetValue<double>());
+    EXPECT_NE(CoordinatorPid(*con_), pid);
+    auto listed = Ok("SELECT count(*) FROM imlane_functions()");
+    EXPECT_EQ(listed->GetValue(0, 0).GetValue<int64_t>(), 2);
+  }
+}

@@ -115,6 +115,10 @@ UDFS = {
     "boom": ("def pyfun(x):\n    raise ValueError('boom from the udf')\n", "DOUBLE", "DOUBLE"),
     "crash": ("import os\ndef pyfun(x):\n    os._exit(3)\n", "DOUBLE", "DOUBLE"),
     "hang": ("import time\ndef pyfun(x):\n    time.sleep(3600)\n    return x\n", "DOUBLE", "DOUBLE"),
+    "badutf": ("def pyfun(s):\n    return [b'\\xff' + v.encode() for v in s]\n", "VARCHAR", "VARCHAR"),
+    # In DuckDB's DATE range (the Lane's), beyond PostgreSQL's: the backend refuses it as it reads.
+    "farday": ("import numpy as np\ndef pyfun(d):\n    return np.full(len(d), np.datetime64('5878000-01-01'))\n",
+               "DATE", "DATE"),
 }
 
 # A model loaded once per executor: pyinitial counts as a load in imlane_functions().
@@ -304,6 +308,15 @@ def tests(cl, udf_dir):
     out = cl.ok("SET imlane.timeout_ms = 20000; SET imlane.batch_size = 64; SELECT count(lin2(x, y)) FROM t")
     check(out == str(sum(1 for v in lin.values() if v is not None)), "every executor is free again after the cancels")
 
+    # Results are checked as the backend reads them: no invalid text, no date PostgreSQL cannot hold.
+    for batching in ("on", "off"):
+        _, err = cl.sql(f"SET imlane.enable_batching = {batching}; SELECT badutf(s) FROM t")
+        check('imlane function "badutf"' in err and "is not valid UTF-8 (byte 0xff" in err,
+              f"a non-UTF-8 VARCHAR result is an error ({batching}): {err.strip()[:200]}")
+        _, err = cl.sql(f"SET imlane.enable_batching = {batching}; SELECT farday(current_date) FROM t")
+        check('imlane function "farday"' in err and "out of PostgreSQL's date range" in err,
+              f"a date beyond PostgreSQL's range is an error ({batching}): {err.strip()[:200]}")
+
     # Errors in registration are named and change nothing.
     _, err = cl.sql("SELECT imlane_create_function('bad', 'def pyfun(:', 'DOUBLE', 'DOUBLE')")
     check('imlane function "bad"' in err, f"broken code fails at registration: {err.strip()[:160]}")
@@ -318,6 +331,15 @@ def tests(cl, udf_dir):
         time.sleep(0.2)
     out = cl.ok("SELECT lin2(2, 3)")
     check(out == "7", "after the coordinator restarted, a new backend re-registers from imlane_registry")
+    # The same backend survives its coordinator's death: the next statement connects again (an
+    # embedded coordinator starts) and registers the functions it uses again, batching or not.
+    pid = json.loads(cl.ok("SELECT imlane_status()"))["pid"]
+    want_count = str(sum(1 for v in lin.values() if v is not None))
+    out, err = cl.sql(f"SELECT lin2(2, 3);\n\\! kill -9 {pid}\nSELECT pg_sleep(0.5);\nSELECT lin2(4, 5);\n"
+                      "SELECT count(lin2(x, y)) FROM t;\n")
+    lines = [l for l in out.splitlines() if l.strip()]
+    check("ERROR" not in err and lines == ["7", "13", want_count],
+          f"one backend survives a coordinator restart: {lines} {err.strip()[:300]}")
 
     # imlane_functions / imlane_drop_function.
     cl.ok("SET imlane.batch_size = 512; SELECT sum(lin2(x, y)) FROM t")

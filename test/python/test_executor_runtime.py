@@ -126,7 +126,7 @@ def test_float_nan_stays_nan_for_double():
     ([1.0, np.nan, 2.0], rt.INT32, "NaN at row 1 cannot be converted to INTEGER"),
     ([1.0, 2.5, 3.0], rt.INT64, "non-integral value 2.5 at row 1"),
     ([1, 300, 2], rt.INT8, "value 300 at row 1 is out of range for TINYINT"),
-    (["a", "b", "c"], rt.DOUBLE, "expected DOUBLE values, got strings"),
+    (["a", "b", "c"], rt.DOUBLE, "expected DOUBLE values, got strings, e.g. 'a' at row 0"),
     ([0, 1, 2], rt.BOOLEAN, "expected BOOLEAN values, got 2 at row 2"),
     (7, rt.DOUBLE, "returned a single int"),
     (None, rt.DOUBLE, "returned None"),
@@ -136,6 +136,65 @@ def test_float_nan_stays_nan_for_double():
 def test_bad_results_name_the_problem(result, t, message):
     with pytest.raises(rt.ResultError, match=message):
         convert(result, 3, t)
+
+
+# Values a type cannot hold exactly: each is an error naming the row, the value and the type, the
+# same whether the function returns a list, a numpy array (typed or object) or a pandas Series.
+CONTAINERS = {
+    "list": list,
+    "numpy": np.array,
+    "object array": lambda v: np.array(v, dtype=object),
+    "series": pd.Series,
+    "object series": lambda v: pd.Series(v, dtype=object),
+}
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+@pytest.mark.parametrize("values,t,message", [
+    ([1.0, 2.0**63], rt.INT64, r"value 9.223372036854776e\+18 at row 1 is out of range for BIGINT"),
+    ([1.0, -(2.0**63) * 2], rt.INT64, r"at row 1 is out of range for BIGINT"),
+    ([0, 2**31], rt.INT32, r"value 2147483648 at row 1 is out of range for INTEGER"),
+    ([0, 2**64], rt.INT64, r"value 18446744073709551616 at row 1 is out of range for BIGINT"),
+    ([1.0, 1e300], rt.FLOAT, r"value 1e\+300 at row 1 is out of range for FLOAT"),
+    ([1.0, 1 + 2j], rt.DOUBLE, r"complex value \(1\+2j\) at row 1 cannot be converted to DOUBLE"),
+    ([1.0, 1 + 2j], rt.INT64, r"complex value \(1\+2j\) at row 1 cannot be converted to BIGINT"),
+    (["1.5", "2.5"], rt.DOUBLE, r"expected DOUBLE values, got strings, e.g. '1.5' at row 0"),
+    (["1", "2"], rt.INT32, r"expected INTEGER values, got strings, e.g. '1' at row 0"),
+    (["1", "0"], rt.BOOLEAN, r"expected BOOLEAN values, got strings, e.g. '1' at row 0"),
+    (["2024-01-01", "2024-01-02"], rt.DATE, r"expected DATE values, got strings, e.g. '2024-01-01' at row 0"),
+])
+def test_inexact_results_are_errors_in_every_container(container, values, t, message):
+    data = CONTAINERS[container](values)
+    with pytest.raises(rt.ResultError, match=message):
+        convert(data, 2, t)
+
+
+def test_a_string_beside_numbers_is_refused():
+    for data in ([1.0, "2"], pd.Series([1.0, "2"]), [None, "2"]):
+        with pytest.raises(rt.ResultError, match=r"got strings, e.g. '2' at row 1"):
+            convert(data, 2, rt.DOUBLE)
+
+
+@pytest.mark.parametrize("t,unit,value", [
+    (rt.DATE, "D", "5881581-01-01"), (rt.DATE, "D", "-5877642-01-01"),
+    (rt.TIMESTAMP, "D", "300000-01-01"), (rt.TIMESTAMP, "D", "-300000-01-01"), (rt.TIMESTAMP, "s", "300000-01-01"),
+])
+def test_dates_beyond_the_type_are_errors_not_wrapped(t, unit, value):
+    arr = np.array(["2024-01-01", value], dtype=f"datetime64[{unit}]")
+    with pytest.raises(rt.ResultError, match=f"at row 1 is out of range for {rt.TYPE_NAMES[t]}"):
+        convert(arr, 2, t)
+    convert(arr[:1], 1, t)  # the same type, in range, converts
+
+
+def test_exact_values_at_the_edges_convert():
+    assert convert([2.0**63 - 1024], 1, rt.INT64)[0].tolist() == [2**63 - 1024]
+    assert convert([-(2.0**63)], 1, rt.INT64)[0].tolist() == [-(2**63)]
+    assert convert([2**63 - 1, None], 2, rt.INT64)[0].tolist()[0] == 2**63 - 1  # object array, every digit
+    assert convert(pd.Series([9007199254740993, None], dtype=object), 2, rt.INT64)[0][0] == 9007199254740993
+    assert convert(np.array([1 + 0j, 2 + 0j]), 2, rt.DOUBLE)[0].tolist() == [1.0, 2.0]
+    assert np.isinf(convert([np.inf, 1.0], 2, rt.FLOAT)[0][0])  # inf stays inf: not an overflow
+    values, valid = convert([1.5, None], 2, rt.FLOAT)
+    assert values[0] == 1.5 and valid.tolist() == [True, False]
 
 
 def test_several_result_columns():

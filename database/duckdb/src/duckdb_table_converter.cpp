@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "imlane/utf8.h"
+
 namespace imlane {
 
 using duckdb::LogicalType;
@@ -135,8 +137,16 @@ Status ReadColumnAt(const ColumnView &in, size_t offset, size_t count, duckdb::V
       if (in.IsNull(offset + i)) {
         validity.SetInvalid(out_offset + i);
       } else {
-        std::string_view s = in.GetString(offset + i);
+        // The executor can still write its Lane: copy first, then validate the copy DuckDB keeps.
+        std::string_view s;
+        if (!in.StringAt(offset + i, &s)) return StringOutOfBounds({}, offset + i);
         data[i] = duckdb::StringVector::AddString(*out, s.data(), s.size());
+        const std::string_view copy(data[i].GetData(), data[i].GetSize());
+        const size_t bad = FindInvalidUtf8(copy);
+        if (bad != copy.size()) {
+          data[i] = duckdb::string_t();  // never leave the bytes readable as a string
+          return InvalidUtf8Result({}, offset + i, copy, bad);
+        }
       }
     }
     return Status::OK();

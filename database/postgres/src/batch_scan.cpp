@@ -671,7 +671,13 @@ TupleTableSlot* NextRow(ScanState* ss) {
   MemoryContext old = MemoryContextSwitchTo(ss->ps.ps_ExprContext->ecxt_per_tuple_memory);
   for (size_t k = 0; k < st->current->results.size(); k++) {
     const int col = s->n_child + static_cast<int>(k);
-    out->tts_values[col] = ReadDatum(st->current->results[k].batch().column(0), r, &out->tts_isnull[col]);
+    char* err = nullptr;
+    out->tts_values[col] =
+        ReadDatum(st->current->results[k].batch().column(0), r, &out->tts_isnull[col], st->fns[k]->name.c_str(), &err);
+    if (err) {
+      MemoryContextSwitchTo(old);
+      ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("%s", err)));
+    }
   }
   MemoryContextSwitchTo(old);
   return ExecStoreVirtualTuple(out);

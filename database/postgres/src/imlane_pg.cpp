@@ -64,11 +64,16 @@ constexpr int kSliceMs = 50;  // how often a waiting backend looks at its interr
 
 // One per backend process (and per parallel worker): PostgreSQL runs a process per connection.
 std::unique_ptr<DBEndContext> g_ctx;
+// The context of a coordinator that went away, kept until the next reconnect: a statement that
+// was running on it may still hold it (it fails cleanly on its next batch).
+std::unique_ptr<DBEndContext> g_lost_ctx;
 std::unordered_map<std::string, FnMeta> g_functions;
+uint64_t g_generation = 1;  // of g_ctx: what this backend knew of an earlier coordinator is stale
 
 void CloseContext(int, Datum) {
   g_functions.clear();
   g_ctx.reset();  // the coordinator sees the client go (and may exit after imlane.idle_exit_ms)
+  g_lost_ctx.reset();
 }
 
 // A row of imlane_registry, strings palloc'd in the caller's memory context.
@@ -193,6 +198,7 @@ char* Known(DBEndContext* ctx, const char* name, FunctionInfo* info, bool* known
 char* Remember(const char* name, const FunctionInfo& info, int64 batch_size) {
   if (info.return_types.size() != 1) return psprintf("imlane function \"%s\" does not return one column", name);
   FnMeta& m = g_functions[name];
+  m.generation = g_generation;
   m.name = name;
   m.arg_types = info.arg_types;
   m.return_type = info.return_types[0];
@@ -204,7 +210,10 @@ void Forget(const char* name) { g_functions.erase(name); }
 
 const FnMeta* Find(const char* name) {
   auto it = g_functions.find(name);
-  return it == g_functions.end() ? nullptr : &it->second;
+  if (it == g_functions.end()) return nullptr;
+  // Known to a coordinator that has gone: the lookup connects again and registers it there.
+  if (it->second.generation != g_generation || !g_ctx || !g_ctx->Connected()) return nullptr;
+  return &it->second;
 }
 
 char* StatusJson(DBEndContext* ctx, char** json) {
@@ -351,7 +360,7 @@ ErrorData* RowCall(const FnMeta* fn, FunctionCallInfo fcinfo, Datum* result, boo
     *err = ErrorText(pulled.status(), name);
     return nullptr;
   }
-  *result = ReadDatum(pulled->batch().column(0), 0, isnull);
+  *result = ReadDatum(pulled->batch().column(0), 0, isnull, name, err);
   return nullptr;
 }
 
@@ -378,7 +387,14 @@ char* ErrorText(const Status& st, const char* function) {
 }
 
 DBEndContext* Context(char** err) {
-  if (g_ctx) return g_ctx.get();
+  if (g_ctx && g_ctx->Connected()) return g_ctx.get();
+  if (g_ctx) {
+    // The coordinator went away (killed or restarted): connect again (or start one). The new one
+    // knows none of our functions: marking what this backend knew as stale makes each function's
+    // next lookup register it again from imlane_registry. (Not cleared: a running scan holds them.)
+    g_generation++;
+    g_lost_ctx = std::move(g_ctx);
+  }
   Settings s;
   s.socket_path = guc_socket ? guc_socket : "";
   s.coordinator_path = guc_coordinator ? guc_coordinator : "";
@@ -663,9 +679,7 @@ Datum imlane_drop_function(PG_FUNCTION_ARGS) {
   PG_RETURN_BOOL(row.found);
 }
 
-Datum imlane_status(PG_FUNCTION_ARGS) {
-  PG_RETURN_TEXT_P(cstring_to_text(StatusJsonOrError(ContextOrError())));
-}
+Datum imlane_status(PG_FUNCTION_ARGS) { PG_RETURN_TEXT_P(cstring_to_text(StatusJsonOrError(ContextOrError()))); }
 
 Datum imlane_reset_cache(PG_FUNCTION_ARGS) {
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));

@@ -33,7 +33,8 @@ struct FnMeta {
   std::string name;
   std::vector<TypeId> arg_types;
   TypeId return_type = TypeId::kDouble;
-  size_t batch_rows = 0;  // imlane_create_function(batch_size => ...); 0: the GUC, then the tuner
+  size_t batch_rows = 0;    // imlane_create_function(batch_size => ...); 0: the GUC, then the tuner
+  uint64_t generation = 0;  // the backend's context it was looked up with
 };
 
 // The backend's DBEndContext, set up at first use; nullptr and *err (palloc'd) when it cannot be.
@@ -65,8 +66,9 @@ Oid PgTypeOf(TypeId type);
 const char* PgTypeName(TypeId type);
 // Appends one PostgreSQL value (of PgTypeOf(type)) to a Lane column.
 Status AppendDatum(ColumnBuilder* out, TypeId type, Datum value, bool isnull);
-// One Lane value as a PostgreSQL Datum (text is palloc'd in the current memory context).
-Datum ReadDatum(const ColumnView& in, size_t row, bool* isnull);
+// One Lane value as a PostgreSQL Datum (text is palloc'd in the current memory context). A VARCHAR
+// that is not UTF-8 (or whose offsets left the column) sets *err (naming `function`) and *isnull.
+Datum ReadDatum(const ColumnView& in, size_t row, bool* isnull, const char* function, char** err);
 
 // The name of the IMLane function behind pg_proc entry `funcid` (a C function whose symbol is
 // imlane_call), or false.

@@ -2,6 +2,10 @@
 // Lane (Arrow date32 / timestamp[us]) from 1970-01-01.
 #include "imlane_pg.h"
 
+#include <limits>
+
+#include "imlane/utf8.h"
+
 extern "C" {
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
@@ -83,7 +87,7 @@ Status AppendDatum(ColumnBuilder* out, TypeId type, Datum value, bool isnull) {
   return Status::Internal("unknown Lane type");
 }
 
-Datum ReadDatum(const ColumnView& in, size_t row, bool* isnull) {
+Datum ReadDatum(const ColumnView& in, size_t row, bool* isnull, const char* function, char** err) {
   *isnull = in.IsNull(row);
   if (*isnull) return static_cast<Datum>(0);
   switch (in.type()) {
@@ -95,11 +99,48 @@ Datum ReadDatum(const ColumnView& in, size_t row, bool* isnull) {
     case TypeId::kFloat: return Float4GetDatum(in.Get<float>(row));
     case TypeId::kDouble: return Float8GetDatum(in.Get<double>(row));
     case TypeId::kVarchar: {
-      std::string_view s = in.GetString(row);
-      return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+      // The executor can still write its Lane: copy first, then validate the copy PostgreSQL keeps.
+      std::string_view s;
+      if (!in.StringAt(row, &s)) {
+        *err = ErrorText(StringOutOfBounds({}, row), function);
+        break;
+      }
+      text* copy = cstring_to_text_with_len(s.data(), static_cast<int>(s.size()));
+      const std::string_view bytes(VARDATA_ANY(copy), VARSIZE_ANY_EXHDR(copy));
+      // PostgreSQL's text holds no NUL byte, though UTF-8 allows it.
+      const size_t nul = bytes.find('\0');
+      const size_t bad = nul != std::string_view::npos ? nul : FindInvalidUtf8(bytes);
+      if (bad != bytes.size()) {
+        *err = ErrorText(InvalidUtf8Result({}, row, bytes, bad), function);
+        pfree(copy);
+        break;
+      }
+      return PointerGetDatum(copy);
     }
-    case TypeId::kDate: return DateADTGetDatum(in.Get<int32_t>(row) - kDaysFrom1970To2000);
-    case TypeId::kTimestamp: return TimestampGetDatum(in.Get<int64_t>(row) - kMicrosFrom1970To2000);
+    // PostgreSQL's ranges are narrower than the Lane's (DuckDB's): a value beyond them is an error
+    // here, not a date PostgreSQL would misprint or refuse later.
+    case TypeId::kDate: {
+      const int64_t d = static_cast<int64_t>(in.Get<int32_t>(row)) - kDaysFrom1970To2000;
+      if (d >= std::numeric_limits<int32_t>::min() && d <= std::numeric_limits<int32_t>::max() &&
+          IS_VALID_DATE(static_cast<DateADT>(d))) {
+        return DateADTGetDatum(static_cast<DateADT>(d));
+      }
+      *err = ErrorText(Status::InvalidArgument("DATE result at row ", row, " (", in.Get<int32_t>(row),
+                                               " days from 1970-01-01) is out of PostgreSQL's date range"),
+                       function);
+      break;
+    }
+    case TypeId::kTimestamp: {
+      const int64_t us = in.Get<int64_t>(row);
+      if (us >= std::numeric_limits<int64_t>::min() + kMicrosFrom1970To2000 &&
+          IS_VALID_TIMESTAMP(us - kMicrosFrom1970To2000)) {
+        return TimestampGetDatum(us - kMicrosFrom1970To2000);
+      }
+      *err = ErrorText(Status::InvalidArgument("TIMESTAMP result at row ", row, " (", us,
+                                               " microseconds from 1970-01-01) is out of PostgreSQL's timestamp range"),
+                       function);
+      break;
+    }
   }
   *isnull = true;
   return static_cast<Datum>(0);

@@ -73,13 +73,38 @@ def _convert_one(result, n, t, fname, col):
             raise ResultError(f"{where}: expected VARCHAR (str) values, got numpy dtype {arr.dtype}")
         return arr, valid
     if arr.dtype.kind in "USV":
-        raise ResultError(f"{where}: expected {tname} values, got strings (numpy dtype {arr.dtype}), "
-                          f"e.g. {arr[0]!r}")
+        # numpy turned a list mixing numbers and strings into strings: name the first real string.
+        i = 0
+        if isinstance(result, (list, tuple)):
+            i = next((i for i, v in enumerate(result) if isinstance(v, _STRINGS)), 0)
+        raise ResultError(f"{where}: expected {tname} values, got strings, e.g. {arr[i]!r} at row {i}")
+    if arr.dtype.kind == "O":
+        # One answer whatever the container: a list, an object Series or an object array of the same
+        # values convert (or fail) exactly as a typed numpy array would.
+        arr = _unbox_objects(arr, valid, t, tname, where)
+    if arr.dtype.kind == "c":
+        imag = arr.imag != 0
+        if valid is not None:
+            imag &= valid
+        if imag.any():
+            i = _first_bad(imag)
+            raise ResultError(f"{where}: complex value {arr[i]!r} at row {i} cannot be converted to {tname} "
+                              f"(its imaginary part would be lost)")
+        arr = arr.real
     if t in FLOAT_DTYPES:
         try:
-            return arr.astype(FLOAT_DTYPES[t], copy=False), valid
+            with np.errstate(over="ignore"):  # overflow is reported below, with its row
+                out = arr.astype(FLOAT_DTYPES[t], copy=False)
         except (TypeError, ValueError) as e:
             raise ResultError(f"{where}: expected {tname} values: {e}") from None
+        if out.dtype != arr.dtype and arr.dtype.kind == "f":
+            overflow = np.isinf(out) & np.isfinite(arr)
+            if valid is not None:
+                overflow &= valid
+            if overflow.any():
+                i = _first_bad(overflow)
+                raise ResultError(f"{where}: value {arr[i]!r} at row {i} is out of range for {tname}")
+        return out, valid
     if t == BOOLEAN:
         if arr.dtype.kind == "b":
             return arr.astype(np.uint8), valid
@@ -95,12 +120,22 @@ def _convert_one(result, n, t, fname, col):
             raise ResultError(f"{where}: expected BOOLEAN values, got {arr[i]!r} at row {i}")
         return num.astype(np.uint8), valid
     if t in (DATE, TIMESTAMP):
-        unit = "datetime64[D]" if t == DATE else "datetime64[us]"
         if arr.dtype.kind != "M":
             try:
-                arr = arr.astype(unit)
-            except (TypeError, ValueError) as e:
+                arr = arr.astype("datetime64[us]" if t == TIMESTAMP else "datetime64[D]")
+            except (TypeError, ValueError, OverflowError) as e:
                 raise ResultError(f"{where}: expected {tname} values (numpy datetime64): {e}") from None
+        # Checked in days, which any finer unit converts to without overflow: numpy would wrap a
+        # year beyond the type's range into some other date.
+        days = arr.astype("datetime64[D]").view(np.int64)
+        lo, hi = _DAY_RANGE[t]
+        bad = ~np.isnat(arr) & ((days < lo) | (days > hi))
+        if valid is not None:
+            bad &= valid
+        if bad.any():
+            i = _first_bad(bad)
+            raise ResultError(f"{where}: value {arr[i]!r} at row {i} is out of range for {tname}")
+        unit = "datetime64[D]" if t == DATE else "datetime64[us]"
         arr = arr.astype(unit)
         nat = np.isnat(arr)
         if nat.any():
@@ -115,8 +150,12 @@ def _convert_one(result, n, t, fname, col):
     if arr.dtype.kind in "iu":
         if len(arr) and (arr.min() < info.min or arr.max() > info.max):
             bad = (arr < info.min) | (arr > info.max)
-            i = _first_bad(bad)
-            raise ResultError(f"{where}: value {arr[i]} at row {i} is out of range for {tname}")
+            if valid is not None:
+                bad &= valid
+            if bad.any():
+                i = _first_bad(bad)
+                raise ResultError(f"{where}: value {arr[i]} at row {i} is out of range for {tname}")
+            arr = np.where(valid, arr, 0)
         return arr.astype(dtype), valid
     try:
         num = arr.astype(np.float64)
@@ -132,13 +171,53 @@ def _convert_one(result, n, t, fname, col):
     if frac.any():
         i = _first_bad(frac)
         raise ResultError(f"{where}: non-integral value {num[i]!r} at row {i} cannot be converted to {tname}")
-    out_of_range = ((num < info.min) | (num > info.max)) & check
+    # The upper bound is -min (2**63 for BIGINT), which a double holds exactly; max itself (2**63 - 1)
+    # rounds up to it, so `num > max` would let 2.0**63 through to wrap to INT64_MIN.
+    out_of_range = ((num < info.min) | (num >= -float(info.min))) & check
     if out_of_range.any():
         i = _first_bad(out_of_range)
         raise ResultError(f"{where}: value {num[i]!r} at row {i} is out of range for {tname}")
     if valid is not None:
         num = np.where(valid, num, 0)
     return num.astype(dtype), valid
+
+
+# Days from 1970-01-01 each type holds: DATE is DuckDB's int32 day count without its +-infinity
+# (+-(2**31 - 1)); TIMESTAMP is int64 microseconds without its +-infinity.
+_DAY_RANGE = {DATE: (-(2**31) + 2, 2**31 - 2), TIMESTAMP: (-((2**63 - 2) // 86_400_000_000), (2**63 - 2) // 86_400_000_000 - 1)}
+
+_STRINGS = (str, bytes, np.str_, np.bytes_)
+
+
+def _unbox_objects(arr, valid, t, tname, where):
+    """An object array (a list with None, an object Series) of numbers as a typed array: strings are
+    refused as in a numpy string array, and Python integers keep every digit for integer types."""
+    rows = range(len(arr)) if valid is None else np.flatnonzero(valid)
+    kinds = set()
+    for i in rows:
+        v = arr[i]
+        if isinstance(v, _STRINGS):
+            raise ResultError(f"{where}: expected {tname} values, got strings, e.g. {v!r} at row {i}")
+        if isinstance(v, (bool, np.bool_)):
+            kinds.add("b")
+        elif isinstance(v, (int, np.integer)):
+            kinds.add("i")
+        elif isinstance(v, (complex, np.complexfloating)):
+            kinds.add("c")
+        else:
+            kinds.add("o")
+    if t in INT_DTYPES and kinds <= {"b", "i"}:
+        info = np.iinfo(INT_DTYPES[t])
+        for i in rows:
+            if not info.min <= int(arr[i]) <= info.max:
+                raise ResultError(f"{where}: value {arr[i]} at row {i} is out of range for {tname}")
+        return arr.astype(INT_DTYPES[t])
+    if t in (DATE, TIMESTAMP):
+        return arr
+    try:
+        return arr.astype(np.complex128 if "c" in kinds else np.float64)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ResultError(f"{where}: expected {tname} values: {e}") from None
 
 
 def convert_columns(result, n, return_types, fname):

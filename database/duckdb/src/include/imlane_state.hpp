@@ -21,8 +21,11 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   static std::string ObjectType() { return "imlane_state"; }
   std::string GetObjectType() override { return ObjectType(); }
 
-  // The database's DBEnd context; the first call connects (or starts the coordinator).
-  Result<DBEndContext *> Context(duckdb::ClientContext &context);
+  // The database's DBEnd context; the first call connects (or starts the coordinator). Once that
+  // coordinator has gone (killed, restarted), the next call connects again (starting an embedded
+  // coordinator if the settings say so) and registers the functions this database created there
+  // once more; a query still holding the old context fails cleanly with the coordinator's loss.
+  Result<std::shared_ptr<DBEndContext>> Context(duckdb::ClientContext &context);
 
   std::mutex mu;
   // The functions registered through this database's SQL (imlane_create_function), by name.
@@ -36,13 +39,17 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   std::set<std::string> side_effects;
 
  private:
-  std::unique_ptr<DBEndContext> ctx_;
+  std::shared_ptr<DBEndContext> ctx_;
 };
 
 IMLaneState &GetState(duckdb::ClientContext &context);
 
 // Throws the DuckDB exception that carries an IMLane error to the SQL user.
 [[noreturn]] void ThrowStatus(const Status &st);
+
+// Throws when a query was bound with other argument types than the version it pinned: it was
+// planned before a re-registration that changed the signature and started after it.
+void CheckBoundSignature(const FunctionPin &pin, const duckdb::vector<duckdb::LogicalType> &bound);
 
 }  // namespace duckdb_integration
 }  // namespace imlane

@@ -123,8 +123,9 @@ class PredictState : public OperatorState {
 
  private:
   struct CallState {
-    CallState(DBEndContext *ctx, const std::string &function, BatchAccumulatorOptions options)
-        : batches(ctx, function, std::move(options)) {}
+    CallState(DBEndContext *ctx, FunctionPin pinned, BatchAccumulatorOptions options)
+        : pin(std::move(pinned)), batches(ctx, &pin, std::move(options)) {}
+    FunctionPin pin;  // the version this query runs, even if re-registered meanwhile; outlives `batches`
     unique_ptr<ExpressionExecutor> args;
     DataChunk arg_chunk;
     BatchAccumulator<DataChunk, Vector> batches;
@@ -139,7 +140,7 @@ class PredictState : public OperatorState {
   void Submitted(CallState &c, size_t first, const Status &st);
 
   const PhysicalPredict &op_;
-  DBEndContext *ctx_ = nullptr;
+  std::shared_ptr<DBEndContext> ctx_;  // kept for the query, even if a later statement reconnects
   ClientContext &client_;
   std::vector<size_t> pinned_rows_;  // per call: its function's batch_size, else imlane_batch_size; 0 = tuner
   int timeout_ms_ = 0;
@@ -160,7 +161,7 @@ void Check(const Status &st) {
 PredictState::PredictState(const PhysicalPredict &op, ExecutionContext &context) : op_(op), client_(context.client) {
   auto ctx = GetState(client_).Context(client_);
   if (!ctx.ok()) ThrowStatus(ctx.status());
-  ctx_ = *ctx;
+  ctx_ = std::move(*ctx);
   // At least one DuckDB vector per batch: a buffered chunk can only be emitted once every batch
   // holding its rows is back, so a chunk spread over more batches than this thread can have slots
   // would wait forever for a slot (seen with imlane_batch_size = 128: 16 batches per chunk, 8 slots).
@@ -175,7 +176,10 @@ PredictState::PredictState(const PhysicalPredict &op, ExecutionContext &context)
     BatchAccumulatorOptions options;
     options.batch_rows = [this, k] { return BatchRows(k); };
     options.rest_of_engine_batch = true;  // a chunk never spans more than two batches
-    auto call = make_uniq<CallState>(ctx_, op.calls[k].function, std::move(options));
+    auto pin = ctx_->Pin(op.calls[k].function);
+    if (!pin.ok()) ThrowStatus(pin.status());
+    CheckBoundSignature(*pin, op.calls[k].arg_types);
+    auto call = make_uniq<CallState>(ctx_.get(), pin.MoveValue(), std::move(options));
     call->args = make_uniq<ExpressionExecutor>(client_, op.calls[k].args);
     call->arg_chunk.Initialize(client_, op.calls[k].arg_types);
     calls_.push_back(std::move(call));
@@ -200,13 +204,12 @@ PredictState::~PredictState() {
 size_t PredictState::BatchRows(idx_t k) {
   if (pinned_rows_[k]) return pinned_rows_[k];
   CallState &c = *calls_[k];
-  const std::string &function = op_.calls[k].function;
-  const size_t rows = ctx_->RecommendedBatchRows(function);
+  const size_t rows = ctx_->RecommendedBatchRows(c.pin);
   const idx_t input = op_.children[0].get().estimated_cardinality;
   if (c.spread_rows == 0 && input > 0) {
-    auto info = ctx_->GetFunction(function);  // executors are known once the first batch took a slot
-    if (info.ok() && info->executors > 0) {
-      const size_t executors = static_cast<size_t>(info->executors);
+    const FunctionInfo info = ctx_->GetFunction(c.pin);
+    if (info.executors > 0) {
+      const size_t executors = static_cast<size_t>(info.executors);
       c.spread_rows = std::max<size_t>(1, (input + executors - 1) / executors);
     }
   }
@@ -277,7 +280,8 @@ void PredictState::EmitFront(DataChunk &out) {
   for (idx_t k = 0; k < calls_.size(); k++) {
     for (auto &p : front.placements[k]) {
       const ColumnView &col = calls_[k]->results.at(p.batch).batch().column(0);
-      Check(ReadColumnAt(col, p.batch_offset, p.count, &ext.data[width + k], p.input_offset));
+      const Status st = ReadColumnAt(col, p.batch_offset, p.count, &ext.data[width + k], p.input_offset);
+      if (!st.ok()) Check(st.WithContext("imlane function '" + op_.calls[k].function + "'"));
     }
   }
   ext.SetCardinality(input.size());

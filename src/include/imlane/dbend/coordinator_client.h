@@ -54,6 +54,8 @@ class CoordinatorClient {
   // The calls; callers from many threads take turns on the connection.
   Result<RegisteredVersion> Register(const FunctionDefinition& def, const std::string& source_ref);
   Status Drop(const std::string& name);
+  // The current version of a function (NotFound when there is none): one short round trip.
+  Result<RegisteredVersion> Lookup(const std::string& name);
   Result<LaneGrant> Acquire(const std::string& name, int executors, int slots_per_executor, size_t lane_bytes);
   Status Release(const std::vector<uint64_t>& lane_ids);
   Status KillExecutor(int index, const std::string& reason);

@@ -61,6 +61,8 @@ class FunctionSlots {
   std::map<int, int> executor_position;  // executor index -> 0..n-1, for core hints
   AdaptiveBatchTuner tuner;
   bool acquiring = false;  // a thread is asking the coordinator for Lanes; the entry must stay
+  int pins = 0;            // FunctionPins held on this version
+  bool replaced = false;   // re-registered or dropped: no new pins or Lanes, gone once unused
 
   // Adds the granted Lanes. The first grant fixes the version; a grant for another version (the
   // function was replaced meanwhile) adds nothing and returns its Lanes' ids, to give back.
@@ -69,6 +71,8 @@ class FunctionSlots {
   // Recycles abandoned slots whose Lane has settled. nullptr when every slot is taken.
   Slot* FindFree(const SchedHint& hint);
   bool AnyInUse() const;
+  // Recycles abandoned slots whose Lane has settled; true when no slot is in use and none pinned.
+  bool Idle();
 
  private:
   void StartTuner(const Settings& settings);
