@@ -59,8 +59,12 @@ void PrintStatus(const json& s) {
                 f.value("busy_s", 0.0), f.value("source", std::string()).c_str());
   }
   const auto& l = s["lanes"];
-  std::printf("\nlanes: %zu total, %zu in use, %.1f MiB of shared memory\n", l.value("total", size_t{0}),
-              l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0);
+  std::printf(
+      "\nlanes: %zu total, %zu in use, %.1f MiB of shared memory (caps: %.0f MiB in all, %.0f MiB per client, "
+      "%.0f MiB per Lane)\n",
+      l.value("total", size_t{0}), l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0,
+      l.value("cap_bytes", uint64_t{0}) / 1048576.0, l.value("client_cap_bytes", uint64_t{0}) / 1048576.0,
+      l.value("max_lane_bytes", uint64_t{0}) / 1048576.0);
 }
 
 }  // namespace

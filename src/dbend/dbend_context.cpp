@@ -289,9 +289,14 @@ Result<OpenBatch> DBEndContext::BeginBatch(const std::string& name, size_t capac
       const size_t limit = impl_->settings.max_inflight > 0
                                ? static_cast<size_t>(impl_->settings.max_inflight)
                                : fn->executor_position.size() * impl_->settings.slots_per_executor * 4;
-      if (!fn->acquiring && fn->slots.size() + fn->executor_position.size() <= limit) {
+      if (!fn->acquiring && !fn->growth_capped && fn->slots.size() + fn->executor_position.size() <= limit) {
         // Every slot is taken (many engine threads, or deep pipelines): grow rather than wait.
-        IMLANE_RETURN_NOT_OK(impl_->Grow(fn, lock));
+        Status grown = impl_->Grow(fn, lock);
+        if (!grown.ok()) {
+          // A coordinator cap on Lane memory ends the growth: the slots this function has are enough to wait for.
+          if (grown.code() != StatusCode::kCapacityExceeded || fn->slots.empty()) return grown;
+          fn->growth_capped = true;
+        }
         continue;
       }
       if (MonotonicNanos() >= deadline) {

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "imlane/common/protocol.h"
@@ -163,6 +165,34 @@ TEST_F(ServedTest, EachLaneCapGivesAnErrorNamingTheCapTheValueAndTheOption) {
   EXPECT_EQ(lanes["cap_bytes"], 96u << 20);
   EXPECT_EQ(lanes["client_cap_bytes"], 64u << 20);
   EXPECT_EQ(lanes["max_lane_bytes"], 16u << 20);
+}
+
+TEST_F(ServedTest, AtTheClientCapMoreThreadsWaitForSlotsInsteadOfFailing) {
+  // 2 x 16 MiB fill the client's 32 MiB: DBEnd's usual growth (more Lanes when every slot is busy) is
+  // refused, and the four threads share the two slots.
+  Serve({"--executors", "1", "--client-lane-memory-mb", "32"});
+  Register("slow", "import time\ndef pyfun(x):\n    time.sleep(0.05)\n    return x + 1\n", "DOUBLE", "DOUBLE");
+  auto c = Client(16u << 20, 2);
+  ASSERT_TRUE(c);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  std::string first_error;
+  std::mutex mu;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; i++) {
+        ColumnBatch out;
+        imlane::Status st = c->ExecuteFunction("slow", Doubles({static_cast<double>(t), 1}), &out);
+        if (!st.ok() || out.columns[0].Get<double>(0) != t + 1) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (failures++ == 0) first_error = st.ToString();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
+  EXPECT_EQ(Status()["lanes"]["total"], 2);
 }
 
 TEST_F(ServedTest, DefaultCapsComeFromRamAndBoundWhatOneClientMayAsk) {

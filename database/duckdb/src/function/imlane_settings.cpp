@@ -12,10 +12,10 @@ namespace {
 void CheckLaneBytes(ClientContext &, SetScope, Value &parameter) {
   const int64_t bytes = parameter.GetValue<int64_t>();
   if (bytes < kMinLaneBytes || bytes > kMaxLaneBytes) {
-    throw InvalidInputException("imlane_lane_bytes = %lld is out of range: a Lane is %lld to %lld bytes (64 KiB to "
-                                "1 GiB; the coordinator may cap it lower with imlane serve --max-lane-bytes)",
-                                static_cast<long long>(bytes), static_cast<long long>(kMinLaneBytes),
-                                static_cast<long long>(kMaxLaneBytes));
+    throw InvalidInputException(
+        "imlane_lane_bytes = %lld is out of range: a Lane is %lld to %lld bytes (64 KiB to "
+        "1 GiB; the coordinator may cap it lower with imlane serve --max-lane-bytes)",
+        static_cast<long long>(bytes), static_cast<long long>(kMinLaneBytes), static_cast<long long>(kMaxLaneBytes));
   }
 }
 

@@ -61,6 +61,7 @@ class FunctionSlots {
   std::map<int, int> executor_position;  // executor index -> 0..n-1, for core hints
   AdaptiveBatchTuner tuner;
   bool acquiring = false;  // a thread is asking the coordinator for Lanes; the entry must stay
+  bool growth_capped = false;  // the coordinator refused more Lanes (a Lane memory cap): wait for slots
 
   // Adds the granted Lanes. The first grant fixes the version; a grant for another version (the
   // function was replaced meanwhile) adds nothing and returns its Lanes' ids, to give back.
