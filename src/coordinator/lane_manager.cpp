@@ -148,8 +148,21 @@ std::vector<LaneManager::EvictedLane> LaneManager::EvictIdlePooled() {
 void LaneManager::Dispose(std::vector<EvictedLane> lanes) {
   for (auto& e : lanes) {
     if (e.process) {
+      // An executor inside a batch answers control calls only after it; rather than time out (and
+      // leave a late reply on the channel), the unmapping waits for a trim round where it is idle.
+      bool busy = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& [id, rec] : lanes_) {
+          busy = busy || (rec.executor == e.process->index() && IsInFlight(rec.lane->state()));
+        }
+        if (busy && !stopping_) {
+          pending_removal_.push_back(std::move(e));
+          continue;
+        }
+      }
       json reply;
-      Status st = e.process->Call(json{{"op", "remove_lane"}, {"lane_id", e.lane->id()}}, &reply, kStatsTimeoutMs);
+      Status st = e.process->Call(json{{"op", "remove_lane"}, {"lane_id", e.lane->id()}}, &reply, kLaneRpcTimeoutMs);
       // Harmless: its pages are gone; the executor keeps an empty mapping until it is replaced.
       if (!st.ok())
         Log(LogLevel::kDebug, "coordinator", "remove_lane " + std::to_string(e.lane->id()) + ": " + st.ToString());
@@ -164,7 +177,13 @@ void LaneManager::TrimLoop() {
     trim_cv_.wait_for(lock, std::chrono::milliseconds(period_ms));
     if (stopping_) break;
     lock.unlock();
-    Dispose(EvictIdlePooled());
+    std::vector<EvictedLane> lanes = EvictIdlePooled();
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      for (auto& e : pending_removal_) lanes.push_back(std::move(e));
+      pending_removal_.clear();
+    }
+    Dispose(std::move(lanes));
     lock.lock();
   }
 }
@@ -190,6 +209,7 @@ void LaneManager::Stop() {
   for (auto& p : procs) p->Shutdown(kShutdownGraceMs);
   if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard<std::mutex> lock(mu_);
+  pending_removal_.clear();
   lanes_.clear();
   for (auto& s : positions_) s.process.reset();
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "imlane/common/protocol.h"
@@ -52,6 +53,18 @@ int64_t RssShmemKb(int pid) {
     }
   }
   return -1;
+}
+
+// Lanes a process maps (memfd regions named imlane-lane-<id>).
+int MappedLanes(int pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::set<std::string> names;
+  std::string line;
+  while (std::getline(maps, line)) {
+    size_t at = line.find("/memfd:imlane-lane-");
+    if (at != std::string::npos) names.insert(line.substr(at));
+  }
+  return static_cast<int>(names.size());
 }
 
 std::string Bin(const std::string& name) {
@@ -232,6 +245,8 @@ TEST_F(ServedTest, AClientsLanesGoBackToTheSystemAfterItDisconnects) {
       << RssShmemKb(coordinator) << " kB vs " << coordinator_before;
   EXPECT_TRUE(Eventually([&] { return RssShmemKb(executor) - executor_before < 8 * 1024; }))
       << RssShmemKb(executor) << " kB vs " << executor_before;
+  EXPECT_TRUE(Eventually([&] { return MappedLanes(executor) == 0 && MappedLanes(coordinator) == 0; }))
+      << MappedLanes(executor) << " " << MappedLanes(coordinator);
   // A new client gets fresh Lanes and works.
   auto again = Client(8u << 20, 2);
   ASSERT_TRUE(again);
@@ -255,6 +270,33 @@ TEST_F(ServedTest, ThePoolBoundReturnsLanesAtOnceWhateverTheIdleTime) {
   ASSERT_TRUE(again);
   ASSERT_TRUE(RunIdentity(again.get(), "f").ok());
   EXPECT_EQ(Status()["lanes"]["total"], 4);
+}
+
+TEST_F(ServedTest, LanesReturnedWhileTheirExecutorIsBusyLeaveItsOtherWorkAlone) {
+  Serve({"--executors", "1", "--lane-idle-ms", "-1", "--lane-pool-mb", "0"});
+  Register("slow", "import time\ndef pyfun(x):\n    time.sleep(3)\n    return x + 1\n", "DOUBLE", "DOUBLE");
+  Register("f", kIdentity, "DOUBLE", "DOUBLE");
+  auto gone = Client(8u << 20, 2);
+  ASSERT_TRUE(gone);
+  ASSERT_TRUE(gone->GetFunction("f").ok());  // two Lanes mapped into the executor
+  auto busy = Client(8u << 20, 1);
+  ASSERT_TRUE(busy);
+  auto ticket = busy->Push("slow", Doubles({41}));
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  std::this_thread::sleep_for(milliseconds(200));  // the executor is inside the 3 s batch
+  gone.reset();
+  // The leaving client's Lanes are out of the books (their pages freed) while the executor is busy;
+  // it is told to unmap them once it is idle again.
+  ASSERT_TRUE(Eventually([&] { return Status()["lanes"]["total"] == 1; })) << Status().dump();
+  auto pulled = busy->Pull(*ticket);
+  ASSERT_TRUE(pulled.ok()) << pulled.status().ToString();
+  EXPECT_EQ(pulled->batch().column(0).Get<double>(0), 42.0);
+  // The executor unmapped them once idle, and its control channel is in step: status answers and the
+  // function still runs.
+  const int executor = ExecutorPids().at(0);
+  EXPECT_TRUE(Eventually([&] { return MappedLanes(executor) == 1; })) << MappedLanes(executor);
+  EXPECT_EQ(Status()["executors"][0]["state"], "running");
+  ASSERT_TRUE(RunIdentity(busy.get(), "f").ok());
 }
 
 // ---- Item 13: the memory budget counts the function ---------------------------------------------

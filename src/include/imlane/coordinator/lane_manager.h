@@ -107,6 +107,8 @@ class LaneManager {
   std::mutex mu_;  // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded
   std::vector<ExecutorPosition> positions_;
   std::map<uint64_t, LaneRecord> lanes_;
+  // Returned to the system, but their executor was inside a batch: remove_lane is sent next round.
+  std::vector<EvictedLane> pending_removal_;
   uint64_t next_lane_id_ = 1;
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
