@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -70,6 +71,10 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
                                    std::to_string(options.spin_us),
                                    "--context-cache-mb",
                                    std::to_string(options.context_cache_mb)};
+  if (options.executor_memory_mb > 0) {
+    args.push_back("--memory-budget-mb");
+    args.push_back(std::to_string(options.executor_memory_mb));
+  }
   if (!options.python_env.empty()) {
     args.push_back("--python-env");
     args.push_back(options.python_env);
@@ -99,9 +104,19 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   constexpr bool kAddressLimitPossible = true;
 #endif
   if (kAddressLimitPossible && options.executor_memory_mb > 0) {
-    memory_limit.rlim_cur = memory_limit.rlim_max = static_cast<rlim_t>(options.executor_memory_mb) << 20;
+    // The soft limit is the function's budget; the executor raises it by each Lane it maps (and
+    // lowers it again), so Lanes of other clients never eat into that budget. The hard limit leaves
+    // room for every Lane the coordinator may create, plus a margin for the bell and mapping slack.
+    memory_limit.rlim_cur = static_cast<rlim_t>(options.executor_memory_mb) << 20;
+    memory_limit.rlim_max =
+        memory_limit.rlim_cur + (static_cast<rlim_t>(std::max<int64_t>(0, options.lane_memory_mb)) << 20) + (64u << 20);
   }
   const int control_fd = child_end.get(), bell_fd = bell.fd();
+  // Prepared before fork: the executor gets no stdin and never the engine's stdout (a child a UDF
+  // starts would otherwise hold an engine's stdout pipe open); stderr stays, it is the log.
+  UniqueFd dev_null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null.valid()) return Status::FromErrno("open /dev/null", errno);
+  const int null_fd = dev_null.get();
 
   pid_t pid = fork();
   if (pid < 0) return Status::FromErrno("fork", errno);
@@ -109,8 +124,12 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     // Die with the coordinator. The parent is the thread that forked: only long-lived threads spawn.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(120);
+    // Its own process group: what a UDF starts can be killed with it (the executor's group guard,
+    // Signal()), and signals meant for the coordinator's group do not reach it.
+    setpgid(0, 0);
     int c = fcntl(control_fd, F_DUPFD, 100), b = fcntl(bell_fd, F_DUPFD, 100);
     if (c < 0 || b < 0 || dup2(c, 3) < 0 || dup2(b, 4) < 0) _exit(121);
+    if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0) _exit(122);
     syscall(SYS_close_range, 5u, ~0u, 0u);  // no other descriptor of the coordinator leaks in
     if (memory_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_AS, &memory_limit);
     if (cpu_limit.rlim_cur != RLIM_INFINITY) setrlimit(RLIMIT_CPU, &cpu_limit);
@@ -158,7 +177,11 @@ Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, c
 }
 
 void ExecutorProcess::Signal(int sig) {
-  if (pid_ > 0) kill(pid_, sig);
+  if (pid_ <= 0) return;
+  // A kill takes the executor's process group (its own, see Spawn): the children its functions
+  // started go with it. Other signals are for the executor alone.
+  if (sig == SIGKILL && killpg(pid_, sig) == 0) return;
+  kill(pid_, sig);
 }
 
 void ExecutorProcess::Shutdown(int grace_ms) {
@@ -181,7 +204,7 @@ void ExecutorProcess::Shutdown(int grace_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  kill(pid_, SIGKILL);
+  Signal(SIGKILL);
 }
 
 }  // namespace imlane

@@ -1,5 +1,6 @@
 #include "imlane/coordinator/lane_manager.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -16,6 +19,23 @@ namespace imlane {
 
 namespace {
 constexpr int kStatsTimeoutMs = 2000;
+constexpr int64_t kMiB = 1 << 20;
+
+std::string MiB(uint64_t bytes) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.1f MiB", static_cast<double>(bytes) / kMiB);
+  return std::to_string(bytes) + " bytes (" + text + ")";
+}
+
+void FreePages(const Lane& lane) {
+  // Punching the whole region frees its pages at once, even while a released (but still connected)
+  // client or the executor keeps it mapped; the mappings go with remove_lane or process exit.
+  if (fallocate(lane.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(lane.region_bytes())) !=
+      0) {
+    Log(LogLevel::kWarn, "coordinator",
+        "returning Lane " + std::to_string(lane.id()) + " to the system: " + std::strerror(errno));
+  }
+}
 }  // namespace
 
 LaneManager::LaneManager(CoordinatorOptions options, FunctionRegistry* registry)
@@ -25,10 +45,7 @@ LaneManager::~LaneManager() { Stop(); }
 
 Status LaneManager::Start() {
   const int n = options_.executors > 0 ? options_.executors : UsableCores();
-  if (options_.executor_memory_mb == 0) {
-    const int64_t total_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) >> 20;
-    options_.executor_memory_mb = std::max<int64_t>(2048, total_mb / (n + 1));
-  }
+  ResolveCaps(n);
   if (options_.context_cache_mb < 0) {
     options_.context_cache_mb = options_.executor_memory_mb > 0 ? options_.executor_memory_mb / 2 : 2048;
   }
@@ -53,11 +70,132 @@ Status LaneManager::Start() {
     positions_[i].process = std::shared_ptr<ExecutorProcess>(proc.MoveValue());
   }
   supervisor_ = std::thread([this] { SuperviseLoop(); });
+  trimmer_ = std::thread([this] { TrimLoop(); });
   return Status::OK();
 }
 
+void LaneManager::ResolveCaps(int executors) {
+  CoordinatorOptions& o = options_;
+  const int64_t ram_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / kMiB;
+  if (o.lane_memory_mb <= 0) o.lane_memory_mb = std::max<int64_t>(256, ram_mb / 4);
+  if (o.client_lane_memory_mb <= 0) o.client_lane_memory_mb = std::max<int64_t>(1, o.lane_memory_mb / 2);
+  o.client_lane_memory_mb = std::min(o.client_lane_memory_mb, o.lane_memory_mb);
+  if (o.max_lane_bytes <= 0) o.max_lane_bytes = std::min<int64_t>(1024 * kMiB, o.client_lane_memory_mb * kMiB);
+  if (o.lane_pool_mb < 0) o.lane_pool_mb = o.lane_memory_mb / 4;
+  // Executors together stay within half the RAM minus the Lanes (which they map on top of their
+  // budget), leaving the engine the rest; 2 GiB is about what Python with a model library needs.
+  if (o.executor_memory_mb == 0) {
+    o.executor_memory_mb = std::max<int64_t>(2048, (ram_mb / 2 - o.lane_memory_mb) / std::max(1, executors));
+  }
+  Log(LogLevel::kDebug, "coordinator",
+      "Lane caps: total " + std::to_string(o.lane_memory_mb) + " MiB, per client " +
+          std::to_string(o.client_lane_memory_mb) + " MiB, per Lane " + std::to_string(o.max_lane_bytes) +
+          " bytes, pool " + std::to_string(o.lane_pool_mb) + " MiB; executor memory " +
+          std::to_string(o.executor_memory_mb) + " MiB");
+}
+
+void LaneManager::ReturnToPool(LaneRecord* rec) {
+  rec->client = 0;
+  rec->pooled_ns = MonotonicNanos();
+}
+
+bool LaneManager::EvictOnePooled(std::vector<EvictedLane>* out) {
+  std::vector<std::map<uint64_t, LaneRecord>::iterator> pooled;
+  for (auto it = lanes_.begin(); it != lanes_.end(); ++it) {
+    if (it->second.client == 0 && !positions_[it->second.executor].restarting) pooled.push_back(it);
+  }
+  std::stable_sort(pooled.begin(), pooled.end(),
+                   [](const auto& a, const auto& b) { return a->second.pooled_ns < b->second.pooled_ns; });
+  for (auto it : pooled) {
+    // Only a settled Lane: a batch a gone client left running is still being written by its executor.
+    if (!LaneCoordinator(it->second.lane.get()).Reclaim()) continue;
+    FreePages(*it->second.lane);
+    out->push_back({std::move(it->second.lane), positions_[it->second.executor].process});
+    lanes_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+std::vector<LaneManager::EvictedLane> LaneManager::EvictIdlePooled() {
+  std::vector<EvictedLane> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = MonotonicNanos();
+  if (options_.lane_idle_ms >= 0) {
+    for (auto it = lanes_.begin(); it != lanes_.end();) {
+      LaneRecord& rec = it->second;
+      if (rec.client == 0 && !positions_[rec.executor].restarting &&
+          now - rec.pooled_ns >= static_cast<int64_t>(options_.lane_idle_ms) * 1000000 &&
+          LaneCoordinator(rec.lane.get()).Reclaim()) {
+        FreePages(*rec.lane);
+        out.push_back({std::move(rec.lane), positions_[rec.executor].process});
+        it = lanes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  auto pooled_bytes = [this] {
+    uint64_t bytes = 0;
+    for (const auto& [id, rec] : lanes_) bytes += rec.client == 0 ? rec.lane->region_bytes() : 0;
+    return bytes;
+  };
+  while (pooled_bytes() > static_cast<uint64_t>(options_.lane_pool_mb) * kMiB && EvictOnePooled(&out)) {
+  }
+  return out;
+}
+
+void LaneManager::Dispose(std::vector<EvictedLane> lanes) {
+  for (auto& e : lanes) {
+    if (e.process) {
+      // An executor inside a batch answers control calls only after it; rather than time out (and
+      // leave a late reply on the channel), the unmapping waits for a trim round where it is idle.
+      bool busy = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& [id, rec] : lanes_) {
+          busy = busy || (rec.executor == e.process->index() && IsInFlight(rec.lane->state()));
+        }
+        if (busy && !stopping_) {
+          pending_removal_.push_back(std::move(e));
+          continue;
+        }
+      }
+      json reply;
+      Status st = e.process->Call(json{{"op", "remove_lane"}, {"lane_id", e.lane->id()}}, &reply, kLaneRpcTimeoutMs);
+      // Harmless: its pages are gone; the executor keeps an empty mapping until it is replaced.
+      if (!st.ok())
+        Log(LogLevel::kDebug, "coordinator", "remove_lane " + std::to_string(e.lane->id()) + ": " + st.ToString());
+    }
+  }
+}
+
+void LaneManager::TrimLoop() {
+  const int period_ms = options_.lane_idle_ms >= 0 ? std::clamp(options_.lane_idle_ms / 4, 10, 1000) : 1000;
+  std::unique_lock<std::mutex> lock(trim_mu_);
+  while (!stopping_) {
+    trim_cv_.wait_for(lock, std::chrono::milliseconds(period_ms));
+    if (stopping_) break;
+    lock.unlock();
+    std::vector<EvictedLane> lanes = EvictIdlePooled();
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      for (auto& e : pending_removal_) lanes.push_back(std::move(e));
+      pending_removal_.clear();
+    }
+    Dispose(std::move(lanes));
+    lock.lock();
+  }
+}
+
 void LaneManager::Stop() {
-  if (stopping_.exchange(true)) {
+  const bool already = stopping_.exchange(true);
+  {
+    std::lock_guard<std::mutex> lock(trim_mu_);
+    trim_cv_.notify_all();
+  }
+  if (trimmer_.joinable()) trimmer_.join();
+  if (already) {
     if (supervisor_.joinable()) supervisor_.join();
     return;
   }
@@ -71,6 +209,7 @@ void LaneManager::Stop() {
   for (auto& p : procs) p->Shutdown(kShutdownGraceMs);
   if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard<std::mutex> lock(mu_);
+  pending_removal_.clear();
   lanes_.clear();
   for (auto& s : positions_) s.process.reset();
 }
@@ -149,6 +288,17 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
                                           size_t lane_bytes) {
   if (lane_bytes == 0) lane_bytes = options_.lane_bytes;
   const int slots_per_executor = std::max(1, request.slots_per_executor);
+  if (lane_bytes > static_cast<uint64_t>(options_.max_lane_bytes)) {
+    return Status::CapacityExceeded("a Lane of " + MiB(lane_bytes) + " is over the per-Lane cap of " +
+                                    MiB(options_.max_lane_bytes) +
+                                    " (imlane serve --max-lane-bytes); ask for smaller Lanes (imlane_lane_bytes, "
+                                    "Settings::lane_bytes)");
+  }
+  if (slots_per_executor > options_.max_slots_per_executor) {
+    return Status::CapacityExceeded(std::to_string(slots_per_executor) + " slots per executor is over the cap of " +
+                                    std::to_string(options_.max_slots_per_executor) +
+                                    " (imlane serve --max-slots-per-executor)");
+  }
   std::vector<ExecutorLoad> loads = Loads(fn.fid);
   std::vector<int> chosen = ChooseExecutors(loads, request);
   if (chosen.empty()) return Status::Unavailable("no executor is available for '" + fn.def.name + "'");
@@ -164,8 +314,33 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
   LaneGrant grant;
   std::vector<std::pair<std::shared_ptr<ExecutorProcess>, Lane*>> to_attach;
   std::vector<uint64_t> granted;
+  // Pooled Lanes evicted to make room under the total cap; returned to the system on every way out.
+  struct DisposeOnExit {
+    LaneManager* manager;
+    std::vector<EvictedLane> lanes;
+    ~DisposeOnExit() { manager->Dispose(std::move(lanes)); }
+  } evicted{this, {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t client_cap = static_cast<uint64_t>(options_.client_lane_memory_mb) * kMiB;
+    const uint64_t total_cap = static_cast<uint64_t>(options_.lane_memory_mb) * kMiB;
+    uint64_t client_bytes = 0, total_bytes = 0;
+    for (const auto& [id, rec] : lanes_) {
+      total_bytes += rec.lane->region_bytes();
+      if (rec.client == client_id) client_bytes += rec.lane->region_bytes();
+    }
+    // A Lane created here has not been handed to its executor yet: it must not enter the pool.
+    auto undo = [&] {
+      for (uint64_t g : granted) {
+        const bool fresh = std::any_of(to_attach.begin(), to_attach.end(),
+                                       [&](const auto& a) { return a.second == lanes_[g].lane.get(); });
+        if (fresh) {
+          lanes_.erase(g);
+        } else {
+          ReturnToPool(&lanes_[g]);
+        }
+      }
+    };
     for (size_t k = 0; k < chosen.size(); k++) {
       // Lanes are recorded only for an executor that is still the live one, so that if it dies
       // later its replacement finds them among the Lanes it must adopt.
@@ -179,24 +354,45 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
       for (auto& [id, rec] : lanes_) {
         if (found == slots_per_executor) break;
         if (rec.client == 0 && rec.executor == idx && rec.lane->region_bytes() >= lane_bytes &&
-            LaneCoordinator(rec.lane.get()).Reclaim()) {
+            client_bytes + rec.lane->region_bytes() <= client_cap && LaneCoordinator(rec.lane.get()).Reclaim()) {
           rec.client = client_id;
+          client_bytes += rec.lane->region_bytes();
           granted.push_back(id);
           found++;
         }
       }
       for (; found < slots_per_executor; found++) {
+        if (client_bytes + lane_bytes > client_cap) {
+          undo();
+          return Status::CapacityExceeded("this client would hold " + MiB(client_bytes + lane_bytes) +
+                                          " of Lanes, over the per-client cap of " + MiB(client_cap) +
+                                          " (imlane serve --client-lane-memory-mb); use fewer or smaller Lanes");
+        }
+        // Room under the total cap is made from the pool first (oldest idle Lane first).
+        while (total_bytes + lane_bytes > total_cap || static_cast<int>(lanes_.size()) >= options_.max_lanes) {
+          const size_t before = evicted.lanes.size();
+          if (!EvictOnePooled(&evicted.lanes)) break;
+          total_bytes -= evicted.lanes[before].lane->region_bytes();
+        }
+        if (total_bytes + lane_bytes > total_cap) {
+          undo();
+          return Status::CapacityExceeded("all clients' Lanes would take " + MiB(total_bytes + lane_bytes) +
+                                          ", over the total cap of " + MiB(total_cap) +
+                                          " (imlane serve --lane-memory-mb)");
+        }
         if (static_cast<int>(lanes_.size()) >= options_.max_lanes) {
-          for (uint64_t id : granted) lanes_[id].client = 0;
+          undo();
           return Status::CapacityExceeded("the coordinator already holds " + std::to_string(lanes_.size()) +
                                           " Lanes (max_lanes); release some or raise --max-lanes");
         }
         const uint64_t id = next_lane_id_++;
         auto lane = Lane::Create(id, lane_bytes);
         if (!lane.ok()) {
-          for (uint64_t g : granted) lanes_[g].client = 0;
+          undo();
           return lane.status();
         }
+        client_bytes += lane->region_bytes();
+        total_bytes += lane->region_bytes();
         LaneRecord rec;
         rec.lane = std::make_unique<Lane>(lane.MoveValue());
         rec.executor = idx;
@@ -232,18 +428,24 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
 }
 
 void LaneManager::Release(int client_id, const std::vector<uint64_t>& lane_ids) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (uint64_t id : lane_ids) {
-    auto it = lanes_.find(id);
-    if (it != lanes_.end() && it->second.client == client_id) it->second.client = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint64_t id : lane_ids) {
+      auto it = lanes_.find(id);
+      if (it != lanes_.end() && it->second.client == client_id) ReturnToPool(&it->second);
+    }
   }
+  trim_cv_.notify_all();  // the pool may be over its bound now
 }
 
 void LaneManager::ReleaseClient(int client_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, rec] : lanes_) {
-    if (rec.client == client_id) rec.client = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, rec] : lanes_) {
+      if (rec.client == client_id) ReturnToPool(&rec);
+    }
   }
+  trim_cv_.notify_all();
 }
 
 Status LaneManager::KillExecutor(int index, const std::string& reason) {
@@ -339,7 +541,15 @@ json LaneManager::StatusJson() {
     executors.push_back(e);
   }
   return json{{"executors", executors},
-              {"lanes", {{"total", lanes_total}, {"in_use", lanes_in_use}, {"bytes", lane_bytes}}}};
+              {"lanes",
+               {{"total", lanes_total},
+                {"in_use", lanes_in_use},
+                {"bytes", lane_bytes},
+                {"cap_bytes", options_.lane_memory_mb * kMiB},
+                {"client_cap_bytes", options_.client_lane_memory_mb * kMiB},
+                {"max_lane_bytes", options_.max_lane_bytes},
+                {"pool_cap_bytes", options_.lane_pool_mb * kMiB}}},
+              {"executor_memory_mb", options_.executor_memory_mb}};
 }
 
 }  // namespace imlane

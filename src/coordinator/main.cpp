@@ -59,8 +59,12 @@ void PrintStatus(const json& s) {
                 f.value("busy_s", 0.0), f.value("source", std::string()).c_str());
   }
   const auto& l = s["lanes"];
-  std::printf("\nlanes: %zu total, %zu in use, %.1f MiB of shared memory\n", l.value("total", size_t{0}),
-              l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0);
+  std::printf(
+      "\nlanes: %zu total, %zu in use, %.1f MiB of shared memory (caps: %.0f MiB in all, %.0f MiB per client, "
+      "%.0f MiB per Lane)\n",
+      l.value("total", size_t{0}), l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0,
+      l.value("cap_bytes", uint64_t{0}) / 1048576.0, l.value("client_cap_bytes", uint64_t{0}) / 1048576.0,
+      l.value("max_lane_bytes", uint64_t{0}) / 1048576.0);
 }
 
 }  // namespace
@@ -85,6 +89,32 @@ int main(int argc, char** argv) {
       ->default_val(opt.lane_bytes);
   serve->add_option("--max-lanes", opt.max_lanes, "most Lanes held at once across all clients")
       ->default_val(opt.max_lanes);
+  serve
+      ->add_option("--lane-memory-mb", opt.lane_memory_mb,
+                   "cap on the shared memory of all Lanes (in use and pooled), MiB; 0 = RAM / 4")
+      ->default_val(opt.lane_memory_mb);
+  serve
+      ->add_option("--client-lane-memory-mb", opt.client_lane_memory_mb,
+                   "cap on the Lanes one client holds, MiB; 0 = half of --lane-memory-mb")
+      ->default_val(opt.client_lane_memory_mb);
+  serve
+      ->add_option("--max-lane-bytes", opt.max_lane_bytes,
+                   "largest Lane a client may ask for, bytes; 0 = 1 GiB or the per-client cap if smaller")
+      ->default_val(opt.max_lane_bytes);
+  serve
+      ->add_option("--max-slots-per-executor", opt.max_slots_per_executor,
+                   "most Lanes per executor one request may ask for")
+      ->default_val(opt.max_slots_per_executor)
+      ->check(CLI::Range(1, 1024));
+  serve
+      ->add_option("--lane-idle-ms", opt.lane_idle_ms,
+                   "a pooled (released) Lane unused this long is returned to the system; -1 = kept until exit")
+      ->default_val(opt.lane_idle_ms);
+  serve
+      ->add_option("--lane-pool-mb", opt.lane_pool_mb,
+                   "pooled Lanes kept at most, MiB (oldest returned to the system first); -1 = a quarter of "
+                   "--lane-memory-mb")
+      ->default_val(opt.lane_pool_mb);
   serve->add_option("--idle-exit-ms", opt.idle_exit_ms,
                     "exit this long after the last client disconnects; -1 = never (default)");
   serve->add_option("--load-timeout-ms", opt.load_timeout_ms, "time allowed for a function's one-off setup")
@@ -93,8 +123,9 @@ int main(int argc, char** argv) {
       ->default_val(opt.spin_us);
   serve
       ->add_option("--executor-memory-mb", opt.executor_memory_mb,
-                   "address-space limit per executor in MiB (a leaking function gets MemoryError); "
-                   "0 = total RAM / (executors + 1), -1 = no limit")
+                   "memory budget per executor in MiB, enforced as its address-space limit plus the Lanes "
+                   "mapped into it (a leaking function gets MemoryError); 0 = (RAM / 2 - --lane-memory-mb) / "
+                   "executors, at least 2048; -1 = no limit")
       ->default_val(opt.executor_memory_mb);
   serve
       ->add_option("--context-cache-mb", opt.context_cache_mb,

@@ -1,5 +1,6 @@
 #include "imlane/dbend/coordinator_client.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -49,11 +50,19 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The engine's stdin and stdout are not the coordinator's: a reader of the engine's stdout must
+  // see EOF when the engine exits, not when a shared coordinator (or its executors) does.
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return Status::FromErrno("open /dev/null", errno);
   pid_t pid = fork();
-  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid < 0) {
+    close(null_fd);
+    return Status::FromErrno("fork", errno);
+  }
   if (pid == 0) {
     // Own session: a Ctrl-C meant for the engine's terminal must not reach the shared coordinator.
     setsid();
+    if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0) _exit(126);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -63,6 +72,7 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
     execve(argv[0], argv.data(), environ);
     _exit(127);
   }
+  close(null_fd);
   return pid;
 }
 

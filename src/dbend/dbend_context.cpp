@@ -380,9 +380,15 @@ Result<Slot*> DBEndContext::Impl::TakeSlot(const std::string& name, FunctionSlot
     const size_t limit = settings.max_inflight > 0 ? static_cast<size_t>(settings.max_inflight)
                                                    : fn->executor_position.size() * settings.slots_per_executor * 4;
     // A replaced version does not grow: its queries finish with the slots it has.
-    if (!fn->acquiring && !fn->replaced && fn->slots.size() + fn->executor_position.size() <= limit) {
+    if (!fn->acquiring && !fn->replaced && !fn->growth_capped &&
+        fn->slots.size() + fn->executor_position.size() <= limit) {
       // Every slot is taken (many engine threads, or deep pipelines): grow rather than wait.
-      IMLANE_RETURN_NOT_OK(Grow(fn, lock));
+      Status grown = Grow(fn, lock);
+      if (!grown.ok()) {
+        // A coordinator cap on Lane memory ends the growth: the slots this function has are enough to wait for.
+        if (grown.code() != StatusCode::kCapacityExceeded || fn->slots.empty()) return grown;
+        fn->growth_capped = true;
+      }
       continue;
     }
     if (MonotonicNanos() >= deadline) {

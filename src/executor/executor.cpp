@@ -1,8 +1,11 @@
 #include "imlane/executor/executor.h"
 
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <utility>
 
 #include "imlane/common/system.h"
@@ -82,15 +85,33 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
   }
   if (op == "add_lane") {
     if (fds->size() != 1) return ErrorReply(Status::ProtocolError("add_lane needs exactly one descriptor"));
+    struct stat st {};
+    if (fstat((*fds)[0].get(), &st) != 0) return ErrorReply(Status::FromErrno("fstat of a Lane", errno));
+    const uint64_t bytes = static_cast<uint64_t>(st.st_size);
+    // The limit grows before the mapping, which would otherwise fail against it.
+    Status limit = SetAddressLimit(lane_bytes_ + bytes);
+    if (!limit.ok()) return ErrorReply(limit);
     auto lane = Lane::Attach((*fds)[0].Release());
-    if (!lane.ok()) return ErrorReply(lane.status());
+    if (!lane.ok()) {
+      SetAddressLimit(lane_bytes_).IgnoreError();
+      return ErrorReply(lane.status());
+    }
     lane->CloseFd();  // the mapping is all we need
     uint64_t id = lane->id();
-    lanes_[id] = std::make_unique<Lane>(lane.MoveValue());
+    auto& slot = lanes_[id];
+    if (slot) lane_bytes_ -= slot->region_bytes();  // the same Lane again: the old mapping goes
+    slot = std::make_unique<Lane>(lane.MoveValue());
+    lane_bytes_ += slot->region_bytes();
+    SetAddressLimit(lane_bytes_).IgnoreError();
     return OkReply();
   }
   if (op == "remove_lane") {
-    lanes_.erase(IntegerOr<uint64_t>(msg, "lane_id", 0));
+    auto it = lanes_.find(IntegerOr<uint64_t>(msg, "lane_id", 0));
+    if (it != lanes_.end()) {
+      lane_bytes_ -= it->second->region_bytes();
+      lanes_.erase(it);
+      SetAddressLimit(lane_bytes_).IgnoreError();  // lowering cannot fail
+    }
     return OkReply();
   }
   if (op == "stats") {
@@ -125,6 +146,24 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return OkReply();
   }
   return ErrorReply(Status::ProtocolError("unknown executor op '" + op + "'"));
+}
+
+Status Executor::SetAddressLimit(uint64_t lane_bytes) {
+  if (options_.memory_budget_bytes == 0) return Status::OK();
+  rlimit lim{};
+  if (getrlimit(RLIMIT_AS, &lim) != 0) return Status::FromErrno("getrlimit(RLIMIT_AS)", errno);
+  if (lim.rlim_cur == RLIM_INFINITY) return Status::OK();  // no limit was set (sanitizer builds)
+  const rlim_t wanted = static_cast<rlim_t>(options_.memory_budget_bytes + lane_bytes);
+  if (lim.rlim_max != RLIM_INFINITY && wanted > lim.rlim_max) {
+    return Status::CapacityExceeded("mapping " + std::to_string(lane_bytes) +
+                                    " bytes of Lanes needs an address-space "
+                                    "limit of " +
+                                    std::to_string(wanted) + " bytes, over the executor's hard limit of " +
+                                    std::to_string(lim.rlim_max) + " (imlane serve --lane-memory-mb)");
+  }
+  lim.rlim_cur = wanted;
+  if (setrlimit(RLIMIT_AS, &lim) != 0) return Status::FromErrno("setrlimit(RLIMIT_AS)", errno);
+  return Status::OK();
 }
 
 bool Executor::HandleControl() {

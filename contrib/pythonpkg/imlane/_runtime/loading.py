@@ -11,6 +11,7 @@ import types
 
 from .calling import call_batch, check_options
 from .context_cache import CACHE
+from .process_state import Switched
 from .results import ResultError
 
 
@@ -93,15 +94,19 @@ class LoadedFunction:
             raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
         # Registered so that pickle/inspect find classes defined in the function's source.
         sys.modules[module.__name__] = module
-        # The source, its one-off context and every batch run with the loader cache on (context_cache).
-        CACHE.run(self, exec, code, module.__dict__)
-        self.callable, self.style = CACHE.run(self, _resolve_entry, module, name, entry)
+        # The source, its one-off context and every batch run with the loader cache on (context_cache),
+        # and in the function's own cwd, environment, sys.path and signal handlers (process_state.py).
+        self.process_state = None  # starts from the executor's
+        with Switched(self):
+            CACHE.run(self, exec, code, module.__dict__)
+            self.callable, self.style = CACHE.run(self, _resolve_entry, module, name, entry)
         self.module = module
 
     def __call__(self, columns, n_rows, valid=None):
         """One batch; `valid` (bool array, or None) marks the rows whose arguments are all valid."""
-        return CACHE.run(self, call_batch, self.callable, columns, n_rows, valid, self.return_types, self.name,
-                         self.null_handling, self.exception_handling, self.calls)
+        with Switched(self):
+            return CACHE.run(self, call_batch, self.callable, columns, n_rows, valid, self.return_types, self.name,
+                             self.null_handling, self.exception_handling, self.calls)
 
 
 def load(name, source, filename, entry, arg_types, return_types, null_handling="default",

@@ -5,6 +5,22 @@ namespace duckdb_integration {
 
 using namespace duckdb;  // NOLINT: DuckDB glue
 
+namespace {
+
+// Refused at SET, naming the bound: a Lane is pre-faulted shared memory per in-flight batch, and the
+// coordinator refuses Lanes over its own cap (imlane serve --max-lane-bytes, at most 1 GiB by default).
+void CheckLaneBytes(ClientContext &, SetScope, Value &parameter) {
+  const int64_t bytes = parameter.GetValue<int64_t>();
+  if (bytes < kMinLaneBytes || bytes > kMaxLaneBytes) {
+    throw InvalidInputException(
+        "imlane_lane_bytes = %lld is out of range: a Lane is %lld to %lld bytes (64 KiB to "
+        "1 GiB; the coordinator may cap it lower with imlane serve --max-lane-bytes)",
+        static_cast<long long>(bytes), static_cast<long long>(kMinLaneBytes), static_cast<long long>(kMaxLaneBytes));
+  }
+}
+
+}  // namespace
+
 bool IMLaneSettings::Register(DBConfig &config) {
   if (config.extension_parameters.count("imlane_batch_size")) return false;
   config.AddExtensionOption("imlane_executors",
@@ -25,8 +41,9 @@ bool IMLaneSettings::Register(DBConfig &config) {
                             LogicalType::BIGINT, Value::BIGINT(kDefaultTimeoutMs));
   config.AddExtensionOption("imlane_socket", "coordinator socket; empty = $IMLANE_SOCKET or the per-user default",
                             LogicalType::VARCHAR, Value(""));
-  config.AddExtensionOption("imlane_lane_bytes", "shared memory per in-flight batch (input plus result)",
-                            LogicalType::BIGINT, Value::BIGINT(64 << 20));
+  config.AddExtensionOption("imlane_lane_bytes",
+                            "shared memory per in-flight batch (input plus result), 64 KiB to 1 GiB",
+                            LogicalType::BIGINT, Value::BIGINT(64 << 20), CheckLaneBytes);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ class LaneManager {
   int ResetCaches(const std::string& name);
   json StatusJson();
   int executor_count() const { return static_cast<int>(positions_.size()); }
+  // The options with every default resolved (Lane caps and memory budget derived from RAM).
+  const CoordinatorOptions& options() const { return options_; }
 
  private:
   // Shared by lane_manager.cpp and executor_supervision.cpp.
@@ -65,7 +68,13 @@ class LaneManager {
   struct LaneRecord {
     std::unique_ptr<Lane> lane;
     int executor = -1;
-    int client = 0;  // 0: in the pool
+    int client = 0;         // 0: in the pool
+    int64_t pooled_ns = 0;  // when it went back to the pool (MonotonicNanos)
+  };
+  // A Lane taken out of lanes_ to be returned to the system, with the executor that maps it.
+  struct EvictedLane {
+    std::unique_ptr<Lane> lane;
+    std::shared_ptr<ExecutorProcess> process;
   };
   struct ExecutorPosition {  // one executor position; the process in it may be replaced
     SharedRegion bell;       // outlives processes: clients keep ringing the same bell across restarts
@@ -80,6 +89,16 @@ class LaneManager {
   std::vector<ExecutorLoad> Loads(uint32_t fid);
   Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn);
   void SuperviseLoop();
+  // Lane caps and the pool's bound (lane_manager.cpp). The Evict* helpers run under mu_; they take
+  // only pooled, settled Lanes of executors that are not restarting (the supervisor holds raw Lane
+  // pointers of a restarting position's Lanes until it is running again).
+  void ResolveCaps(int executors);
+  void ReturnToPool(LaneRecord* rec);
+  bool EvictOnePooled(std::vector<EvictedLane>* out);
+  std::vector<EvictedLane> EvictIdlePooled();
+  // Outside mu_: frees the pages (for every process mapping them), tells the executor to unmap.
+  void Dispose(std::vector<EvictedLane> lanes);
+  void TrimLoop();
   void HandleExit(pid_t pid, int wait_status);
   std::shared_ptr<ExecutorProcess> Process(int index);
 
@@ -88,9 +107,14 @@ class LaneManager {
   std::mutex mu_;  // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded
   std::vector<ExecutorPosition> positions_;
   std::map<uint64_t, LaneRecord> lanes_;
+  // Returned to the system, but their executor was inside a batch: remove_lane is sent next round.
+  std::vector<EvictedLane> pending_removal_;
   uint64_t next_lane_id_ = 1;
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
+  std::mutex trim_mu_;
+  std::condition_variable trim_cv_;  // wakes TrimLoop: a Lane went back to the pool, or Stop
+  std::thread trimmer_;
 };
 
 }  // namespace imlane

@@ -15,8 +15,9 @@ struct CoordinatorOptions {
   int load_timeout_ms = 120000;   // loading a model (pyinitial / __init__) may take this long
   int spawn_timeout_ms = 60000;   // an executor must be ready (Python + numpy imported) by then
   int spin_us = 100;              // executor busy-wait after a batch
-  // Address-space limit per executor, so a leaking function gets MemoryError instead of the kernel's
-  // OOM killer picking the database. 0: a share of RAM (total / (executors + 1)); -1: none.
+  // Address-space budget of each executor's own memory (Lanes mapped into it come on top), so a
+  // leaking function gets MemoryError instead of the kernel's OOM killer picking the database.
+  // 0: (RAM / 2 - lane_memory_mb) / executors, at least 2048; -1: none.
   int64_t executor_memory_mb = 0;
   // Bound of each executor's inference-context cache (memoised model loaders, context_cache.py), in
   // MiB of model files. -1: half the executor memory limit (2048 when that is unlimited); 0: off.
@@ -27,6 +28,15 @@ struct CoordinatorOptions {
   int executor_cpu_seconds = 0;  // RLIMIT_CPU per executor process; 0: none
   int executor_max_files = 0;    // RLIMIT_NOFILE per executor; 0: inherited
   int max_lanes = 256;           // across all clients
+  // Caps on shared memory (Lanes); 0 picks the default named. A hostile or careless client must not
+  // pin the machine's memory in pre-faulted Lanes.
+  int64_t lane_memory_mb = 0;         // all Lanes, in use and pooled; 0: RAM / 4
+  int64_t client_lane_memory_mb = 0;  // the Lanes one client holds; 0: lane_memory_mb / 2
+  int64_t max_lane_bytes = 0;         // one Lane; 0: the smaller of 1 GiB and client_lane_memory_mb
+  int max_slots_per_executor = 16;    // Lanes per executor one acquire may ask for
+  // Pooled (released) Lanes are returned to the system after this long unused; -1: kept until exit.
+  int lane_idle_ms = 30000;
+  int64_t lane_pool_mb = -1;  // pooled Lanes kept at most (oldest freed first); -1: lane_memory_mb / 4
 };
 
 }  // namespace imlane

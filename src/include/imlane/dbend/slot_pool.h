@@ -60,9 +60,10 @@ class FunctionSlots {
   std::vector<uint64_t> lane_ids;
   std::map<int, int> executor_position;  // executor index -> 0..n-1, for core hints
   AdaptiveBatchTuner tuner;
-  bool acquiring = false;  // a thread is asking the coordinator for Lanes; the entry must stay
-  int pins = 0;            // FunctionPins held on this version
-  bool replaced = false;   // re-registered or dropped: no new pins or Lanes, gone once unused
+  bool acquiring = false;      // a thread is asking the coordinator for Lanes; the entry must stay
+  int pins = 0;                // FunctionPins held on this version
+  bool replaced = false;       // re-registered or dropped: no new pins or Lanes, gone once unused
+  bool growth_capped = false;  // the coordinator refused more Lanes (a Lane memory cap): wait for slots
 
   // Adds the granted Lanes. The first grant fixes the version; a grant for another version (the
   // function was replaced meanwhile) adds nothing and returns its Lanes' ids, to give back.

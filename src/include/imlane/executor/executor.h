@@ -19,6 +19,9 @@ namespace imlane {
 struct ExecutorOptions {
   int executor_index = 0;
   int64_t spin_ns = 100000;  // busy-wait after a batch before sleeping: the next one often follows
+  // The functions' memory budget (imlane serve --executor-memory-mb), enforced as RLIMIT_AS on top of
+  // the Lanes mapped here; 0: no limit is kept up to date.
+  uint64_t memory_budget_bytes = 0;
 };
 
 class Executor {
@@ -43,12 +46,16 @@ class Executor {
   bool HandleControl();
   json HandleMessage(const json& msg, std::vector<UniqueFd>* fds);
   ExecutorBell* bell() const { return reinterpret_cast<ExecutorBell*>(bell_.data()); }
+  // Sets the address-space limit to the memory budget plus `lane_bytes` of mapped Lanes, so that
+  // Lanes of other clients do not count against a function's memory.
+  Status SetAddressLimit(uint64_t lane_bytes);
 
   UniqueFd control_;
   SharedRegion bell_;
   PythonRuntime* python_;
   ExecutorOptions options_;
   std::map<uint64_t, std::unique_ptr<Lane>> lanes_;
+  uint64_t lane_bytes_ = 0;  // mapped in lanes_
   std::map<uint32_t, FunctionCounters> counters_;
   bool stop_ = false;
 };

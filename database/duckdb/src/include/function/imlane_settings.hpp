@@ -6,7 +6,7 @@
 //   imlane_max_inflight  batches in flight per function                        (first use)
 //   imlane_timeout_ms    a batch that takes longer fails                       (per query)
 //   imlane_socket        coordinator socket                                    (first use)
-//   imlane_lane_bytes    shared memory per in-flight batch                     (first use)
+//   imlane_lane_bytes    shared memory per in-flight batch, 64 KiB to 1 GiB    (first use)
 // "First use": read when the database's DBEnd context is created (imlane_state.cpp).
 #pragma once
 
@@ -24,6 +24,9 @@ struct IMLaneSettings {
 };
 
 constexpr int64_t kDefaultTimeoutMs = 60000;
+// Bounds of imlane_lane_bytes (DBEnd's minimum; the coordinator's default per-Lane cap at most).
+constexpr int64_t kMinLaneBytes = int64_t{1} << 16;
+constexpr int64_t kMaxLaneBytes = int64_t{1} << 30;
 
 // Current value of an imlane_* setting.
 int64_t IntSetting(duckdb::ClientContext &context, const char *name, int64_t fallback);
