@@ -243,6 +243,11 @@ Status CoordinatorClient::KillExecutor(int index, const std::string& reason) {
   return Call(json{{"op", "kill_executor"}, {"index", index}, {"reason", reason}}, &reply);
 }
 
+Status CoordinatorClient::Abandon(const std::vector<uint64_t>& lane_ids, const std::string& reason) {
+  json reply;
+  return Call(json{{"op", "abandon"}, {"lane_ids", lane_ids}, {"reason", reason}}, &reply);
+}
+
 Result<int> CoordinatorClient::ResetCache(const std::string& name) {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "reset_cache"}, {"name", name}}, &reply));

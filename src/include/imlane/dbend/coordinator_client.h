@@ -57,6 +57,9 @@ class CoordinatorClient {
   Result<LaneGrant> Acquire(const std::string& name, int executors, int slots_per_executor, size_t lane_bytes);
   Status Release(const std::vector<uint64_t>& lane_ids);
   Status KillExecutor(int index, const std::string& reason);
+  // These Lanes' batches were given up while running: the coordinator recycles their executor if
+  // they do not finish soon (LaneManager::Abandon).
+  Status Abandon(const std::vector<uint64_t>& lane_ids, const std::string& reason);
   // Empties the executors' inference-context caches (all, or function `name`'s); the objects dropped.
   Result<int> ResetCache(const std::string& name);
   // The coordinator's `imlane status --json` document.
