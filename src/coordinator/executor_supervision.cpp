@@ -185,8 +185,14 @@ void LaneManager::WatchAbandoned() {
     const int64_t now = MonotonicNanos();
     for (auto& [id, rec] : lanes_) {
       if (!rec.abandoned) continue;
-      if (!IsInFlight(rec.lane->state())) {
+      const LaneState state = rec.lane->state();
+      if (!IsInFlight(state)) {
         rec.abandoned = false;  // it finished (or failed) by itself
+        continue;
+      }
+      if (state == LaneState::kRequest) {
+        // Still queued behind another batch, maybe another client's: the grace starts when it runs.
+        rec.abandoned_ns = now;
         continue;
       }
       if (now - rec.abandoned_ns < static_cast<int64_t>(kDiscardGraceMs) * 1000000) continue;

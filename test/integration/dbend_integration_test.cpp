@@ -1008,6 +1008,32 @@ TEST_F(CoordinatorTest, ADiscardedStuckBatchDoesNotPoisonTheNextQuery) {
   EXPECT_NE(ExecutorEntry(s, 0)["last_exit"].get<std::string>().find("discarded"), std::string::npos) << s.dump();
 }
 
+// Item 8: a discarded batch that is still queued behind another client's long (legitimate) batch
+// does not get that batch killed; it is recycled only once it runs itself.
+TEST_F(CoordinatorTest, ADiscardedQueuedBatchNeverKillsAnotherClientsRunningBatch) {
+  settings_.n_executors = 1;
+  settings_.slots_per_executor = 2;
+  Register("sleeps", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok());
+  ColumnBatch warm;
+  ASSERT_TRUE(ctx().ExecuteFunction("sleeps", Doubles({0}), &warm).ok());  // this client's Lanes exist
+  auto legit = (*other)->Push<ColumnBatch, Column>("sleeps", Doubles({3}));
+  ASSERT_TRUE(legit.ok());
+  auto finished = (*other)->Wait(*legit, 300);
+  ASSERT_TRUE(finished.ok() && !*finished);
+  auto queued = ctx().Push<ColumnBatch, Column>("sleeps", Doubles({600}));
+  ASSERT_TRUE(queued.ok());
+  ctx().Discard(*queued);
+  std::vector<Column> cols;
+  Status st = PullInto(**other, *legit, &cols);
+  EXPECT_TRUE(st.ok()) << "the other client's batch was killed: " << st.ToString();
+  // The discarded batch then runs, is stuck, and its executor is recycled: later queries pass.
+  ColumnBatch out;
+  st = (*other)->ExecuteFunction("sleeps", Doubles({0}), &out);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
 // Item 8: a client that disconnects while its batch is stuck does not poison the others either.
 TEST_F(CoordinatorTest, AClientThatLeavesWithAStuckBatchDoesNotPoisonTheOthers) {
   settings_.n_executors = 1;
