@@ -126,13 +126,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     _exit(127);
   }
   child_end.Reset();
-  if (started_pid != nullptr) started_pid->store(pid);
-  struct ClearStarted {
-    std::atomic<pid_t>* p;
-    ~ClearStarted() {
-      if (p != nullptr) p->store(-1);
-    }
-  } clear_started{started_pid};
+  if (started_pid != nullptr) started_pid->store(pid);  // the caller clears it once it tracks the process
   auto proc = std::unique_ptr<ExecutorProcess>(new ExecutorProcess());
   proc->index_ = index;
   proc->pid_ = pid;

@@ -25,8 +25,9 @@ class ExecutorProcess {
  public:
   // Forks and execs the executor and waits for its ready message. The bell region belongs to the
   // executor's slot and is reused by its replacements.
-  // `started_pid`, if given, holds the child's pid from fork until Spawn returns, so that Stop can
-  // kill an executor that is still starting.
+  // `started_pid`, if given, receives the child's pid right after fork, so that Stop can kill an
+  // executor that is still starting and the supervisor can tell whose death it reaped; the caller
+  // resets it once it tracks the process otherwise.
   static Result<std::unique_ptr<ExecutorProcess>> Spawn(int index, const CoordinatorOptions& options,
                                                         const SharedRegion& bell,
                                                         std::atomic<pid_t>* started_pid = nullptr);
