@@ -935,6 +935,67 @@ TEST_F(CoordinatorTest, ExecutorDeathIsNoticedWhileAnotherExecutorReloads) {
   std::remove(marker.c_str());
 }
 
+std::vector<int> ChildrenOf(int parent) {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    size_t p = line.rfind(')');
+    if (p == std::string::npos) continue;
+    std::istringstream rest(line.substr(p + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z") out.push_back(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+// Item 7: a replacement that dies while it reloads is noticed and replaced in turn; the position
+// ends up running with its functions, and the other executor never stopped serving.
+TEST_F(CoordinatorTest, AReplacementThatDiesWhileReloadingIsReplacedAgain) {
+  const std::string marker = dir_ + "/slow";
+  Register("slowinit", SlowInitWhileMarked(marker, 4), "DOUBLE", "DOUBLE");
+  const int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  std::ofstream(marker) << "1";
+  json s = StatusJson();
+  const int pid0 = ExecutorEntry(s, 0)["pid"], pid1 = ExecutorEntry(s, 1)["pid"];
+  kill(pid0, SIGKILL);
+  int replacement = -1;
+  for (int i = 0; i < 300 && replacement < 0; i++) {
+    for (int child : ChildrenOf(coordinator)) {
+      if (child != pid0 && child != pid1) replacement = child;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(replacement, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside its slow reload
+  kill(replacement, SIGKILL);
+  // Executor 1 serves meanwhile.
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("slowinit", Doubles({1}), &out, SchedHint{-1, 1}).ok());
+  std::remove(marker.c_str());  // the next replacement reloads quickly
+  for (int i = 0; i < 600 && ExecutorEntry(StatusJson(), 0)["state"] != "running"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  s = StatusJson();
+  EXPECT_EQ(ExecutorEntry(s, 0)["state"], "running") << s.dump();
+  EXPECT_EQ(ExecutorEntry(s, 0)["restarts"], 2) << s.dump();
+  // A new client gets Lanes on both executors; the recovered one serves (it has the function).
+  auto fresh = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(fresh.ok());
+  for (int i = 0; i < 5; i++) {
+    Status st = (*fresh)->ExecuteFunction("slowinit", Doubles({static_cast<double>(i)}), &out, SchedHint{-1, 0});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), i + 1.0);
+  }
+  auto info = (*fresh)->GetFunction("slowinit");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->executors, 2);
+}
+
 // Item 7: SIGTERM of the coordinator stops it while a replacement executor is still reloading.
 TEST_F(CoordinatorTest, SigtermDoesNotWaitForARunningReload) {
   constexpr int kReloadSeconds = 30;
