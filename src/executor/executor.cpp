@@ -42,7 +42,7 @@ bool StartDetached(std::function<void()> fn, size_t stack_bytes) {
   return rc == 0;
 }
 
-constexpr size_t kReaderStackBytes = 256 * 1024;      // the control reader runs no Python
+constexpr size_t kReaderStackBytes = 1024 * 1024;     // the control reader runs no Python
 constexpr int64_t kSleepSliceNs = 200 * 1000 * 1000;  // wake up this often to check the coordinator
 }  // namespace
 
