@@ -357,7 +357,7 @@ void DBEndContext::Discard(Ticket ticket) {
   impl_->changed.notify_all();
   // Still running: the coordinator recycles the executor unless the batch ends soon, so that no
   // later query (ours or another client's) queues behind a batch nobody waits for. Best effort.
-  if (lane_id != 0) impl_->client->Abandon({lane_id}, reason).IgnoreError();
+  if (lane_id != 0) impl_->client->Abandon({lane_id}, reason);
 }
 
 Result<std::optional<PulledBatch>> DBEndContext::TryPull(Ticket ticket) {
