@@ -286,6 +286,19 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     lanes_->Release(client_id, ids);
     return OkReply();
   }
+  if (op == "abandon") {
+    std::vector<uint64_t> ids;
+    auto list = req.find("lane_ids");
+    if (list != req.end() && list->is_array()) {
+      for (const auto& v : *list) {
+        if (auto id = CheckedInteger<uint64_t>(v)) ids.push_back(*id);
+      }
+    }
+    auto reason = req.contains("reason") ? Field<std::string>(req, "reason") : Result<std::string>(std::string());
+    if (!reason.ok()) return ErrorReply(reason.status());
+    lanes_->Abandon(client_id, ids, *reason);
+    return OkReply();
+  }
   if (op == "kill_executor") {
     Status st = lanes_->KillExecutor(IntegerOr<int>(req, "index", -1), req.value("reason", std::string("requested")));
     return st.ok() ? OkReply() : ErrorReply(st);

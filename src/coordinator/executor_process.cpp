@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "imlane/common/system.h"
@@ -51,7 +53,8 @@ std::vector<std::string> ExecutorEnvironment(char** env) {
 }
 
 Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const CoordinatorOptions& options,
-                                                                const SharedRegion& bell) {
+                                                                const SharedRegion& bell,
+                                                                std::atomic<pid_t>* started_pid) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Status::FromErrno("socketpair", errno);
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
@@ -141,6 +144,7 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     _exit(127);
   }
   child_end.Reset();
+  if (started_pid != nullptr) started_pid->store(pid);  // the caller clears it once it tracks the process
   auto proc = std::unique_ptr<ExecutorProcess>(new ExecutorProcess());
   proc->index_ = index;
   proc->pid_ = pid;
@@ -164,16 +168,70 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
 ExecutorProcess::~ExecutorProcess() = default;
 
 Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, const std::vector<int>& fds) {
-  std::lock_guard<std::mutex> lock(rpc_mu_);
-  IMLANE_RETURN_NOT_OK(SendJson(control_.get(), request, fds));
-  // The executor reads control messages between batches; the bell wakes it if it sleeps.
-  bell()->RequestControl();
-  std::vector<UniqueFd> ignored;
-  Status st = RecvJson(control_.get(), reply, &ignored, timeout_ms);
-  if (!st.ok()) {
-    return st.WithContext("executor " + std::to_string(index_) + " (pid " + std::to_string(pid_) + ")");
+  const std::string who = "executor " + std::to_string(index_) + " (pid " + std::to_string(pid_) + ")";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+  std::unique_lock<std::mutex> lock(rpc_mu_);
+  if (!broken_.ok()) return broken_.WithContext(who);
+  const uint64_t id = next_id_++;
+  waiting_.insert(id);
+  json req = request;
+  req["id"] = id;
+  lock.unlock();
+  Status sent;
+  {
+    std::lock_guard<std::mutex> send_lock(send_mu_);
+    sent = SendJson(control_.get(), req, fds);
   }
-  return ReplyStatus(*reply);
+  // The executor reads control messages between batches; the bell wakes it if it sleeps.
+  if (sent.ok()) bell()->RequestControl();
+  lock.lock();
+  if (!sent.ok()) {
+    waiting_.erase(id);
+    return sent.WithContext(who);
+  }
+  while (true) {
+    auto it = replies_.find(id);
+    if (it != replies_.end()) {
+      *reply = std::move(it->second);
+      replies_.erase(it);
+      waiting_.erase(id);
+      return ReplyStatus(*reply);
+    }
+    if (!broken_.ok()) {
+      waiting_.erase(id);
+      return broken_.WithContext(who);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      // Its reply, if it ever comes, is recognised by its id and dropped.
+      waiting_.erase(id);
+      return Status::TimedOut(who + ": no reply to '" + request.value("op", std::string("?")) + "' within " +
+                              std::to_string(timeout_ms) + " ms");
+    }
+    if (reading_) {
+      rpc_cv_.wait_until(lock, deadline);
+      continue;
+    }
+    // Nobody reads: this caller does, for everybody, until its own deadline.
+    reading_ = true;
+    lock.unlock();
+    const int left_ms = static_cast<int>(
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()));
+    json msg;
+    std::vector<UniqueFd> ignored;
+    Status got = RecvJson(control_.get(), &msg, &ignored, left_ms);
+    lock.lock();
+    reading_ = false;
+    if (got.ok()) {
+      const std::optional<uint64_t> reply_id =
+          msg.contains("id") ? CheckedInteger<uint64_t>(msg["id"]) : std::optional<uint64_t>();
+      if (reply_id && waiting_.count(*reply_id)) replies_[*reply_id] = std::move(msg);
+    } else if (got.code() != StatusCode::kTimedOut) {
+      broken_ =
+          got.code() == StatusCode::kUnavailable ? Status::Unavailable("the executor's control channel closed") : got;
+    }
+    rpc_cv_.notify_all();
+  }
 }
 
 void ExecutorProcess::Signal(int sig) {
@@ -187,13 +245,15 @@ void ExecutorProcess::Signal(int sig) {
 void ExecutorProcess::Shutdown(int grace_ms) {
   if (pid_ <= 0) return;
   {
-    std::unique_lock<std::mutex> lock(rpc_mu_, std::try_to_lock);
+    std::unique_lock<std::mutex> lock(send_mu_, std::try_to_lock);
     if (lock.owns_lock()) {
       SendJson(control_.get(), json{{"op", "shutdown"}}).IgnoreError();  // EOF below says the same
       bell()->RequestControl();
     }
   }
-  control_.Reset();  // EOF also tells the executor to go
+  // EOF also tells the executor to go. shutdown(), not close(): it also wakes a caller blocked
+  // reading this socket, and the descriptor cannot be reused under it.
+  ::shutdown(control_.get(), SHUT_RDWR);
   const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(grace_ms) * 1000000;
   while (MonotonicNanos() < deadline) {
     if (kill(pid_, 0) != 0) return;

@@ -30,53 +30,107 @@ void LaneManager::SuperviseLoop() {
   }
 }
 
-void LaneManager::HandleExit(pid_t pid, int wait_status) {
-  int index = -1;
-  std::set<uint32_t> reload;
-  std::vector<Lane*> lanes;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < positions_.size(); i++) {
-      if (positions_[i].process && positions_[i].process->pid() == pid) index = static_cast<int>(i);
-    }
-    if (index < 0) return;
-    ExecutorPosition& position = positions_[index];
-    if (stopping_) {
-      position.process.reset();
-      return;
-    }
-    std::string how = DescribeExit(wait_status);
-    if (!position.kill_reason.empty()) how += " (killed by the coordinator: " + position.kill_reason + ")";
-    position.last_exit = how;
-    position.kill_reason.clear();
-    position.restarting = true;
-    position.restarts++;
-    reload = position.process->loaded;
-    position.process.reset();
-    for (auto& [id, rec] : lanes_) {
-      if (rec.executor != index) continue;
-      lanes.push_back(rec.lane.get());
-      auto fn = registry_->FindById(rec.lane->function_id());
-      std::string name = fn ? fn->def.name : "?";
+void LaneManager::FailRunningLanes(int index, pid_t pid, const std::string& how) {
+  for (auto& [id, rec] : lanes_) {
+    if (rec.executor != index) continue;
+    const LaneState state = rec.lane->state();
+    if (!IsInFlight(state)) continue;
+    auto fn = registry_->FindById(rec.lane->function_id());
+    const std::string name = fn ? fn->def.name : "?";
+    if (state == LaneState::kBusy) {
       LaneCoordinator(rec.lane.get())
           .Fail(StatusCode::kExecutorFailed, "imlane executor " + std::to_string(index) + " (pid " +
                                                  std::to_string(pid) + ") died while running function '" + name +
                                                  "': " + how);
+    } else if (rec.abandoned || rec.client == 0) {
+      // Queued, but nobody waits for it any more: not worth a run on the replacement.
+      LaneCoordinator(rec.lane.get())
+          .Fail(StatusCode::kExecutorFailed, "imlane executor " + std::to_string(index) + " (pid " +
+                                                 std::to_string(pid) + ") died before it ran a discarded batch of '" +
+                                                 name + "': " + how);
     }
-    Log(LogLevel::kWarn, "coordinator",
-        "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");
+    // Otherwise the batch was only queued behind the one that died: the replacement adopts the Lane
+    // and serves it, so it never fails for another function's crash.
   }
-  // Back off when an executor keeps dying, e.g. a function that crashes in its initialisation.
-  int restarts = positions_[index].restarts;
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 20 * (restarts - 1))));
-  auto proc = ExecutorProcess::Spawn(index, options_, positions_[index].bell);
+}
+
+void LaneManager::HandleExit(pid_t pid, int wait_status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int index = -1;
+  bool was_starting = false;
+  for (size_t i = 0; i < positions_.size(); i++) {
+    const ExecutorPosition& p = positions_[i];
+    if (p.process && p.process->pid() == pid) index = static_cast<int>(i);
+    if ((p.starting && p.starting->pid() == pid) || (spawning_ && spawning_[i].load() == pid)) {
+      index = static_cast<int>(i);
+      was_starting = true;
+    }
+  }
+  if (index < 0) return;
+  ExecutorPosition& position = positions_[index];
+  if (stopping_) {
+    if (!was_starting) position.process.reset();
+    return;
+  }
+  std::string how = DescribeExit(wait_status);
+  if (!position.kill_reason.empty()) how += " (killed by the coordinator: " + position.kill_reason + ")";
+  position.last_exit = how;
+  position.kill_reason.clear();
+  position.restarts++;
+  FailRunningLanes(index, pid, how);
+  if (was_starting) {
+    // Its restarter notices (its calls fail at once) and starts another one.
+    position.starting_died = true;
+  } else {
+    position.restarting = true;
+    position.reload = position.process->loaded;
+    position.process.reset();
+    position.restart_pending = true;
+    restart_cv_.notify_all();
+  }
+  Log(LogLevel::kWarn, "coordinator",
+      "executor " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how + "; restarting");
+}
+
+void LaneManager::RestartLoop(int index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    restart_cv_.wait(lock, [&] { return stopping_ || positions_[index].restart_pending; });
+    if (stopping_) return;
+    ExecutorPosition& position = positions_[index];
+    position.restart_pending = false;
+    position.starting_died = false;
+    const std::set<uint32_t> reload = position.reload;
+    // Back off when an executor keeps dying, e.g. a function that crashes in its initialisation.
+    const int backoff_ms = std::min(2000, 20 * (position.restarts - 1));
+    if (restart_cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_.load(); })) return;
+    lock.unlock();
+    RestartOnce(index, reload);
+    lock.lock();
+  }
+}
+
+void LaneManager::RestartOnce(int index, const std::set<uint32_t>& reload) {
+  auto proc = ExecutorProcess::Spawn(index, options_, positions_[index].bell, &spawning_[index]);
   if (!proc.ok()) {
-    Log(LogLevel::kError, "coordinator", "cannot restart executor: " + proc.status().ToString());
     std::lock_guard<std::mutex> lock(mu_);
-    positions_[index].restarting = false;
+    spawning_[index] = -1;
+    if (stopping_) return;
+    Log(LogLevel::kError, "coordinator", "cannot restart executor: " + proc.status().ToString());
+    if (positions_[index].starting_died) {
+      positions_[index].restart_pending = true;  // it started and died at once: try again, backing off
+    } else {
+      positions_[index].restarting = false;
+    }
     return;
   }
   std::shared_ptr<ExecutorProcess> fresh(proc.MoveValue());
+  auto gone = [&] { return stopping_ || positions_[index].starting_died; };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    positions_[index].starting = fresh;  // visible to Stop() and to the supervisor from now on
+    spawning_[index] = -1;
+  }
   // Functions first: a batch already waiting in a Lane is served as soon as the Lane is adopted.
   for (uint32_t fid : reload) {
     auto fn = registry_->FindById(fid);
@@ -85,24 +139,73 @@ void LaneManager::HandleExit(pid_t pid, int wait_status) {
     // A batch waiting for it then fails with NotFound from the executor, not silently.
     if (!st.ok())
       Log(LogLevel::kWarn, "coordinator", "reloading '" + fn->def.name + "' after a restart: " + st.ToString());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (gone()) break;
+  }
+  std::vector<Lane*> lanes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // No Lane is added for a restarting position (TryAcquire), so this is the whole set.
+    for (auto& [id, rec] : lanes_) {
+      if (rec.executor == index && !gone()) lanes.push_back(rec.lane.get());
+    }
   }
   for (Lane* lane : lanes) {
     json reply;
     Status st = fresh->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
-    // The replacement died too: the supervisor handles that exit and hands the Lanes over again.
-    if (!st.ok())
+    // The replacement died too: the supervisor marked it, and the restarter starts another one.
+    if (!st.ok()) {
       Log(LogLevel::kWarn, "coordinator", "handing Lane " + std::to_string(lane->id()) + " over: " + st.ToString());
+      break;
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    positions_[index].restarting = false;
+    ExecutorPosition& position = positions_[index];
+    position.starting.reset();
+    if (!stopping_ && !position.starting_died) {
+      position.process = fresh;
+      position.restarting = false;
+      return;
+    }
     if (!stopping_) {
-      positions_[index].process = fresh;
+      position.restart_pending = true;  // RestartLoop runs again, with the same functions to reload
       return;
     }
   }
-  // Stop() ran while this replacement was starting and could not see it: shut it down here.
+  // Stop() ran while this replacement was starting: make sure it is gone.
   fresh->Shutdown(kShutdownGraceMs);
+}
+
+void LaneManager::WatchAbandoned() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    watchdog_cv_.wait_for(lock, std::chrono::milliseconds(50));
+    if (stopping_) return;
+    const int64_t now = MonotonicNanos();
+    for (auto& [id, rec] : lanes_) {
+      if (!rec.abandoned) continue;
+      const LaneState state = rec.lane->state();
+      if (!IsInFlight(state)) {
+        rec.abandoned = false;  // it finished (or failed) by itself
+        continue;
+      }
+      if (state == LaneState::kRequest) {
+        // Still queued behind another batch, maybe another client's: the grace starts when it runs.
+        rec.abandoned_ns = now;
+        continue;
+      }
+      if (now - rec.abandoned_ns < static_cast<int64_t>(kDiscardGraceMs) * 1000000) continue;
+      ExecutorPosition& position = positions_[rec.executor];
+      // Once per death: the kill fails this Lane (FailRunningLanes), which settles it.
+      if (!position.process || position.restarting || !position.kill_reason.empty()) continue;
+      position.kill_reason = rec.abandon_reason + "; the batch was still running " + std::to_string(kDiscardGraceMs) +
+                             " ms later, so its executor is recycled before it serves anything else";
+      Log(LogLevel::kWarn, "coordinator",
+          "killing executor " + std::to_string(rec.executor) + ": " + position.kill_reason);
+      position.process->Signal(SIGKILL);
+    }
+  }
 }
 
 }  // namespace imlane

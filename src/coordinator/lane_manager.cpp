@@ -50,6 +50,8 @@ Status LaneManager::Start() {
     options_.context_cache_mb = options_.executor_memory_mb > 0 ? options_.executor_memory_mb / 2 : 2048;
   }
   positions_.resize(static_cast<size_t>(n));
+  spawning_ = std::make_unique<std::atomic<pid_t>[]>(static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) spawning_[i] = -1;
   for (int i = 0; i < n; i++) {
     IMLANE_ASSIGN_OR_RETURN(positions_[i].bell,
                             SharedRegion::Create("imlane-bell-" + std::to_string(i), kBellBytes, true));
@@ -71,6 +73,8 @@ Status LaneManager::Start() {
   }
   supervisor_ = std::thread([this] { SuperviseLoop(); });
   trimmer_ = std::thread([this] { TrimLoop(); });
+  for (int i = 0; i < n; i++) restarters_.emplace_back([this, i] { RestartLoop(i); });
+  watchdog_ = std::thread([this] { WatchAbandoned(); });
   return Status::OK();
 }
 
@@ -202,11 +206,20 @@ void LaneManager::Stop() {
   std::vector<std::shared_ptr<ExecutorProcess>> procs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& s : positions_) {
-      if (s.process) procs.push_back(s.process);
+    for (size_t i = 0; i < positions_.size(); i++) {
+      if (positions_[i].process) procs.push_back(positions_[i].process);
+      // A replacement still reloading is stopped too: shutdown never waits for a reload.
+      if (positions_[i].starting) procs.push_back(positions_[i].starting);
+      if (spawning_ && spawning_[i].load() > 0) kill(spawning_[i].load(), SIGKILL);
     }
   }
+  restart_cv_.notify_all();
+  watchdog_cv_.notify_all();
   for (auto& p : procs) p->Shutdown(kShutdownGraceMs);
+  for (auto& t : restarters_) {
+    if (t.joinable()) t.join();
+  }
+  if (watchdog_.joinable()) watchdog_.join();
   if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard<std::mutex> lock(mu_);
   pending_removal_.clear();
@@ -221,11 +234,22 @@ std::shared_ptr<ExecutorProcess> LaneManager::Process(int index) {
 }
 
 Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn) {
-  std::lock_guard<std::mutex> load_lock(proc->load_mu);
+  std::shared_ptr<ExecutorProcess::PendingLoad> pending;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (proc->loaded.count(fn.fid)) return Status::OK();
+    auto it = proc->loading.find(fn.fid);
+    if (it != proc->loading.end()) {
+      // Another client builds this context right now: wait for it rather than build it twice.
+      std::shared_ptr<ExecutorProcess::PendingLoad> other = it->second;
+      loads_cv_.wait(lock, [&] { return other->done; });
+      return other->status;
+    }
+    pending = std::make_shared<ExecutorProcess::PendingLoad>();
+    proc->loading[fn.fid] = pending;
   }
+  // No lock is held during the load: other functions' loads, Lane hand-overs and status calls go
+  // on meanwhile, on this executor too (it loads on a thread of its own).
   json req = {{"op", "load"},
               {"fid", fn.fid},
               {"name", fn.def.name},
@@ -237,16 +261,41 @@ Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, c
   FunctionOptionsToJson(fn.def, &req);
   json reply;
   Status st = proc->Call(req, &reply, options_.load_timeout_ms);
-  if (!st.ok()) {
-    if (st.code() == StatusCode::kTimedOut) {
-      proc->Signal(SIGKILL);  // a load that never ends leaves the executor unusable
-      return Status::TimedOut("loading function '" + fn.def.name + "' took longer than " +
-                              std::to_string(options_.load_timeout_ms) + " ms");
-    }
-    return st;
+  if (st.code() == StatusCode::kTimedOut) {
+    proc->Signal(SIGKILL);  // a load that never ends leaves the executor unusable
+    st = Status::TimedOut("loading function '" + fn.def.name + "' took longer than " +
+                          std::to_string(options_.load_timeout_ms) + " ms");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  proc->loaded.insert(fn.fid);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (st.ok()) proc->loaded.insert(fn.fid);
+    pending->done = true;
+    pending->status = st;
+    proc->loading.erase(fn.fid);
+  }
+  loads_cv_.notify_all();
+  return st;
+}
+
+Status LaneManager::LoadOnAll(const std::vector<std::shared_ptr<ExecutorProcess>>& procs, const FunctionVersion& fn) {
+  // In parallel: a one-off initialisation of 30 s costs 30 s, not 30 s per executor.
+  std::vector<Status> results(procs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < procs.size(); i++) {
+    threads.emplace_back([&, i] { results[i] = EnsureLoaded(procs[i], fn); });
+  }
+  if (!procs.empty()) results[0] = EnsureLoaded(procs[0], fn);
+  for (auto& t : threads) t.join();
+  // An executor that died meanwhile (Unavailable) does not fail the load if another one loaded it:
+  // its replacement reloads the function. Any other error is the function's own.
+  bool any_ok = false;
+  for (const Status& st : results) {
+    if (!st.ok() && st.code() != StatusCode::kUnavailable) return st;
+    any_ok = any_ok || st.ok();
+  }
+  for (const Status& st : results) {
+    if (!any_ok && !st.ok()) return st;
+  }
   return Status::OK();
 }
 
@@ -264,12 +313,16 @@ std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
 }
 
 Status LaneManager::Validate(const FunctionVersion& fn) {
+  // Loaded on every available executor, in parallel: the first query then finds them all warm.
   std::vector<ExecutorLoad> loads = Loads(fn.fid);
-  std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{1, 1});
+  std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{0, 1});
   if (chosen.empty()) return Status::Unavailable("no executor is available to load '" + fn.def.name + "'");
-  auto proc = Process(chosen[0]);
-  if (!proc) return Status::Unavailable("executor " + std::to_string(chosen[0]) + " is restarting");
-  return EnsureLoaded(proc, fn);
+  std::vector<std::shared_ptr<ExecutorProcess>> procs;
+  for (int idx : chosen) {
+    if (auto proc = Process(idx)) procs.push_back(proc);
+  }
+  if (procs.empty()) return Status::Unavailable("every executor is restarting; cannot load '" + fn.def.name + "'");
+  return LoadOnAll(procs, fn);
 }
 
 Result<LaneGrant> LaneManager::Acquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
@@ -307,9 +360,9 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
   for (int idx : chosen) {
     auto proc = Process(idx);
     if (!proc) return Status::Unavailable("executor " + std::to_string(idx) + " is restarting");
-    IMLANE_RETURN_NOT_OK(EnsureLoaded(proc, fn));
     procs.push_back(proc);
   }
+  IMLANE_RETURN_NOT_OK(LoadOnAll(procs, fn));
 
   LaneGrant grant;
   std::vector<std::pair<std::shared_ptr<ExecutorProcess>, Lane*>> to_attach;
@@ -357,6 +410,7 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
             client_bytes + rec.lane->region_bytes() <= client_cap && LaneCoordinator(rec.lane.get()).Reclaim()) {
           rec.client = client_id;
           client_bytes += rec.lane->region_bytes();
+          rec.abandoned = false;
           granted.push_back(id);
           found++;
         }
@@ -404,14 +458,29 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
     }
   }
   // New Lanes are adopted by their executor before the client may post into them.
-  for (auto& [proc, lane] : to_attach) {
+  for (size_t k = 0; k < to_attach.size(); k++) {
+    auto& [proc, lane] = to_attach[k];
     json reply;
     Status st = proc->Call(json{{"op", "add_lane"}, {"lane_id", lane->id()}}, &reply, kLaneRpcTimeoutMs, {lane->fd()});
     if (!st.ok()) {
-      // Its executor died meanwhile. The Lanes were recorded while it was alive, so its replacement
-      // adopts them with the others: they go back to the pool, and Acquire chooses again.
+      // This Lane and the ones after it were never handed over: pooled, they would later be granted
+      // to a client without their executor knowing them, and that client's batches would hang. They
+      // go; the ones handed over go back to the pool.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (size_t j = k; j < to_attach.size(); j++) {
+          const uint64_t id = to_attach[j].second->id();
+          granted.erase(std::remove(granted.begin(), granted.end(), id), granted.end());
+          lanes_.erase(id);
+        }
+      }
       Release(client_id, granted);
-      return Status::Unavailable("handing a Lane to executor " + std::to_string(proc->index()) + ": " + st.ToString());
+      const std::string what = "handing a Lane to executor " + std::to_string(proc->index()) + ": " + st.ToString();
+      // Its executor died meanwhile (transient: Acquire chooses again), or refused the Lane.
+      if (st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kTimedOut) {
+        return Status::Unavailable(what);
+      }
+      return Status(st.code(), what);
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -441,11 +510,32 @@ void LaneManager::Release(int client_id, const std::vector<uint64_t>& lane_ids) 
 void LaneManager::ReleaseClient(int client_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = MonotonicNanos();
     for (auto& [id, rec] : lanes_) {
-      if (rec.client == client_id) ReturnToPool(&rec);
+      if (rec.client != client_id) continue;
+      ReturnToPool(&rec);
+      if (IsInFlight(rec.lane->state()) && !rec.abandoned) {
+        rec.abandoned = true;
+        rec.abandoned_ns = now;
+        rec.abandon_reason = "client " + std::to_string(client_id) + " disconnected while its batch in Lane " +
+                             std::to_string(id) + " was running";
+      }
     }
   }
-  trim_cv_.notify_all();
+  trim_cv_.notify_all();  // the pool may be over its bound now
+}
+
+void LaneManager::Abandon(int client_id, const std::vector<uint64_t>& lane_ids, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = MonotonicNanos();
+  for (uint64_t id : lane_ids) {
+    auto it = lanes_.find(id);
+    if (it == lanes_.end() || it->second.client != client_id || it->second.abandoned) continue;
+    if (!IsInFlight(it->second.lane->state())) continue;
+    it->second.abandoned = true;
+    it->second.abandoned_ns = now;
+    it->second.abandon_reason = reason.empty() ? "a batch in Lane " + std::to_string(id) + " was discarded" : reason;
+  }
 }
 
 Status LaneManager::KillExecutor(int index, const std::string& reason) {
@@ -511,9 +601,23 @@ json LaneManager::StatusJson() {
       lane_bytes += rec.lane->region_bytes();
     }
   }
-  for (auto& [i, proc] : procs) {
+  // Asked in parallel, so that executors inside long batches cost one timeout, not one each.
+  std::vector<json> replies(procs.size());
+  std::vector<char> answered(procs.size(), 0);
+  {
+    std::vector<std::thread> askers;
+    for (size_t k = 0; k < procs.size(); k++) {
+      if (!procs[k].second) continue;
+      askers.emplace_back([&, k] {
+        answered[k] = procs[k].second->Call(json{{"op", "stats"}}, &replies[k], kStatsTimeoutMs).ok();
+      });
+    }
+    for (auto& t : askers) t.join();
+  }
+  for (size_t k = 0; k < procs.size(); k++) {
+    auto& [i, proc] = procs[k];
     json e = {{"index", i}};
-    json reply;
+    const json& reply = replies[k];
     size_t lanes_here = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -527,7 +631,7 @@ json LaneManager::StatusJson() {
     e["pid"] = proc ? proc->pid() : -1;
     e["alive"] = proc != nullptr;
     e["functions"] = json::array();
-    if (proc && proc->Call(json{{"op", "stats"}}, &reply, kStatsTimeoutMs).ok()) {
+    if (proc && answered[k]) {
       for (const auto& f : reply.value("functions", json::array())) {
         auto fn = registry_->FindById(IntegerOr<uint32_t>(f, "fid", 0));
         json row = f;

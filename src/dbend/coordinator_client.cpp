@@ -262,6 +262,19 @@ Status CoordinatorClient::KillExecutor(int index, const std::string& reason) {
   return Call(json{{"op", "kill_executor"}, {"index", index}, {"reason", reason}}, &reply);
 }
 
+void CoordinatorClient::Abandon(const std::vector<uint64_t>& lane_ids, const std::string& reason) {
+  json request{{"op", "abandon"}, {"lane_ids", lane_ids}, {"reason", reason}};
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    std::lock_guard<std::mutex> pending(pending_mu_);
+    pending_abandon_.push_back(std::move(request));
+    return;
+  }
+  if (!sock_.valid()) return;
+  json reply;
+  CallJson(sock_.get(), request, &reply, nullptr, 10000).IgnoreError();  // best effort
+}
+
 Result<int> CoordinatorClient::ResetCache(const std::string& name) {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "reset_cache"}, {"name", name}}, &reply));
@@ -278,6 +291,15 @@ Result<std::string> CoordinatorClient::StatusDocument() {
 Status CoordinatorClient::Call(const json& request, json* reply, std::vector<UniqueFd>* fds, int timeout_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!sock_.valid()) return Status::Unavailable("not connected to the coordinator");
+  std::vector<json> abandon;
+  {
+    std::lock_guard<std::mutex> pending(pending_mu_);
+    abandon.swap(pending_abandon_);
+  }
+  for (const json& a : abandon) {
+    json ignored;
+    CallJson(sock_.get(), a, &ignored, nullptr, timeout_ms).IgnoreError();  // best effort, as Abandon
+  }
   Status st = CallJson(sock_.get(), request, reply, fds, timeout_ms);
   if (st.code() == StatusCode::kUnavailable) return Status::Unavailable("the coordinator went away: " + st.message());
   return st;

@@ -452,11 +452,21 @@ Result<bool> DBEndContext::Wait(Ticket ticket, int timeout_ms) {
 void DBEndContext::Discard(Ticket ticket) {
   auto slot = impl_->FindTicket(ticket, Impl::TicketUse::kTake);
   if (!slot.ok()) return;
+  uint64_t lane_id = 0;
+  std::string reason;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     (*slot)->abandoned = true;  // FindFree recycles it once its Lane has settled
+    if (!(*slot)->client().Finished()) {
+      lane_id = (*slot)->lane.id();
+      reason = "a batch of '" + (*slot)->function->name + "' (" + std::to_string((*slot)->request_rows) +
+               " rows) was discarded by its query while still running";
+    }
   }
   impl_->changed.notify_all();
+  // Still running: the coordinator recycles the executor unless the batch ends soon, so that no
+  // later query (ours or another client's) queues behind a batch nobody waits for. Best effort.
+  if (lane_id != 0) impl_->client->Abandon({lane_id}, reason);
 }
 
 Result<std::optional<PulledBatch>> DBEndContext::TryPull(Ticket ticket) {

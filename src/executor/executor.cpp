@@ -1,11 +1,17 @@
 #include "imlane/executor/executor.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <thread>
 #include <utility>
 
 #include "imlane/common/system.h"
@@ -15,8 +21,33 @@
 namespace imlane {
 
 namespace {
+
+// Load threads get a stack of their own size rather than glibc's 8 MiB default: the stack counts
+// against the executor's address-space limit, which is the function's memory budget.
+constexpr size_t kLoadThreadStackBytes = 4 * 1024 * 1024;
+
+void* RunDetached(void* arg) {
+  std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(arg));
+  (*fn)();
+  return nullptr;
+}
+
+// A detached thread with a given stack size; false if the thread could not be created.
+bool StartDetached(std::function<void()> fn, size_t stack_bytes) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  auto* arg = new std::function<void()>(std::move(fn));
+  pthread_t thread;
+  const int rc = pthread_create(&thread, &attr, RunDetached, arg);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) delete arg;
+  return rc == 0;
+}
+
+constexpr size_t kReaderStackBytes = 1024 * 1024;     // the control reader runs no Python
 constexpr int64_t kSleepSliceNs = 200 * 1000 * 1000;  // wake up this often to check the coordinator
-constexpr int kControlReadTimeoutMs = 5000;
 }  // namespace
 
 Executor::Executor(UniqueFd control, SharedRegion bell, PythonRuntime* python, ExecutorOptions options)
@@ -57,10 +88,21 @@ void Executor::Serve(Lane* lane) {
   role.PublishResult(served->result);
 }
 
-json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
-  const std::string op = msg.value("op", "");
-  if (op == "load") {
-    FunctionDefinition def;
+void Executor::StartLoad(const json& msg) {
+  auto finish = [this](uint32_t fid, const json& request, json reply) {
+    const bool ok = reply.value("ok", false);
+    {
+      // Counted by the serving loop before it answers any later message (stats).
+      std::lock_guard<std::mutex> lock(loads_mu_);
+      finished_loads_.push_back(FinishedLoad{fid, ok});
+    }
+    bell()->RequestControl();
+    // Sent from here, not by the serving loop: a load finishes even while a batch is stuck.
+    Reply(ReplyTo(request, std::move(reply)));  // a closed channel is the serving loop's to notice
+    loads_running_--;
+  };
+  FunctionDefinition def;
+  json checked = HandleGuarded([&]() -> json {
     def.name = msg.value("name", "");
     def.source = msg.value("source", "");
     def.filename = msg.value("filename", "<inline>");
@@ -73,12 +115,50 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     def.return_types = *rets;
     Status options = FunctionOptionsFromJson(msg, &def);
     if (!options.ok()) return ErrorReply(options);
-    uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
-    Status st = python_->Load(fid, def);
-    if (!st.ok()) return ErrorReply(st);
-    counters_[fid].loads++;
     return OkReply();
+  });
+  const uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
+  if (!checked.value("ok", false)) {
+    finish(fid, msg, checked);
+    return;
   }
+  loads_running_++;
+  const std::string name = def.name;
+  const bool started = StartDetached(
+      [this, finish, fid, def = std::move(def), msg] {
+        Status st;
+        {
+          PythonRuntime::AcquireGil gil;  // the serving loop gives the GIL up between batches and while it sleeps
+          st = python_->Load(fid, def);
+        }
+        finish(fid, msg, st.ok() ? OkReply() : ErrorReply(st));
+      },
+      kLoadThreadStackBytes);  // counted in loads_running_ until its reply is sent
+  if (!started) {
+    finish(fid, msg,
+           ErrorReply(Status::CapacityExceeded("the executor cannot start a thread to load function '" + name +
+                                               "' (out of memory or threads)")));
+  }
+}
+
+void Executor::CountFinishedLoads() {
+  std::vector<FinishedLoad> done;
+  {
+    std::lock_guard<std::mutex> lock(loads_mu_);
+    done.swap(finished_loads_);
+  }
+  for (auto& d : done) {
+    if (d.ok) counters_[d.fid].loads++;
+  }
+}
+
+bool Executor::Reply(const json& reply) {
+  std::lock_guard<std::mutex> lock(send_mu_);
+  return SendJson(control_.get(), reply).ok();
+}
+
+json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
+  const std::string op = msg.value("op", "");
   if (op == "unload") {
     python_->Unload(IntegerOr<uint32_t>(msg, "fid", 0));
     return OkReply();
@@ -166,28 +246,60 @@ Status Executor::SetAddressLimit(uint64_t lane_bytes) {
   return Status::OK();
 }
 
-bool Executor::HandleControl() {
+void Executor::ReadControl() {
   while (true) {
-    pollfd p{control_.get(), POLLIN, 0};
-    int rc = poll(&p, 1, 0);
-    if (rc <= 0) return !stop_;
-    json msg;
-    std::vector<UniqueFd> fds;
-    Status st = RecvJson(control_.get(), &msg, &fds, kControlReadTimeoutMs);
+    QueuedMessage m;
+    Status st = RecvJson(control_.get(), &m.msg, &m.fds, -1);
     if (!st.ok()) {
       if (st.code() != StatusCode::kUnavailable) Log(LogLevel::kError, "executor", st.ToString());
-      return false;  // coordinator gone or the stream is broken: nothing sensible is left to do
+      {
+        std::lock_guard<std::mutex> lock(control_mu_);
+        control_closed_ = true;  // coordinator gone or the stream is broken: nothing sensible is left
+      }
+      reader_done_ = true;
+      bell()->RequestControl();
+      return;
     }
-    json reply = ReplyTo(msg, HandleGuarded([&] { return HandleMessage(msg, &fds); }));
-    if (!SendJson(control_.get(), reply).ok()) return false;
+    const auto op = m.msg.find("op");
+    if (op != m.msg.end() && op->is_string() && *op == "load") {
+      StartLoad(m.msg);  // begins at once, even while the serving loop is inside a batch
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      control_queue_.push_back(std::move(m));
+    }
+    bell()->RequestControl();
+  }
+}
+
+bool Executor::HandleControl() {
+  CountFinishedLoads();
+  std::deque<QueuedMessage> work;
+  bool closed = false;
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    work.swap(control_queue_);
+    closed = control_closed_;
+  }
+  for (auto& m : work) {
+    json reply = ReplyTo(m.msg, HandleGuarded([&] { return HandleMessage(m.msg, &m.fds); }));
+    if (!Reply(reply)) return false;
     if (stop_) return false;
   }
+  return !closed && !stop_;
 }
 
 int Executor::Run() {
   ExecutorBell* b = bell();
   json ready = {{"op", "ready"}, {"pid", getpid()}};
   if (!SendJson(control_.get(), ready).ok()) return 1;
+  // Control messages are read by a thread of their own, so that a load starts even while a batch
+  // runs; everything but loads is queued for this loop, which owns the Lanes and the counters.
+  if (!StartDetached([this] { ReadControl(); }, kReaderStackBytes)) {
+    Log(LogLevel::kError, "executor", "cannot start the control reader thread");
+    return 1;
+  }
   bool control = false;
   while (true) {
     b->Beat();
@@ -196,11 +308,20 @@ int Executor::Run() {
     if (worked) continue;
     PythonRuntime::ReleaseGil release;  // let any Python threads of the functions run meanwhile
     if (SpinUntil([&] { return AnyPending() || b->ControlPending(); }, options_.spin_ns)) continue;
-    if (b->Sleep([&] { return AnyPending(); }, kSleepSliceNs) == WaitResult::kTimedOut) {
-      // Also catches a coordinator that closed the socket without ringing.
-      pollfd p{control_.get(), POLLIN, 0};
-      control = poll(&p, 1, 0) > 0;
-    }
+    if (b->Sleep([&] { return AnyPending(); }, kSleepSliceNs) == WaitResult::kTimedOut) control = true;
+  }
+  // A load thread may still be inside pyinitial: finalising Python under it is not safe, and there
+  // is nothing left to clean up that the kernel does not.
+  if (loads_running_ > 0) {
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+  // Wake the reader (EOF) and let it finish before this object goes away.
+  ::shutdown(control_.get(), SHUT_RDWR);
+  for (int i = 0; i < 1000 && !reader_done_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!reader_done_) {
+    std::fflush(nullptr);
+    std::_Exit(0);
   }
   return 0;
 }

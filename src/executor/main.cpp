@@ -1,4 +1,5 @@
 // imlane-executor: one process, one embedded CPython. Started by the coordinator, never by hand.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
   CLI11_PARSE(app, argc, argv);
 
+  // One malloc arena: a load runs on a thread of its own, and each extra arena reserves 64 MiB of
+  // address space, which counts against the executor's RLIMIT_AS (the GIL serialises Python anyway).
+  mallopt(M_ARENA_MAX, 1);
   // Die with the coordinator, even if it is SIGKILLed (the coordinator also sets this before exec).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   StartGroupGuard();

@@ -297,6 +297,9 @@ Result<int> PythonRuntime::ResetCache(const std::string& name) {
   }
 }
 
+PythonRuntime::AcquireGil::AcquireGil() : state_(static_cast<int>(PyGILState_Ensure())) {}
+PythonRuntime::AcquireGil::~AcquireGil() { PyGILState_Release(static_cast<PyGILState_STATE>(state_)); }
+
 PythonRuntime::ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) {}
 PythonRuntime::ReleaseGil::~ReleaseGil() { PyEval_RestoreThread(static_cast<PyThreadState*>(state_)); }
 

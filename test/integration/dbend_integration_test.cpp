@@ -7,6 +7,7 @@
 #include <deque>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "imlane/common/protocol.h"
@@ -597,7 +598,8 @@ TEST_F(CoordinatorTest, ALeakingFunctionGetsMemoryErrorNotTheMachine) {
   EXPECT_NE(st.message().find("MemoryError"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("'leak'"), std::string::npos) << st.message();
   Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
-  ASSERT_TRUE(ctx().ExecuteFunction("id", Doubles({2}), &out, SchedHint{-1, 1}).ok());
+  Status id_st = ctx().ExecuteFunction("id", Doubles({2}), &out, SchedHint{-1, 1});
+  ASSERT_TRUE(id_st.ok()) << id_st.ToString();
 }
 
 TEST_F(CoordinatorTest, ExecutorsGetAFilteredEnvironment) {
@@ -704,6 +706,464 @@ TEST_F(CoordinatorTest, AnotherUserIsRefused) {
   EXPECT_EQ(rc, 0);
   ColumnBatch out;
   EXPECT_TRUE(ctx().ExecuteFunction("id", Doubles({1}), &out).ok()) << "the owner is still served";
+}
+
+// ---- Executors and supervision (issue 16, items 5-8) ------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+Status PullInto(DBEndContext& c, Ticket ticket, std::vector<Column>* cols) {
+  return c.Pull<ColumnBatch, Column>(ticket, cols);
+}
+
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+json ExecutorEntry(const json& status, int index) {
+  for (const auto& e : status["executors"]) {
+    if (e["index"] == index) return e;
+  }
+  return json::object();
+}
+
+// A staged function whose pyinitial sleeps `seconds` only while `marker` exists, so that it can be
+// registered quickly and reloaded slowly.
+std::string SlowInitWhileMarked(const std::string& marker, int seconds) {
+  return "import os, time\n"
+         "def pyinitial():\n"
+         "    if os.path.exists('" +
+         marker + "'):\n        time.sleep(" + std::to_string(seconds) +
+         ")\n"
+         "def pyfun(x):\n"
+         "    return x + 1\n";
+}
+
+const char* kSleepsWhenPositive =
+    "import time\n"
+    "def pyfun(x):\n"
+    "    if x[0] > 0:\n"
+    "        time.sleep(x[0])\n"
+    "    return x\n";
+
+// Item 5: a status call that times out (the executor is inside a batch longer than the status
+// timeout) must not leave its reply to answer the next call.
+TEST_F(CoordinatorTest, StatusTimeoutsDuringALongBatchLeaveLaterRepliesInStep) {
+  settings_.n_executors = 1;
+  Register("slow", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  auto ticket = ctx().Push<ColumnBatch, Column>("slow", Doubles({5}));
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  // Two status calls while the batch runs: each times out on the executor (2 s) and says so.
+  for (int i = 0; i < 2; i++) {
+    json s = StatusJson();
+    EXPECT_EQ(ExecutorEntry(s, 0)["state"], "busy") << s.dump();
+  }
+  std::vector<Column> cols;
+  ASSERT_TRUE(PullInto(ctx(), *ticket, &cols).ok());
+  // The stale replies are still in the channel: a broken function must get its own (failed) answer.
+  Status st =
+      TryRegister("broken", "def pyinitial():\n    raise ValueError('no model here')\ndef pyfun(x):\n    return x\n",
+                  "DOUBLE", "DOUBLE");
+  EXPECT_FALSE(st.ok()) << "registered a function whose pyinitial raises";
+  EXPECT_NE(st.message().find("no model here"), std::string::npos) << st.ToString();
+  // Several calls in a row, each with its own answer: loads, Lane hand-overs, stats, cache resets.
+  for (int i = 0; i < 3; i++) {
+    const std::string name = "plus" + std::to_string(i);
+    Register(name, "def pyfun(x):\n    return x + " + std::to_string(i) + "\n", "DOUBLE", "DOUBLE");
+    ColumnBatch out;
+    ASSERT_TRUE(ctx().ExecuteFunction(name, Doubles({10}), &out).ok());
+    EXPECT_EQ(out.columns[0].Get<double>(0), 10.0 + i);
+    st = TryRegister(
+        "broken" + std::to_string(i),
+        "def pyinitial():\n    raise KeyError('init " + std::to_string(i) + "')\ndef pyfun(x):\n    return x\n",
+        "DOUBLE", "DOUBLE");
+    EXPECT_NE(st.message().find("init " + std::to_string(i)), std::string::npos) << st.ToString();
+  }
+  json s = StatusJson();
+  EXPECT_EQ(ExecutorEntry(s, 0)["state"], "running") << s.dump();
+  std::set<std::string> names;
+  const json executor = ExecutorEntry(s, 0);
+  for (const auto& f : executor["functions"]) names.insert(f["name"].get<std::string>());
+  for (const char* name : {"slow", "plus0", "plus1", "plus2"}) EXPECT_TRUE(names.count(name)) << name << s.dump();
+  EXPECT_FALSE(names.count("broken")) << s.dump();
+  auto reset = ctx().ResetContextCache("");
+  EXPECT_TRUE(reset.ok()) << reset.status().ToString();
+}
+
+// Item 5, with two clients: one client's timed-out status call never answers another client's load.
+TEST_F(CoordinatorTest, AnotherClientsTimedOutStatusNeverAnswersALoad) {
+  settings_.n_executors = 1;
+  Register("slow", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto ticket = ctx().Push<ColumnBatch, Column>("slow", Doubles({4}));
+  ASSERT_TRUE(ticket.ok());
+  auto doc = (*other)->CoordinatorStatus();  // times out on the busy executor
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  // Sent while the executor is still inside the batch: answered after it, in order.
+  auto spec =
+      FunctionSpec::Make("broken", "def pyinitial():\n    1 / 0\ndef pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ASSERT_TRUE(spec.ok());
+  Status st = (*other)->RegisterFunction(*spec);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("ZeroDivisionError"), std::string::npos) << st.ToString();
+  std::vector<Column> cols;
+  EXPECT_TRUE(PullInto(ctx(), *ticket, &cols).ok());
+}
+
+// Item 6: a slow one-off initialisation runs on every executor at once.
+TEST_F(CoordinatorTest, SlowInitialisationLoadsOnAllExecutorsInParallel) {
+  constexpr int kInitSeconds = 6;
+  const std::string code =
+      "import os, time\n"
+      "def pyinitial():\n"
+      "    time.sleep(" +
+      std::to_string(kInitSeconds) +
+      ")\n"
+      "def pyfun(x):\n"
+      "    return x * 2\n";
+  ctx();  // coordinator and executors up before the clock starts
+  const auto start = Clock::now();
+  Register("slowinit", code, "DOUBLE", "DOUBLE");
+  // The first query uses both executors: neither may have to initialise now.
+  for (int executor = 0; executor < 2; executor++) {
+    ColumnBatch out;
+    ASSERT_TRUE(ctx().ExecuteFunction("slowinit", Doubles({21}), &out, SchedHint{-1, executor}).ok());
+    EXPECT_EQ(out.columns[0].Get<double>(0), 42.0);
+  }
+  const double took = SecondsSince(start);
+  EXPECT_GE(took, kInitSeconds);
+  EXPECT_LT(took, 1.6 * kInitSeconds) << "the executors initialised one after the other";
+  json s = StatusJson();
+  EXPECT_EQ(s["functions"][0]["loads"], 2) << s.dump();
+}
+
+// Item 6: while a slow initialisation runs, status answers and other clients' unrelated functions
+// register, acquire and run (on the executors that are loading, too).
+TEST_F(CoordinatorTest, StatusAndOtherFunctionsGoOnWhileASlowInitRuns) {
+  constexpr int kInitSeconds = 8;
+  Register("warm", "def pyfun(x):\n    return x - 1\n", "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  std::atomic<bool> slow_done{false};
+  Status slow_status;
+  std::thread slow([&] {
+    auto spec = FunctionSpec::Make("slowinit",
+                                   "import time\ndef pyinitial():\n    time.sleep(" + std::to_string(kInitSeconds) +
+                                       ")\ndef pyfun(x):\n    return x\n",
+                                   "DOUBLE", "DOUBLE");
+    slow_status = spec.ok() ? ctx().RegisterFunction(*spec) : spec.status();
+    slow_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the load is under way
+  // Status answers without waiting for the load (the executors are idle apart from it).
+  auto start = Clock::now();
+  auto doc = (*other)->CoordinatorStatus();
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_LT(SecondsSince(start), 3.0);
+  json s = json::parse(*doc);
+  for (const auto& e : s["executors"]) EXPECT_EQ(e["state"], "running") << s.dump();
+  EXPECT_FALSE(slow_done.load()) << "status waited for the load";
+  // Another client registers a new function and runs it, and runs an already registered one
+  // (acquiring its first Lanes), on both executors.
+  auto spec = FunctionSpec::Make("quick", "def pyfun(x):\n    return x * 10\n", "DOUBLE", "DOUBLE");
+  ASSERT_TRUE(spec.ok());
+  Status st = (*other)->RegisterFunction(*spec);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int executor = 0; executor < 2; executor++) {
+    ColumnBatch out;
+    st = (*other)->ExecuteFunction("quick", Doubles({4}), &out, SchedHint{-1, executor});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), 40.0);
+    st = (*other)->ExecuteFunction("warm", Doubles({4}), &out, SchedHint{-1, executor});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), 3.0);
+  }
+  EXPECT_FALSE(slow_done.load()) << "the other client's work waited for the slow load";
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.ToString();
+  ColumnBatch out;
+  EXPECT_TRUE(ctx().ExecuteFunction("slowinit", Doubles({1}), &out).ok());
+}
+
+// Item 6: two clients registering the same slow function share one load per executor.
+TEST_F(CoordinatorTest, ConcurrentRegistrationsOfOneSlowFunctionLoadItOncePerExecutor) {
+  const std::string code = "import time\ndef pyinitial():\n    time.sleep(3)\ndef pyfun(x):\n    return x\n";
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok());
+  ctx();
+  Status a, b;
+  std::thread t([&] {
+    auto spec = FunctionSpec::Make("shared", code, "DOUBLE", "DOUBLE");
+    a = (*other)->RegisterFunction(*spec);
+  });
+  auto spec = FunctionSpec::Make("shared", code, "DOUBLE", "DOUBLE");
+  b = ctx().RegisterFunction(*spec);
+  t.join();
+  EXPECT_TRUE(a.ok()) << a.ToString();
+  EXPECT_TRUE(b.ok()) << b.ToString();
+  json s = StatusJson();
+  ASSERT_EQ(s["functions"].size(), 1u);
+  EXPECT_EQ(s["functions"][0]["loads"], 2) << s.dump();
+}
+
+// Item 7: an executor that dies while the other one is being reloaded is noticed at once.
+TEST_F(CoordinatorTest, ExecutorDeathIsNoticedWhileAnotherExecutorReloads) {
+  constexpr int kReloadSeconds = 12;
+  const std::string marker = dir_ + "/slow";
+  Register("slowinit", SlowInitWhileMarked(marker, kReloadSeconds), "DOUBLE", "DOUBLE");
+  Register("boom", "import os\ndef pyfun(x):\n    if x[0] > 0:\n        os.kill(os.getpid(), 9)\n    return x\n",
+           "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("boom", Doubles({0}), &out, SchedHint{-1, 1}).ok());  // Lanes on executor 1
+  std::ofstream(marker) << "1";
+  json s = StatusJson();
+  const int pid0 = ExecutorEntry(s, 0)["pid"];
+  ASSERT_GT(pid0, 0);
+  kill(pid0, SIGKILL);  // its replacement now spends kReloadSeconds reloading 'slowinit'
+  for (int i = 0; i < 100 && ExecutorEntry(StatusJson(), 0)["state"] != "restarting"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Python started, reload under way
+  const auto start = Clock::now();
+  Status st = ctx().ExecuteFunction("boom", Doubles({1}), &out, SchedHint{-1, 1});
+  const double took = SecondsSince(start);
+  EXPECT_EQ(st.code(), StatusCode::kExecutorFailed) << st.ToString();
+  EXPECT_NE(st.message().find("'boom'"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("signal 9"), std::string::npos) << st.ToString();
+  // Noticed while executor 0 was still reloading, not after it.
+  EXPECT_EQ(ExecutorEntry(StatusJson(), 0)["state"], "restarting");
+  EXPECT_LT(took, kReloadSeconds / 2.0);
+  std::remove(marker.c_str());
+}
+
+std::vector<int> ChildrenOf(int parent) {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    size_t p = line.rfind(')');
+    if (p == std::string::npos) continue;
+    std::istringstream rest(line.substr(p + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z") out.push_back(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+// Item 7: a replacement that dies while it reloads is noticed and replaced in turn; the position
+// ends up running with its functions, and the other executor never stopped serving.
+TEST_F(CoordinatorTest, AReplacementThatDiesWhileReloadingIsReplacedAgain) {
+  const std::string marker = dir_ + "/slow";
+  Register("slowinit", SlowInitWhileMarked(marker, 4), "DOUBLE", "DOUBLE");
+  const int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  std::ofstream(marker) << "1";
+  json s = StatusJson();
+  const int pid0 = ExecutorEntry(s, 0)["pid"], pid1 = ExecutorEntry(s, 1)["pid"];
+  kill(pid0, SIGKILL);
+  int replacement = -1;
+  for (int i = 0; i < 300 && replacement < 0; i++) {
+    for (int child : ChildrenOf(coordinator)) {
+      if (child != pid0 && child != pid1) replacement = child;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(replacement, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside its slow reload
+  kill(replacement, SIGKILL);
+  // Executor 1 serves meanwhile.
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("slowinit", Doubles({1}), &out, SchedHint{-1, 1}).ok());
+  std::remove(marker.c_str());  // the next replacement reloads quickly
+  for (int i = 0; i < 600 && ExecutorEntry(StatusJson(), 0)["state"] != "running"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  s = StatusJson();
+  EXPECT_EQ(ExecutorEntry(s, 0)["state"], "running") << s.dump();
+  EXPECT_EQ(ExecutorEntry(s, 0)["restarts"], 2) << s.dump();
+  // A new client gets Lanes on both executors; the recovered one serves (it has the function).
+  auto fresh = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(fresh.ok());
+  for (int i = 0; i < 5; i++) {
+    Status st = (*fresh)->ExecuteFunction("slowinit", Doubles({static_cast<double>(i)}), &out, SchedHint{-1, 0});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), i + 1.0);
+  }
+  auto info = (*fresh)->GetFunction("slowinit");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->executors, 2);
+}
+
+// Item 7: SIGTERM of the coordinator stops it while a replacement executor is still reloading.
+TEST_F(CoordinatorTest, SigtermDoesNotWaitForARunningReload) {
+  constexpr int kReloadSeconds = 30;
+  const std::string marker = dir_ + "/slow";
+  Register("slowinit", SlowInitWhileMarked(marker, kReloadSeconds), "DOUBLE", "DOUBLE");
+  std::ofstream(marker) << "1";
+  const int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  json s = StatusJson();
+  const int pid0 = ExecutorEntry(s, 0)["pid"], pid1 = ExecutorEntry(s, 1)["pid"];
+  kill(pid0, SIGKILL);
+  for (int i = 0; i < 100 && ExecutorEntry(StatusJson(), 0)["state"] != "restarting"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the replacement is reloading
+  const auto start = Clock::now();
+  kill(coordinator, SIGTERM);
+  for (int i = 0; i < 1500 && !ProcessGone(coordinator); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(ProcessGone(coordinator));
+  EXPECT_LT(SecondsSince(start), kReloadSeconds / 2.0) << "shutdown waited for the reload";
+  for (int i = 0; i < 300 && !ProcessGone(pid1); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(ProcessGone(pid1));
+  // No executor of this coordinator is left, the replacement included.
+  int left = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    size_t p = line.rfind(')');
+    if (p == std::string::npos) continue;
+    std::istringstream rest(line.substr(p + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == coordinator && state != "Z") left++;
+  }
+  EXPECT_EQ(left, 0);
+  std::remove(marker.c_str());
+}
+
+// Item 8: a batch whose query gave it up while it was stuck in the UDF does not make the next
+// query (another function, or another client) wait behind it.
+TEST_F(CoordinatorTest, ADiscardedStuckBatchDoesNotPoisonTheNextQuery) {
+  settings_.n_executors = 1;
+  settings_.timeout_ms = 20000;
+  Register("stuck", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  Register("quick", "def pyfun(x):\n    return x * 3\n", "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok());
+  for (int round = 0; round < 2; round++) {
+    auto ticket = ctx().Push<ColumnBatch, Column>("stuck", Doubles({600}));
+    ASSERT_TRUE(ticket.ok());
+    auto finished = ctx().Wait(*ticket, 300);
+    ASSERT_TRUE(finished.ok());
+    ASSERT_FALSE(*finished) << "the batch is stuck in the UDF";
+    ctx().Discard(*ticket);  // its query failed or was cancelled
+    // Another function, then another client, then the same function: none waits for the stuck batch.
+    ColumnBatch out;
+    Status st = ctx().ExecuteFunction("quick", Doubles({2}), &out);
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), 6.0);
+    st = (*other)->ExecuteFunction("quick", Doubles({5}), &out);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(out.columns[0].Get<double>(0), 15.0);
+    st = ctx().ExecuteFunction("stuck", Doubles({0}), &out);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  json s = StatusJson();
+  EXPECT_EQ(ExecutorEntry(s, 0)["restarts"], 2) << s.dump();
+  EXPECT_NE(ExecutorEntry(s, 0)["last_exit"].get<std::string>().find("discarded"), std::string::npos) << s.dump();
+}
+
+// Item 8: a discarded batch that is still queued behind another client's long (legitimate) batch
+// does not get that batch killed; it is recycled only once it runs itself.
+TEST_F(CoordinatorTest, ADiscardedQueuedBatchNeverKillsAnotherClientsRunningBatch) {
+  settings_.n_executors = 1;
+  settings_.slots_per_executor = 2;
+  Register("sleeps", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok());
+  ColumnBatch warm;
+  ASSERT_TRUE(ctx().ExecuteFunction("sleeps", Doubles({0}), &warm).ok());  // this client's Lanes exist
+  auto legit = (*other)->Push<ColumnBatch, Column>("sleeps", Doubles({3}));
+  ASSERT_TRUE(legit.ok());
+  auto finished = (*other)->Wait(*legit, 300);
+  ASSERT_TRUE(finished.ok() && !*finished);
+  auto queued = ctx().Push<ColumnBatch, Column>("sleeps", Doubles({600}));
+  ASSERT_TRUE(queued.ok());
+  ctx().Discard(*queued);
+  std::vector<Column> cols;
+  Status st = PullInto(**other, *legit, &cols);
+  EXPECT_TRUE(st.ok()) << "the other client's batch was killed: " << st.ToString();
+  // The discarded batch then runs, is stuck, and its executor is recycled: later queries pass.
+  ColumnBatch out;
+  st = (*other)->ExecuteFunction("sleeps", Doubles({0}), &out);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+// Item 8: a client that disconnects while its batch is stuck does not poison the others either.
+TEST_F(CoordinatorTest, AClientThatLeavesWithAStuckBatchDoesNotPoisonTheOthers) {
+  settings_.n_executors = 1;
+  settings_.timeout_ms = 20000;
+  Register("stuck", kSleepsWhenPositive, "DOUBLE", "DOUBLE");
+  {
+    auto leaving = DBEndContext::Setup(settings_);
+    ASSERT_TRUE(leaving.ok());
+    auto ticket = (*leaving)->Push<ColumnBatch, Column>("stuck", Doubles({600}));
+    ASSERT_TRUE(ticket.ok());
+    auto finished = (*leaving)->Wait(*ticket, 300);
+    ASSERT_TRUE(finished.ok() && !*finished);
+  }  // gone, with its batch still running
+  Register("quick", "def pyfun(x):\n    return x * 3\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  Status st = ctx().ExecuteFunction("quick", Doubles({2}), &out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(out.columns[0].Get<double>(0), 6.0);
+  st = ctx().ExecuteFunction("stuck", Doubles({0}), &out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+// Item 8: a batch that finishes soon after its query gave it up costs no executor.
+TEST_F(CoordinatorTest, ADiscardedBatchThatFinishesSoonKeepsItsExecutor) {
+  settings_.n_executors = 1;
+  Register("brief", "import time\ndef pyfun(x):\n    time.sleep(0.1)\n    return x\n", "DOUBLE", "DOUBLE");
+  auto ticket = ctx().Push<ColumnBatch, Column>("brief", Doubles({1}));
+  ASSERT_TRUE(ticket.ok());
+  ctx().Discard(*ticket);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("brief", Doubles({1}), &out).ok());
+  EXPECT_EQ(ExecutorEntry(StatusJson(), 0)["restarts"], 0);
+}
+
+// Item 8: when an executor dies, batches queued behind the one it ran (other clients' too) wait
+// for its replacement and run there; only the batch that was running fails.
+TEST_F(CoordinatorTest, BatchesQueuedBehindACrashRunOnTheReplacement) {
+  settings_.n_executors = 1;
+  Register("die_late", "import os, time\ndef pyfun(x):\n    time.sleep(1.0)\n    os._exit(3)\n", "DOUBLE", "DOUBLE");
+  Register("fine", "def pyfun(x):\n    return x + 100\n", "DOUBLE", "DOUBLE");
+  auto other = DBEndContext::Setup(settings_);
+  ASSERT_TRUE(other.ok());
+  for (int round = 0; round < 2; round++) {
+    auto dying = ctx().Push<ColumnBatch, Column>("die_late", Doubles({1}));
+    ASSERT_TRUE(dying.ok());
+    auto finished = ctx().Wait(*dying, 300);
+    ASSERT_TRUE(finished.ok() && !*finished);
+    // Queued behind it: one of this client's, two of another client's.
+    auto mine = ctx().Push<ColumnBatch, Column>("fine", Doubles({1, 2}));
+    auto theirs1 = (*other)->Push<ColumnBatch, Column>("fine", Doubles({3}));
+    auto theirs2 = (*other)->Push<ColumnBatch, Column>("fine", Doubles({4}));
+    ASSERT_TRUE(mine.ok() && theirs1.ok() && theirs2.ok());
+    std::vector<Column> cols;
+    Status st = PullInto(ctx(), *dying, &cols);
+    EXPECT_EQ(st.code(), StatusCode::kExecutorFailed) << st.ToString();
+    EXPECT_NE(st.message().find("'die_late'"), std::string::npos) << st.ToString();
+    EXPECT_NE(st.message().find("exited with code 3"), std::string::npos) << st.ToString();
+    st = PullInto(ctx(), *mine, &cols);
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.ToString();
+    EXPECT_EQ(cols[0].Get<double>(1), 102.0);
+    st = PullInto(**other, *theirs1, &cols);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(cols[0].Get<double>(0), 103.0);
+    st = PullInto(**other, *theirs2, &cols);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(cols[0].Get<double>(0), 104.0);
+  }
+  EXPECT_EQ(ExecutorEntry(StatusJson(), 0)["restarts"], 2);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +46,12 @@ class LaneManager {
   Result<LaneGrant> Acquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                             size_t lane_bytes);
   void Release(int client_id, const std::vector<uint64_t>& lane_ids);
+  // A client that disconnects leaves its Lanes; a batch still running in one of them is abandoned.
   void ReleaseClient(int client_id);
+  // The client's query gave these Lanes' batches up (failed, cancelled, stopped early). A batch
+  // still running after kDiscardGraceMs gets its executor recycled (killed and replaced), so that
+  // the next query, of any client, never queues behind it.
+  void Abandon(int client_id, const std::vector<uint64_t>& lane_ids, const std::string& reason);
   // Kills a hung executor; its Lanes fail and it is replaced.
   Status KillExecutor(int index, const std::string& reason);
   // Unloads every version of a dropped function from the executors.
@@ -62,14 +68,18 @@ class LaneManager {
   // Shared by lane_manager.cpp and executor_supervision.cpp.
   static constexpr int kLaneRpcTimeoutMs = 10000;  // add_lane to an executor
   static constexpr int kShutdownGraceMs = 2000;    // an executor asked to stop, before it is killed
+  static constexpr int kDiscardGraceMs = 500;      // an abandoned batch may finish by itself this long
 
   Result<LaneGrant> TryAcquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
                                size_t lane_bytes);
   struct LaneRecord {
     std::unique_ptr<Lane> lane;
     int executor = -1;
-    int client = 0;         // 0: in the pool
-    int64_t pooled_ns = 0;  // when it went back to the pool (MonotonicNanos)
+    int client = 0;          // 0: in the pool
+    int64_t pooled_ns = 0;   // when it went back to the pool (MonotonicNanos)
+    bool abandoned = false;  // its batch was given up while in flight (see Abandon)
+    int64_t abandoned_ns = 0;
+    std::string abandon_reason;
   };
   // A Lane taken out of lanes_ to be returned to the system, with the executor that maps it.
   struct EvictedLane {
@@ -83,11 +93,18 @@ class LaneManager {
     bool restarting = false;
     int restarts = 0;
     std::string last_exit;
+    // Restarts run on the position's own restarter thread (RestartLoop), never on the supervisor, so
+    // a long reload never delays noticing another executor's death.
+    bool restart_pending = false;
+    std::set<uint32_t> reload;                  // what the dead process had loaded
+    std::shared_ptr<ExecutorProcess> starting;  // the replacement while it reloads and adopts Lanes
+    bool starting_died = false;                 // ... and it died doing so: start again
   };
 
   // What the scheduler needs to know about each executor for function `fid`.
   std::vector<ExecutorLoad> Loads(uint32_t fid);
   Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn);
+  Status LoadOnAll(const std::vector<std::shared_ptr<ExecutorProcess>>& procs, const FunctionVersion& fn);
   void SuperviseLoop();
   // Lane caps and the pool's bound (lane_manager.cpp). The Evict* helpers run under mu_; they take
   // only pooled, settled Lanes of executors that are not restarting (the supervisor holds raw Lane
@@ -100,11 +117,18 @@ class LaneManager {
   void Dispose(std::vector<EvictedLane> lanes);
   void TrimLoop();
   void HandleExit(pid_t pid, int wait_status);
+  void RestartLoop(int index);
+  void RestartOnce(int index, const std::set<uint32_t>& reload);
+  // Fails the Lanes of a dead executor whose batch was running (or was abandoned); batches that
+  // were only queued stay, for the replacement to serve. Under mu_.
+  void FailRunningLanes(int index, pid_t pid, const std::string& how);
+  void WatchAbandoned();
   std::shared_ptr<ExecutorProcess> Process(int index);
 
   CoordinatorOptions options_;
   FunctionRegistry* registry_;
-  std::mutex mu_;  // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded
+  std::mutex mu_;                     // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded / loading
+  std::condition_variable loads_cv_;  // a load finished (ExecutorProcess::PendingLoad::done)
   std::vector<ExecutorPosition> positions_;
   std::map<uint64_t, LaneRecord> lanes_;
   // Returned to the system, but their executor was inside a batch: remove_lane is sent next round.
@@ -115,6 +139,11 @@ class LaneManager {
   std::mutex trim_mu_;
   std::condition_variable trim_cv_;  // wakes TrimLoop: a Lane went back to the pool, or Stop
   std::thread trimmer_;
+  std::vector<std::thread> restarters_;  // one per position, long-lived: PR_SET_PDEATHSIG follows the forking thread
+  std::condition_variable restart_cv_;   // restart_pending set, or stopping_
+  std::unique_ptr<std::atomic<pid_t>[]> spawning_;  // per position: a replacement between fork and adoption
+  std::thread watchdog_;                            // abandoned batches (WatchAbandoned)
+  std::condition_variable watchdog_cv_;
 };
 
 }  // namespace imlane

@@ -59,6 +59,10 @@ class CoordinatorClient {
   Result<LaneGrant> Acquire(const std::string& name, int executors, int slots_per_executor, size_t lane_bytes);
   Status Release(const std::vector<uint64_t>& lane_ids);
   Status KillExecutor(int index, const std::string& reason);
+  // These Lanes' batches were given up while running: the coordinator recycles their executor if
+  // they do not finish soon (LaneManager::Abandon). Never blocks behind another thread's call (a
+  // registration may take as long as a model's initialisation): then it goes out before the next call.
+  void Abandon(const std::vector<uint64_t>& lane_ids, const std::string& reason);
   // Empties the executors' inference-context caches (all, or function `name`'s); the objects dropped.
   Result<int> ResetCache(const std::string& name);
   // The coordinator's `imlane status --json` document.
@@ -74,6 +78,8 @@ class CoordinatorClient {
   // One request and its reply (and the descriptors that came with it).
   Status Call(const json& request, json* reply, std::vector<UniqueFd>* fds = nullptr, int timeout_ms = 120000);
   std::mutex mu_;
+  std::mutex pending_mu_;              // guards pending_abandon_
+  std::vector<json> pending_abandon_;  // abandon requests deferred while mu_ was busy
   UniqueFd sock_;
   pid_t embedded_pid_ = -1;
   std::string socket_path_;

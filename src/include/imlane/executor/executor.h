@@ -2,10 +2,15 @@
 // coordinator's control messages (load a function, adopt or drop a Lane, report counters).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "imlane/common/protocol.h"
 #include "imlane/executor/python_runtime.h"
@@ -42,9 +47,18 @@ class Executor {
   bool ServePending();
   bool AnyPending() const;
   void Serve(Lane* lane);
-  // Drains the control socket; false when the coordinator is gone or asked us to stop.
+  // Answers the queued control messages; false when the coordinator is gone or asked us to stop.
   bool HandleControl();
+  // The control reader thread: starts loads, queues everything else for the serving loop.
+  void ReadControl();
   json HandleMessage(const json& msg, std::vector<UniqueFd>* fds);
+  // A load runs on a thread of its own (it may take minutes in pyinitial): batches and other control
+  // messages are served meanwhile, and its reply goes out when it is done, paired by id.
+  void StartLoad(const json& msg);
+  // Adds finished loads to the counters (main thread).
+  void CountFinishedLoads();
+  // Sends one reply; safe from load threads. False when the coordinator is gone.
+  bool Reply(const json& reply);
   ExecutorBell* bell() const { return reinterpret_cast<ExecutorBell*>(bell_.data()); }
   // Sets the address-space limit to the memory budget plus `lane_bytes` of mapped Lanes, so that
   // Lanes of other clients do not count against a function's memory.
@@ -58,6 +72,24 @@ class Executor {
   uint64_t lane_bytes_ = 0;  // mapped in lanes_
   std::map<uint32_t, FunctionCounters> counters_;
   bool stop_ = false;
+
+  struct FinishedLoad {
+    uint32_t fid = 0;
+    bool ok = false;
+  };
+  std::mutex send_mu_;   // one reply at a time on the control socket
+  std::mutex loads_mu_;  // guards finished_loads_
+  std::vector<FinishedLoad> finished_loads_;
+  std::atomic<int> loads_running_{0};
+
+  struct QueuedMessage {
+    json msg;
+    std::vector<UniqueFd> fds;
+  };
+  std::mutex control_mu_;  // guards control_queue_ and control_closed_
+  std::deque<QueuedMessage> control_queue_;
+  bool control_closed_ = false;
+  std::atomic<bool> reader_done_{false};
 };
 
 }  // namespace imlane

@@ -44,6 +44,15 @@ class PythonRuntime {
   // Empties the inference-context cache, or only the objects loaded by function `name`; returns how many went.
   Result<int> ResetCache(const std::string& name);
 
+  // Takes the GIL on a thread other than the interpreter's own (a load thread).
+  class AcquireGil {
+   public:
+    AcquireGil();
+    ~AcquireGil();
+
+   private:
+    int state_;
+  };
   // Lets other threads run Python while this one waits (the GIL is held otherwise).
   class ReleaseGil {
    public:
