@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 #include "imlane/lane/futex.h"
 
@@ -131,7 +132,8 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   json ready;
   std::vector<UniqueFd> fds;
   Status st = RecvJson(proc->control_.get(), &ready, &fds, options.spawn_timeout_ms);
-  if (!st.ok() || ready.value("op", "") != "ready") {
+  if (st.ok()) st = DecodeReadyMessage(ready).status();
+  if (!st.ok()) {
     kill(pid, SIGKILL);
     int ws = 0;
     std::string how = waitpid(pid, &ws, 0) == pid ? DescribeExit(ws) : "did not start";
@@ -144,13 +146,22 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
 
 ExecutorProcess::~ExecutorProcess() = default;
 
+namespace {
+constexpr size_t kMaxExecutorReplyBytes = 8u << 20;
+}  // namespace
+
 Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, const std::vector<int>& fds) {
   std::lock_guard<std::mutex> lock(rpc_mu_);
   IMLANE_RETURN_NOT_OK(SendJson(control_.get(), request, fds));
   // The executor reads control messages between batches; the bell wakes it if it sleeps.
   bell()->RequestControl();
   std::vector<UniqueFd> ignored;
-  Status st = RecvJson(control_.get(), reply, &ignored, timeout_ms);
+  // An executor runs user code: its replies (stats, errors with tracebacks) are bounded too.
+  RecvLimits limits;
+  limits.max_bytes = kMaxExecutorReplyBytes;
+  limits.message_timeout_ms = timeout_ms;
+  limits.peer = "an executor";
+  Status st = RecvJson(control_.get(), reply, &ignored, timeout_ms, limits);
   if (!st.ok()) {
     return st.WithContext("executor " + std::to_string(index_) + " (pid " + std::to_string(pid_) + ")");
   }

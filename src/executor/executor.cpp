@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 #include "imlane/executor/batch_server.h"
 #include "imlane/lane/futex.h"
@@ -14,6 +15,7 @@ namespace imlane {
 namespace {
 constexpr int64_t kSleepSliceNs = 200 * 1000 * 1000;  // wake up this often to check the coordinator
 constexpr int kControlReadTimeoutMs = 5000;
+constexpr int kControlMessageTimeoutMs = 30000;  // a whole load message (its source) within this
 }  // namespace
 
 Executor::Executor(UniqueFd control, SharedRegion bell, PythonRuntime* python, ExecutorOptions options)
@@ -55,29 +57,21 @@ void Executor::Serve(Lane* lane) {
 }
 
 json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
-  const std::string op = msg.value("op", "");
+  auto decoded_op = DecodeOp(msg);
+  if (!decoded_op.ok()) return ErrorReply(decoded_op.status());
+  const std::string& op = *decoded_op;
   if (op == "load") {
-    FunctionDefinition def;
-    def.name = msg.value("name", "");
-    def.source = msg.value("source", "");
-    def.filename = msg.value("filename", "<inline>");
-    def.entry = msg.value("entry", "");
-    auto args = TypesFromJson(msg.value("arg_types", json::array()));
-    auto rets = TypesFromJson(msg.value("return_types", json::array()));
-    if (!args.ok()) return ErrorReply(args.status());
-    if (!rets.ok()) return ErrorReply(rets.status());
-    def.arg_types = *args;
-    def.return_types = *rets;
-    Status options = FunctionOptionsFromJson(msg, &def);
-    if (!options.ok()) return ErrorReply(options);
-    uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
-    Status st = python_->Load(fid, def);
+    auto load = DecodeLoadRequest(msg);
+    if (!load.ok()) return ErrorReply(load.status().WithContext("load"));
+    Status st = python_->Load(load->fid, load->def);
     if (!st.ok()) return ErrorReply(st);
-    counters_[fid].loads++;
+    counters_[load->fid].loads++;
     return OkReply();
   }
   if (op == "unload") {
-    python_->Unload(IntegerOr<uint32_t>(msg, "fid", 0));
+    auto fid = DecodeUnloadRequest(msg);
+    if (!fid.ok()) return ErrorReply(fid.status().WithContext("unload"));
+    python_->Unload(*fid);
     return OkReply();
   }
   if (op == "add_lane") {
@@ -90,7 +84,9 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return OkReply();
   }
   if (op == "remove_lane") {
-    lanes_.erase(IntegerOr<uint64_t>(msg, "lane_id", 0));
+    auto lane_id = DecodeRemoveLaneRequest(msg);
+    if (!lane_id.ok()) return ErrorReply(lane_id.status().WithContext("remove_lane"));
+    lanes_.erase(*lane_id);
     return OkReply();
   }
   if (op == "stats") {
@@ -114,7 +110,9 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return reply;
   }
   if (op == "reset_cache") {
-    auto dropped = python_->ResetCache(msg.value("name", ""));
+    auto name = DecodeResetCacheRequest(msg);
+    if (!name.ok()) return ErrorReply(name.status().WithContext("reset_cache"));
+    auto dropped = python_->ResetCache(*name);
     if (!dropped.ok()) return ErrorReply(dropped.status());
     json reply = OkReply();
     reply["dropped"] = *dropped;
@@ -134,7 +132,10 @@ bool Executor::HandleControl() {
     if (rc <= 0) return !stop_;
     json msg;
     std::vector<UniqueFd> fds;
-    Status st = RecvJson(control_.get(), &msg, &fds, kControlReadTimeoutMs);
+    RecvLimits limits;
+    limits.message_timeout_ms = kControlMessageTimeoutMs;
+    limits.peer = "the coordinator";
+    Status st = RecvJson(control_.get(), &msg, &fds, kControlReadTimeoutMs, limits);
     if (!st.ok()) {
       if (st.code() != StatusCode::kUnavailable) Log(LogLevel::kError, "executor", st.ToString());
       return false;  // coordinator gone or the stream is broken: nothing sensible is left to do

@@ -159,7 +159,8 @@ TEST(CoordinatorClientTest, RegisterSendsTheDefinitionAndErrorsKeepTheirCode) {
   }
   const json& reg = coordinator.requests().at(1);
   EXPECT_EQ(reg["op"], "register");
-  EXPECT_EQ(reg["source"], def.source);
+  EXPECT_FALSE(reg.contains("source")) << "code travels as bytes (base64), never as JSON text";
+  EXPECT_EQ(*SourceFromJson(reg), def.source);
   EXPECT_EQ(reg["entry"], "pyfun");
   EXPECT_EQ(reg["arg_types"], json::array({"DOUBLE"}));
 }
