@@ -1025,10 +1025,11 @@ TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLea
   EXPECT_EQ(child_ok, 'y') << "another process is under its own cap";
   // The DBEnd of a refused client says why.
   settings_.start_embedded = false;
-  auto ctx = DBEndContext::Setup(settings_);
-  ASSERT_FALSE(ctx.ok());
-  EXPECT_EQ(ctx.status().code(), StatusCode::kCapacityExceeded) << ctx.status().ToString();
-  EXPECT_NE(ctx.status().message().find("connection refused"), std::string::npos) << ctx.status().message();
+  auto refused_ctx = DBEndContext::Setup(settings_);
+  ASSERT_FALSE(refused_ctx.ok());
+  EXPECT_EQ(refused_ctx.status().code(), StatusCode::kCapacityExceeded) << refused_ctx.status().ToString();
+  EXPECT_NE(refused_ctx.status().message().find("connection refused"), std::string::npos)
+      << refused_ctx.status().message();
   int ws = 0;
   ASSERT_EQ(waitpid(child, &ws, 0), child);
   // Peers leave: their places free up (the coordinator notices the hang-ups).
