@@ -55,7 +55,8 @@ Result<AcquireRequest> DecodeAcquireRequest(const json& req) {
   AcquireRequest out;
   IMLANE_ASSIGN_OR_RETURN(out.name, Field<std::string>(req, "name"));
   IMLANE_ASSIGN_OR_RETURN(out.executors, OptionalField<int>(req, "executors", out.executors));
-  IMLANE_ASSIGN_OR_RETURN(out.slots_per_executor, OptionalField<int>(req, "slots_per_executor", out.slots_per_executor));
+  IMLANE_ASSIGN_OR_RETURN(out.slots_per_executor,
+                          OptionalField<int>(req, "slots_per_executor", out.slots_per_executor));
   IMLANE_ASSIGN_OR_RETURN(out.lane_bytes, OptionalField<size_t>(req, "lane_bytes", out.lane_bytes));
   return out;
 }
@@ -147,8 +148,8 @@ Result<std::vector<json>> DecodeStatsReply(const json& reply) {
   std::vector<json> out;
   for (const auto& f : fns) {
     Status st = Field<uint32_t>(f, "fid").status();
-    for (const char* counter : {"batches", "rows", "busy_ns", "errors", "loads", "cache_hits", "cache_misses",
-                                "cache_bytes"}) {
+    for (const char* counter :
+         {"batches", "rows", "busy_ns", "errors", "loads", "cache_hits", "cache_misses", "cache_bytes"}) {
       if (st.ok()) st = OptionalField<uint64_t>(f, counter, 0).status();
     }
     if (st.ok()) st = OptionalField<double>(f, "cache_saved_s", 0).status();

@@ -106,23 +106,15 @@ Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
 
 const char* JsonKind(const json& v) {
   switch (v.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "an integer";
-    case json::value_t::number_float:
-      return "a float";
-    default:
-      return "an unexpected value";
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a float";
+    default: return "an unexpected value";
   }
 }
 
@@ -134,7 +126,8 @@ Result<json> OptionalArrayField(const json& j, const char* name) {
 
 Result<json> OptionalObjectField(const json& j, const char* name) {
   IMLANE_ASSIGN_OR_RETURN(json v, OptionalField<json>(j, name, json::object()));
-  if (!v.is_object()) return Status::ProtocolError("message field '", name, "' is not an object (got ", JsonKind(v), ")");
+  if (!v.is_object())
+    return Status::ProtocolError("message field '", name, "' is not an object (got ", JsonKind(v), ")");
   return v;
 }
 
@@ -163,7 +156,8 @@ std::string Base64Encode(const std::string& bytes) {
 }
 
 Result<std::string> Base64Decode(const std::string& text) {
-  if (text.size() % 4 != 0) return Status::ProtocolError("base64 text of ", text.size(), " characters (not a multiple of 4)");
+  if (text.size() % 4 != 0)
+    return Status::ProtocolError("base64 text of ", text.size(), " characters (not a multiple of 4)");
   std::string out;
   out.reserve(text.size() / 4 * 3);
   for (size_t i = 0; i < text.size(); i += 4) {

@@ -6,8 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -131,9 +131,8 @@ Status RecvMessage(int sock, std::string* payload, std::vector<UniqueFd>* fds, i
   payload->clear();
   IMLANE_RETURN_NOT_OK(WaitReadable(sock, timeout_ms));
   // The whole message is due within the message timeout of its first byte (which is here now).
-  const int64_t deadline_ns = limits.message_timeout_ms >= 0
-                                  ? NowNanos() + static_cast<int64_t>(limits.message_timeout_ms) * 1000000
-                                  : 0;
+  const int64_t deadline_ns =
+      limits.message_timeout_ms >= 0 ? NowNanos() + static_cast<int64_t>(limits.message_timeout_ms) * 1000000 : 0;
   // The descriptors travel with the first bytes of the frame: read the length with recvmsg.
   uint32_t len = 0;
   char cbuf[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];

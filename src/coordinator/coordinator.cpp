@@ -93,7 +93,8 @@ int Coordinator::Serve() {
         if (!refused.empty()) {
           // Answered at once (no id: the request is not read) and closed; the accept loop never
           // waits on a refused peer. CallJson takes the id-less error as its answer.
-          Log(LogLevel::kWarn, "coordinator", "refused a connection from pid " + std::to_string(cred->pid) + ": " + refused);
+          Log(LogLevel::kWarn, "coordinator",
+              "refused a connection from pid " + std::to_string(cred->pid) + ": " + refused);
           SendJson(c, ErrorReply(Status::CapacityExceeded("connection refused: ", refused))).IgnoreError();
           continue;
         }
@@ -204,8 +205,7 @@ json Coordinator::Register(const json& req) {
     return ErrorReply(Status::InvalidArgument("function '" + def.name + "' declares no return type"));
   }
   auto previous = registry_.Find(def.name);
-  FunctionVersion fn =
-      registry_.Prepare(def, decoded->source_ref, decoded->options);
+  FunctionVersion fn = registry_.Prepare(def, decoded->source_ref, decoded->options);
   if (!previous || previous->fid != fn.fid) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);

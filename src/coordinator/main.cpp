@@ -115,8 +115,7 @@ int main(int argc, char** argv) {
                    "most control connections from one peer process")
       ->default_val(opt.max_connections_per_process)
       ->check(CLI::Range(1, 65536));
-  serve
-      ->add_option("--max-connections-per-uid", opt.max_connections_per_uid, "most control connections from one user")
+  serve->add_option("--max-connections-per-uid", opt.max_connections_per_uid, "most control connections from one user")
       ->default_val(opt.max_connections_per_uid)
       ->check(CLI::Range(1, 65536));
   serve

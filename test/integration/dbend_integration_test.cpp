@@ -795,8 +795,8 @@ TEST_F(CoordinatorTest, EveryFieldOfEveryOpOfTheWrongTypeIsAProtocolErrorAndTheC
       st = CallJson(sock->get(), m.message, &reply, nullptr, 10000);
       ASSERT_NE(st.code(), StatusCode::kUnavailable) << "coordinator gone after " << c.kind << " " << m.where;
       EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
-      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos) << c.kind << " " << m.where << ": "
-                                                                           << st.message();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
       sent++;
     }
   }
@@ -884,8 +884,8 @@ TEST(ExecutorControlTest, EveryFieldOfEveryOpOfTheWrongTypeIsAProtocolErrorAndTh
       st = executor.Call(m.message, &reply);
       ASSERT_NE(st.code(), StatusCode::kUnavailable) << "executor gone after " << c.kind << " " << m.where;
       EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
-      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos) << c.kind << " " << m.where << ": "
-                                                                           << st.message();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
       sent++;
     }
   }
@@ -900,9 +900,9 @@ TEST(ExecutorControlTest, EveryFieldOfEveryOpOfTheWrongTypeIsAProtocolErrorAndTh
 
 TEST_F(CoordinatorTest, HundredsOfPeersAnnouncingLargeMessagesCostTheCoordinatorNoMemory) {
   constexpr int kPeers = 300;
-  const pid_t coordinator = StartCoordinator(
-      settings_.socket_path, {"--max-connections", "1000", "--max-connections-per-process", "1000",
-                              "--max-connections-per-uid", "1000", "--message-timeout-ms", "60000"});
+  const pid_t coordinator =
+      StartCoordinator(settings_.socket_path, {"--max-connections", "1000", "--max-connections-per-process", "1000",
+                                               "--max-connections-per-uid", "1000", "--message-timeout-ms", "60000"});
   const int64_t before = RssKb(coordinator);
   ASSERT_GT(before, 0);
   std::vector<UniqueFd> peers;
@@ -1063,12 +1063,15 @@ TEST_F(CoordinatorTest, ALatin1FileWithACodingCookieRegistersAndReturnsItsLitera
   EXPECT_EQ(out.columns[0].GetString(0), "caf\xc3\xa9");
   EXPECT_EQ(out.columns[0].GetString(1), "na\xc3\xafve");
   // Another cookie spelling, and a UTF-8 file with a BOM: each as Python would run it.
-  const std::string cp = WriteFile("cp1252.py", "# vim: set fileencoding=cp1252 :\ndef pyfun(x):\n"
-                                                "    return ['\x80' for v in x]\n");
+  const std::string cp = WriteFile("cp1252.py",
+                                   "# vim: set fileencoding=cp1252 :\ndef pyfun(x):\n"
+                                   "    return ['\x80' for v in x]\n");
   Register("euro", cp, "DOUBLE", "VARCHAR");
   ASSERT_TRUE(ctx().ExecuteFunction("euro", Doubles({1}), &out).ok());
   EXPECT_EQ(out.columns[0].GetString(0), "\xe2\x82\xac");
-  const std::string bom = WriteFile("bom.py", "\xef\xbb\xbf" "def pyfun(x):\n    return ['\xc3\xa9' for v in x]\n");
+  const std::string bom = WriteFile("bom.py",
+                                    "\xef\xbb\xbf"
+                                    "def pyfun(x):\n    return ['\xc3\xa9' for v in x]\n");
   Register("bom", bom, "DOUBLE", "VARCHAR");
   ASSERT_TRUE(ctx().ExecuteFunction("bom", Doubles({1}), &out).ok());
   EXPECT_EQ(out.columns[0].GetString(0), "\xc3\xa9");

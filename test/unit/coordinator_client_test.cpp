@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "imlane/dbend/coordinator_client.h"
-#include "message_cases.h"
 #include "imlane/lane/executor_bell.h"
 #include "imlane/lane/lane.h"
+#include "message_cases.h"
 
 namespace imlane {
 namespace {
@@ -214,8 +214,8 @@ TEST(CoordinatorClientTest, EveryFieldOfEveryReplyOfTheWrongTypeIsAProtocolError
       Status st;
       EXPECT_NO_THROW(st = call()) << c.kind << " " << m.where;
       EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
-      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos) << c.kind << " " << m.where << ": "
-                                                                           << st.message();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
       checked++;
     }
   }

@@ -131,7 +131,9 @@ TEST(ProtocolDecoderTest, SourceTravelsAsBase64OfItsBytes) {
     EXPECT_EQ(*back, bytes) << n;
   }
   EXPECT_EQ(Base64Encode("latin-1 \xe9"), "bGF0aW4tMSDp");
-  for (const char* bad : {"abc", "a=bc", "ab=c", "====", "ab!d", "ab\xe9" "d"}) {
+  for (const char* bad : {"abc", "a=bc", "ab=c", "====", "ab!d",
+                          "ab\xe9"
+                          "d"}) {
     auto st = SourceFromJson(json{{"source_b64", bad}});
     EXPECT_EQ(st.status().code(), StatusCode::kProtocolError) << bad;
     EXPECT_NE(st.status().message().find("'source_b64'"), std::string::npos) << st.status().message();

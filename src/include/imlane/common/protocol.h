@@ -113,14 +113,17 @@ Result<T> DecodeValue(const json& v, const char* name) {
     return v;
   } else if constexpr (std::is_floating_point_v<T>) {
     // nlohmann would turn true/false into 1/0: only a JSON number is a number here.
-    if (!v.is_number()) return Status::ProtocolError("message field '", name, "' is not a number (got ", JsonKind(v), ")");
+    if (!v.is_number())
+      return Status::ProtocolError("message field '", name, "' is not a number (got ", JsonKind(v), ")");
     return v.get<T>();
   } else if constexpr (std::is_same_v<T, bool>) {
-    if (!v.is_boolean()) return Status::ProtocolError("message field '", name, "' is not a boolean (got ", JsonKind(v), ")");
+    if (!v.is_boolean())
+      return Status::ProtocolError("message field '", name, "' is not a boolean (got ", JsonKind(v), ")");
     return v.get<bool>();
   } else {
     static_assert(std::is_same_v<T, std::string>, "Field<T>: integer, bool, double, std::string or json");
-    if (!v.is_string()) return Status::ProtocolError("message field '", name, "' is not a string (got ", JsonKind(v), ")");
+    if (!v.is_string())
+      return Status::ProtocolError("message field '", name, "' is not a string (got ", JsonKind(v), ")");
     return v.get<std::string>();
   }
 }

@@ -28,11 +28,11 @@ struct CoordinatorOptions {
   int executor_max_files = 0;    // RLIMIT_NOFILE per executor; 0: inherited
   int max_lanes = 256;           // across all clients
   // Control connections: a local peer must not exhaust threads, descriptors or memory (security.md).
-  int max_connections = 256;              // open at once, all peers
-  int max_connections_per_process = 32;   // from one peer process (SO_PEERCRED pid)
-  int max_connections_per_uid = 256;      // from one user (SO_PEERCRED uid)
-  size_t max_message_bytes = 16u << 20;   // one control message from a client (a register with its source)
-  int message_timeout_ms = 10000;         // a message must arrive whole this long after its first byte
+  int max_connections = 256;             // open at once, all peers
+  int max_connections_per_process = 32;  // from one peer process (SO_PEERCRED pid)
+  int max_connections_per_uid = 256;     // from one user (SO_PEERCRED uid)
+  size_t max_message_bytes = 16u << 20;  // one control message from a client (a register with its source)
+  int message_timeout_ms = 10000;        // a message must arrive whole this long after its first byte
 };
 
 }  // namespace imlane
