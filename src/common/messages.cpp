@@ -181,6 +181,8 @@ Result<FunctionStatus> DecodeFunctionStatus(const json& f) {
   IMLANE_ASSIGN_OR_RETURN(s.exception_handling,
                           OptionalField<std::string>(f, "exception_handling", s.exception_handling));
   IMLANE_ASSIGN_OR_RETURN(s.executors_used, OptionalField<int64_t>(f, "executors_used", 0));
+  IMLANE_ASSIGN_OR_RETURN(s.executors_loaded, OptionalField<int64_t>(f, "executors_loaded", 0));
+  IMLANE_ASSIGN_OR_RETURN(s.loads, OptionalField<int64_t>(f, "loads", 0));
   IMLANE_ASSIGN_OR_RETURN(s.batches, OptionalField<int64_t>(f, "batches", 0));
   IMLANE_ASSIGN_OR_RETURN(s.rows, OptionalField<int64_t>(f, "rows", 0));
   IMLANE_ASSIGN_OR_RETURN(s.errors, OptionalField<int64_t>(f, "errors", 0));

@@ -102,6 +102,8 @@ inline std::vector<MessageCase> Replies() {
            {"null_handling", "default"},
            {"exception_handling", "default"},
            {"executors_used", 1},
+           {"executors_loaded", 1},
+           {"loads", 1},
            {"batches", 2},
            {"rows", 3},
            {"errors", 0},

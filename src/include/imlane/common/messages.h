@@ -99,7 +99,7 @@ struct FunctionStatus {
   uint32_t version = 0;
   std::vector<std::string> arg_types, return_types;
   std::string source, null_handling = "default", exception_handling = "default";
-  int64_t executors_used = 0, batches = 0, rows = 0, errors = 0;
+  int64_t executors_used = 0, executors_loaded = 0, loads = 0, batches = 0, rows = 0, errors = 0;
   int64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
   double mean_batch_rows = 0, busy_s = 0, cache_saved_s = 0;
 };
