@@ -1058,6 +1058,27 @@ TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLea
   StopCoordinator(coordinator);
 }
 
+TEST_F(CoordinatorTest, ThePerUserConnectionCapNamesTheUser) {
+  const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--max-connections-per-uid", "2"});
+  std::vector<UniqueFd> held;
+  json reply;
+  for (int i = 0; i < 2; i++) {
+    auto sock = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(sock.ok());
+    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
+    held.push_back(sock.MoveValue());
+  }
+  auto refused = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(refused.ok());
+  Status st = CallJson(refused->get(), json{{"op", "status"}}, &reply, nullptr, 10000);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("uid " + std::to_string(getuid()) + " already has 2 connections"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("--max-connections-per-uid 2"), std::string::npos) << st.message();
+  held.clear();
+  StopCoordinator(coordinator);
+}
+
 // ---- Source that is not UTF-8 -------------------------------------------------------------------
 
 TEST_F(CoordinatorTest, ALatin1FileWithACodingCookieRegistersAndReturnsItsLiteral) {
