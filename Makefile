@@ -57,6 +57,7 @@ install: build
 FUZZ_SECONDS ?= 600
 fuzz: deps
 	test/fuzz/run_fuzzers.sh $(BUILD_DIR)/fuzz $(FUZZ_SECONDS)
+	test/fuzz/run_fuzzers.sh $(BUILD_DIR)/fuzz $(FUZZ_SECONDS) structured
 
 bench: build
 	$(BUILD_DIR)/bin/lane_bench

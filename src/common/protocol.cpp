@@ -18,12 +18,14 @@ Status ReplyStatus(const json& reply) {
 }
 
 Status SendJson(int sock, const json& message, const std::vector<int>& fds) {
-  return SendMessage(sock, message.dump(), fds);
+  // Text fields (names, paths, error messages) that are not UTF-8 are sent with U+FFFD instead of
+  // throwing; code never is text here (SourceToJson sends its bytes).
+  return SendMessage(sock, message.dump(-1, ' ', false, json::error_handler_t::replace), fds);
 }
 
-Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout_ms) {
+Status RecvJson(int sock, json* message, std::vector<UniqueFd>* fds, int timeout_ms, const RecvLimits& limits) {
   std::string payload;
-  IMLANE_RETURN_NOT_OK(RecvMessage(sock, &payload, fds, timeout_ms));
+  IMLANE_RETURN_NOT_OK(RecvMessage(sock, &payload, fds, timeout_ms, limits));
   *message = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (message->is_discarded() || !message->is_object()) return Status::ProtocolError("malformed control message");
   return Status::OK();
@@ -37,12 +39,23 @@ Status CallJson(int sock, const json& request, json* reply, std::vector<UniqueFd
   json req = request;
   const uint64_t id = next_id++;
   req["id"] = id;
-  IMLANE_RETURN_NOT_OK(SendJson(sock, req, send_fds));
   std::vector<UniqueFd> ignored;
+  Status sent = SendJson(sock, req, send_fds);
+  if (!sent.ok()) {
+    // A peer that refused us (a connection cap) answered and closed before reading: its answer
+    // says why, which "peer closed the connection" would not.
+    if (sent.code() == StatusCode::kUnavailable && RecvJson(sock, reply, fds ? fds : &ignored, 0).ok() &&
+        !ReplyStatus(*reply).ok()) {
+      return ReplyStatus(*reply);
+    }
+    return sent;
+  }
   while (true) {
     IMLANE_RETURN_NOT_OK(RecvJson(sock, reply, fds ? fds : &ignored, timeout_ms));
     auto got = reply->find("id");
     if (got != reply->end() && got->is_number_unsigned() && got->get<uint64_t>() == id) break;
+    // An error without an id answers a request the peer could not read (too large, refused).
+    if (got == reply->end() && !ReplyStatus(*reply).ok()) break;
   }
   return ReplyStatus(*reply);
 }
@@ -89,6 +102,103 @@ Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
     IMLANE_ASSIGN_OR_RETURN(def->context_cache, Field<bool>(msg, "context_cache"));
   }
   return Status::OK();
+}
+
+const char* JsonKind(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a float";
+    default: return "an unexpected value";
+  }
+}
+
+Result<json> OptionalArrayField(const json& j, const char* name) {
+  IMLANE_ASSIGN_OR_RETURN(json v, OptionalField<json>(j, name, json::array()));
+  if (!v.is_array()) return Status::ProtocolError("message field '", name, "' is not an array (got ", JsonKind(v), ")");
+  return v;
+}
+
+Result<json> OptionalObjectField(const json& j, const char* name) {
+  IMLANE_ASSIGN_OR_RETURN(json v, OptionalField<json>(j, name, json::object()));
+  if (!v.is_object())
+    return Status::ProtocolError("message field '", name, "' is not an object (got ", JsonKind(v), ")");
+  return v;
+}
+
+namespace {
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string Base64Encode(const std::string& bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                       static_cast<uint8_t>(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kBase64Alphabet[(v >> s) & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
+    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kBase64Alphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(const std::string& text) {
+  if (text.size() % 4 != 0)
+    return Status::ProtocolError("base64 text of ", text.size(), " characters (not a multiple of 4)");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    uint32_t v = 0;
+    int pad = 0;
+    for (size_t k = 0; k < 4; k++) {
+      const char c = text[i + k];
+      int d;
+      if (c >= 'A' && c <= 'Z') {
+        d = c - 'A';
+      } else if (c >= 'a' && c <= 'z') {
+        d = c - 'a' + 26;
+      } else if (c >= '0' && c <= '9') {
+        d = c - '0' + 52;
+      } else if (c == '+') {
+        d = 62;
+      } else if (c == '/') {
+        d = 63;
+      } else if (c == '=' && i + 4 == text.size() && k >= 2 && (k == 3 || text[i + 3] == '=')) {
+        d = 0;
+        pad++;
+      } else {
+        return Status::ProtocolError("invalid base64 character at offset ", i + k);
+      }
+      if (pad > 0 && c != '=') return Status::ProtocolError("invalid base64 padding");
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out.push_back(static_cast<char>((v >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
+  }
+  return out;
+}
+
+void SourceToJson(const std::string& source, json* msg) { (*msg)["source_b64"] = Base64Encode(source); }
+
+Result<std::string> SourceFromJson(const json& msg) {
+  IMLANE_ASSIGN_OR_RETURN(std::string text, OptionalField<std::string>(msg, "source_b64", std::string()));
+  auto bytes = Base64Decode(text);
+  if (!bytes.ok()) return bytes.status().WithContext("message field 'source_b64'");
+  return bytes;
 }
 
 }  // namespace imlane

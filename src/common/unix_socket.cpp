@@ -6,8 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace imlane {
 
@@ -40,17 +42,46 @@ Status WaitReadable(int sock, int timeout_ms) {
   }
 }
 
-Status ReadFull(int sock, char* buf, size_t n, int timeout_ms) {
+int64_t NowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The time left until `deadline_ns` (0: none), combined with the per-read timeout.
+int ReadTimeout(int timeout_ms, int64_t deadline_ns) {
+  if (deadline_ns == 0) return timeout_ms;
+  const int64_t left_ms = std::max<int64_t>(0, (deadline_ns - NowNanos() + 999999) / 1000000);
+  return timeout_ms < 0 ? static_cast<int>(left_ms) : static_cast<int>(std::min<int64_t>(left_ms, timeout_ms));
+}
+
+Status MessageTimedOut(const RecvLimits& limits, size_t got, size_t len) {
+  return Status::TimedOut("dropped a half-sent control message from ", limits.peer, ": ", got, " of ", len,
+                          " bytes within ", limits.message_timeout_ms, " ms");
+}
+
+// Reads n bytes, appending them to `out` as they arrive (nullptr: discards them).
+Status ReadIncrementally(int sock, std::string* out, size_t n, int timeout_ms, int64_t deadline_ns,
+                         const RecvLimits& limits) {
+  char chunk[64 * 1024];
   size_t got = 0;
   while (got < n) {
-    IMLANE_RETURN_NOT_OK(WaitReadable(sock, timeout_ms));
-    ssize_t r = recv(sock, buf + got, n - got, 0);
+    const int wait_ms = ReadTimeout(timeout_ms, deadline_ns);
+    Status ready = WaitReadable(sock, wait_ms);
+    if (!ready.ok()) {
+      if (ready.code() == StatusCode::kTimedOut && deadline_ns != 0 && NowNanos() >= deadline_ns) {
+        return MessageTimedOut(limits, got, n);
+      }
+      return ready;
+    }
+    ssize_t r = recv(sock, chunk, std::min(sizeof(chunk), n - got), 0);
     if (r == 0) return Status::Unavailable("peer closed the connection");
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == ECONNRESET) return Status::Unavailable("peer reset the connection");
       return Status::FromErrno("recv", errno);
     }
+    if (out != nullptr) out->append(chunk, static_cast<size_t>(r));
     got += static_cast<size_t>(r);
   }
   return Status::OK();
@@ -94,14 +125,27 @@ Status SendMessage(int sock, const std::string& payload, const std::vector<int>&
   return Status::OK();
 }
 
-Status RecvMessage(int sock, std::string* payload, std::vector<UniqueFd>* fds, int timeout_ms) {
+Status RecvMessage(int sock, std::string* payload, std::vector<UniqueFd>* fds, int timeout_ms,
+                   const RecvLimits& limits) {
   fds->clear();
+  payload->clear();
   IMLANE_RETURN_NOT_OK(WaitReadable(sock, timeout_ms));
+  // The whole message is due within the message timeout of its first byte (which is here now).
+  const int64_t deadline_ns =
+      limits.message_timeout_ms >= 0 ? NowNanos() + static_cast<int64_t>(limits.message_timeout_ms) * 1000000 : 0;
   // The descriptors travel with the first bytes of the frame: read the length with recvmsg.
   uint32_t len = 0;
   char cbuf[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
   size_t got = 0;
   while (got < 4) {
+    if (got > 0) {
+      // The rest of the length: subject to the message's deadline like its payload.
+      Status ready = WaitReadable(sock, ReadTimeout(timeout_ms, deadline_ns));
+      if (!ready.ok()) {
+        if (ready.code() == StatusCode::kTimedOut && deadline_ns != 0) return MessageTimedOut(limits, got, 4);
+        return ready;
+      }
+    }
     iovec iov{reinterpret_cast<char*>(&len) + got, 4 - got};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -128,10 +172,15 @@ Status RecvMessage(int sock, std::string* payload, std::vector<UniqueFd>* fds, i
     if (msg.msg_flags & MSG_CTRUNC) return Status::ProtocolError("control message descriptors truncated");
     got += static_cast<size_t>(r);
   }
-  if (len > kMaxMessageBytes)
-    return Status::ProtocolError("control message of " + std::to_string(len) + " bytes is too large");
-  payload->assign(len, '\0');
-  return ReadFull(sock, payload->data(), len, timeout_ms < 0 ? -1 : timeout_ms);
+  const size_t max_bytes = std::min(limits.max_bytes, kMaxMessageBytes);
+  if (len > max_bytes) {
+    // Discarded as it arrives (nothing allocated for it), so the stream stays in step.
+    IMLANE_RETURN_NOT_OK(ReadIncrementally(sock, nullptr, len, timeout_ms, deadline_ns, limits));
+    return Status::CapacityExceeded("control message of ", len, " bytes from ", limits.peer, " exceeds the limit of ",
+                                    max_bytes, " bytes", limits.option ? std::string(" (") + limits.option + ")" : "");
+  }
+  // Grown as bytes arrive: an announced length alone reserves nothing.
+  return ReadIncrementally(sock, payload, len, timeout_ms, deadline_ns, limits);
 }
 
 Result<UniqueFd> ConnectUnix(const std::string& path) {

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 
 namespace imlane {
@@ -69,7 +70,10 @@ int Coordinator::Serve() {
           // request (briefly awaited), so its client reports it instead of a closed connection.
           json first;
           std::vector<UniqueFd> ignored;
-          if (!RecvJson(c, &first, &ignored, 1000).ok()) first = json::object();
+          RecvLimits refused_limits;
+          refused_limits.max_bytes = 64 * 1024;  // only its id is wanted
+          refused_limits.message_timeout_ms = 1000;
+          if (!RecvJson(c, &first, &ignored, 1000, refused_limits).ok()) first = json::object();
           // Best effort: a refused peer that has gone needs no answer.
           SendJson(c, ReplyTo(first, ErrorReply(Status::InvalidArgument(
                                          "permission denied: the coordinator serves uid ", getuid(), " only"))))
@@ -77,12 +81,26 @@ int Coordinator::Serve() {
           continue;
         }
         int id = next_client++;
-        clients_++;
+        std::string refused;
         {
           std::lock_guard<std::mutex> lock(clients_mu_);
-          client_socks_[id] = c;
+          refused = AdmitLocked(*cred);
+          if (refused.empty()) {
+            clients_++;
+            client_socks_[id] = c;
+          }
         }
-        std::thread([this, id, s = std::move(sock)]() mutable { ServeClient(id, std::move(s)); }).detach();
+        if (!refused.empty()) {
+          // Answered at once (no id: the request is not read) and closed; the accept loop never
+          // waits on a refused peer. CallJson takes the id-less error as its answer.
+          Log(LogLevel::kWarn, "coordinator",
+              "refused a connection from pid " + std::to_string(cred->pid) + ": " + refused);
+          SendJson(c, ErrorReply(Status::CapacityExceeded("connection refused: ", refused))).IgnoreError();
+          continue;
+        }
+        std::thread([this, id, s = std::move(sock), peer = *cred]() mutable {
+          ServeClient(id, std::move(s), peer);
+        }).detach();
       }
     }
     if (clients_.load() > 0) {
@@ -118,48 +136,76 @@ void Coordinator::Cleanup() {
   }
 }
 
-void Coordinator::ServeClient(int client_id, UniqueFd sock) {
+std::string Coordinator::AdmitLocked(const PeerCredentials& peer) {
+  if (static_cast<int>(client_socks_.size()) >= options_.max_connections) {
+    return "the coordinator already serves " + std::to_string(client_socks_.size()) +
+           " connections (imlane serve --max-connections " + std::to_string(options_.max_connections) + ")";
+  }
+  if (per_process_[peer.pid] >= options_.max_connections_per_process) {
+    return "process " + std::to_string(peer.pid) + " already has " + std::to_string(per_process_[peer.pid]) +
+           " connections (imlane serve --max-connections-per-process " +
+           std::to_string(options_.max_connections_per_process) + ")";
+  }
+  if (per_uid_[peer.uid] >= options_.max_connections_per_uid) {
+    return "uid " + std::to_string(peer.uid) + " already has " + std::to_string(per_uid_[peer.uid]) +
+           " connections (imlane serve --max-connections-per-uid " + std::to_string(options_.max_connections_per_uid) +
+           ")";
+  }
+  per_process_[peer.pid]++;
+  per_uid_[peer.uid]++;
+  return "";
+}
+
+void Coordinator::ServeClient(int client_id, UniqueFd sock, PeerCredentials peer) {
+  RecvLimits limits;
+  limits.max_bytes = options_.max_message_bytes;
+  limits.message_timeout_ms = options_.message_timeout_ms;
+  limits.peer = "a client";
+  limits.option = "imlane serve --max-message-bytes";
   while (!stop_.load()) {
     json request;
     std::vector<UniqueFd> received;
-    Status st = RecvJson(sock.get(), &request, &received, -1);
-    if (!st.ok()) break;  // disconnected (or garbage: drop the client)
+    // An idle client may wait forever; a started message must finish within the message timeout.
+    Status st = RecvJson(sock.get(), &request, &received, -1, limits);
+    if (st.code() == StatusCode::kCapacityExceeded) {
+      // Read and discarded whole, so the stream is in step: the client learns why.
+      if (!SendJson(sock.get(), ErrorReply(st)).ok()) break;
+      continue;
+    }
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kTimedOut) Log(LogLevel::kWarn, "coordinator", st.message());
+      break;  // disconnected, half-sent or garbage: drop the client
+    }
     std::vector<int> fds;
     json reply = ReplyTo(request, HandleGuarded([&] { return Dispatch(client_id, request, &fds); }));
     if (!SendJson(sock.get(), reply, fds).ok()) break;
-    if (request.value("op", "") == "shutdown") RequestStop();  // after the reply has left
+    auto op = DecodeOp(request);
+    if (op.ok() && *op == "shutdown") RequestStop();  // after the reply has left
   }
   lanes_->ReleaseClient(client_id);
   {
     std::lock_guard<std::mutex> lock(clients_mu_);
     client_socks_.erase(client_id);
+    if (--per_process_[peer.pid] <= 0) per_process_.erase(peer.pid);
+    if (--per_uid_[peer.uid] <= 0) per_uid_.erase(peer.uid);
   }
   clients_--;
 }
 
 json Coordinator::Register(const json& req) {
-  FunctionDefinition def;
-  def.name = req.value("name", "");
+  auto decoded = DecodeRegisterRequest(req);
+  if (!decoded.ok()) return ErrorReply(decoded.status().WithContext("register"));
+  FunctionDefinition& def = decoded->def;
   static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
   if (!std::regex_match(def.name, kName)) {
     return ErrorReply(Status::InvalidArgument("invalid function name '" + def.name +
                                               "' (letters, digits and _; not starting with a digit)"));
   }
-  def.source = req.value("source", "");
-  def.filename = req.value("filename", "<inline:" + def.name + ">");
-  def.entry = req.value("entry", "");
-  auto args = TypesFromJson(req.value("arg_types", json::array()));
-  if (!args.ok()) return ErrorReply(args.status().WithContext("argument types of '" + def.name + "'"));
-  auto rets = TypesFromJson(req.value("return_types", json::array()));
-  if (!rets.ok()) return ErrorReply(rets.status().WithContext("return types of '" + def.name + "'"));
-  if (rets->empty()) return ErrorReply(Status::InvalidArgument("function '" + def.name + "' declares no return type"));
-  def.arg_types = *args;
-  def.return_types = *rets;
-  Status options = FunctionOptionsFromJson(req, &def);
-  if (!options.ok()) return ErrorReply(options.WithContext("function '" + def.name + "'"));
+  if (def.return_types.empty()) {
+    return ErrorReply(Status::InvalidArgument("function '" + def.name + "' declares no return type"));
+  }
   auto previous = registry_.Find(def.name);
-  FunctionVersion fn =
-      registry_.Prepare(def, req.value("source_ref", def.filename), req.value("options", json::object()));
+  FunctionVersion fn = registry_.Prepare(def, decoded->source_ref, decoded->options);
   if (!previous || previous->fid != fn.fid) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);
@@ -231,7 +277,9 @@ json Coordinator::Status_() {
 }
 
 json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds) {
-  const std::string op = req.value("op", "");
+  auto decoded_op = DecodeOp(req);
+  if (!decoded_op.ok()) return ErrorReply(decoded_op.status());
+  const std::string& op = *decoded_op;
   if (op == "hello") {
     json r = OkReply();
     r["protocol"] = kProtocolVersion;
@@ -242,28 +290,33 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
   }
   if (op == "register") return Register(req);
   if (op == "drop") {
-    std::string name = req.value("name", "");
+    auto decoded = DecodeDropRequest(req);
+    if (!decoded.ok()) return ErrorReply(decoded.status().WithContext("drop"));
+    const std::string& name = *decoded;
     auto fn = registry_.Find(name);
     if (!fn || !registry_.Drop(name)) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
     lanes_->Forget(fn->fid);
     return OkReply();
   }
   if (op == "lookup") {  // a client checks that the version it holds Lanes for is still current
-    auto fn = registry_.Find(req.value("name", ""));
-    if (!fn) return ErrorReply(Status::NotFound("no function named '" + req.value("name", "") + "'"));
+    auto name = DecodeLookupRequest(req);
+    if (!name.ok()) return ErrorReply(name.status().WithContext("lookup"));
+    auto fn = registry_.Find(*name);
+    if (!fn) return ErrorReply(Status::NotFound("no function named '" + *name + "'"));
     json r = OkReply();
     r["fid"] = fn->fid;
     r["version"] = fn->version;
     return r;
   }
   if (op == "acquire") {
-    std::string name = req.value("name", "");
-    auto fn = registry_.Find(name);
-    if (!fn) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
+    auto decoded = DecodeAcquireRequest(req);
+    if (!decoded.ok()) return ErrorReply(decoded.status().WithContext("acquire"));
+    auto fn = registry_.Find(decoded->name);
+    if (!fn) return ErrorReply(Status::NotFound("no function named '" + decoded->name + "'"));
     SchedulingRequest sr;
-    sr.executors_wanted = IntegerOr<int>(req, "executors", 0);
-    sr.slots_per_executor = IntegerOr<int>(req, "slots_per_executor", 2);
-    auto grant = lanes_->Acquire(client_id, *fn, sr, IntegerOr<size_t>(req, "lane_bytes", 0));
+    sr.executors_wanted = decoded->executors;
+    sr.slots_per_executor = decoded->slots_per_executor;
+    auto grant = lanes_->Acquire(client_id, *fn, sr, decoded->lane_bytes);
     if (!grant.ok()) return ErrorReply(grant.status());
     json r = OkReply();
     r["fid"] = fn->fid;
@@ -276,37 +329,27 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     return r;
   }
   if (op == "release") {
-    std::vector<uint64_t> ids;
-    auto list = req.find("lane_ids");
-    if (list != req.end() && list->is_array()) {
-      for (const auto& v : *list) {
-        if (v.is_number_unsigned()) ids.push_back(v.get<uint64_t>());
-      }
-    }
-    lanes_->Release(client_id, ids);
+    auto ids = DecodeReleaseRequest(req);
+    if (!ids.ok()) return ErrorReply(ids.status().WithContext("release"));
+    lanes_->Release(client_id, *ids);
     return OkReply();
   }
   if (op == "abandon") {
-    std::vector<uint64_t> ids;
-    auto list = req.find("lane_ids");
-    if (list != req.end() && list->is_array()) {
-      for (const auto& v : *list) {
-        if (auto id = CheckedInteger<uint64_t>(v)) ids.push_back(*id);
-      }
-    }
-    auto reason = req.contains("reason") ? Field<std::string>(req, "reason") : Result<std::string>(std::string());
-    if (!reason.ok()) return ErrorReply(reason.status());
-    lanes_->Abandon(client_id, ids, *reason);
+    auto decoded = DecodeAbandonRequest(req);
+    if (!decoded.ok()) return ErrorReply(decoded.status().WithContext("abandon"));
+    lanes_->Abandon(client_id, decoded->lane_ids, decoded->reason);
     return OkReply();
   }
   if (op == "kill_executor") {
-    Status st = lanes_->KillExecutor(IntegerOr<int>(req, "index", -1), req.value("reason", std::string("requested")));
+    auto decoded = DecodeKillExecutorRequest(req);
+    if (!decoded.ok()) return ErrorReply(decoded.status().WithContext("kill_executor"));
+    Status st = lanes_->KillExecutor(decoded->index, decoded->reason);
     return st.ok() ? OkReply() : ErrorReply(st);
   }
   if (op == "status") return Status_();
   if (op == "reset_cache") {
-    auto name = req.contains("name") ? Field<std::string>(req, "name") : Result<std::string>(std::string());
-    if (!name.ok()) return ErrorReply(name.status());
+    auto name = DecodeResetCacheRequest(req);
+    if (!name.ok()) return ErrorReply(name.status().WithContext("reset_cache"));
     json r = OkReply();
     r["dropped"] = lanes_->ResetCaches(*name);
     return r;

@@ -1,6 +1,7 @@
 #include "imlane/coordinator/executor_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 #include "imlane/lane/futex.h"
 
@@ -154,7 +156,8 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
   json ready;
   std::vector<UniqueFd> fds;
   Status st = RecvJson(proc->control_.get(), &ready, &fds, options.spawn_timeout_ms);
-  if (!st.ok() || ready.value("op", "") != "ready") {
+  if (st.ok()) st = DecodeReadyMessage(ready).status();
+  if (!st.ok()) {
     kill(pid, SIGKILL);
     int ws = 0;
     std::string how = waitpid(pid, &ws, 0) == pid ? DescribeExit(ws) : "did not start";
@@ -166,6 +169,11 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
 }
 
 ExecutorProcess::~ExecutorProcess() = default;
+
+namespace {
+constexpr size_t kMaxExecutorReplyBytes = 8u << 20;
+constexpr int kExecutorMessageMs = 10000;  // a reply, once begun, arrives whole within this
+}  // namespace
 
 Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, const std::vector<int>& fds) {
   const std::string who = "executor " + std::to_string(index_) + " (pid " + std::to_string(pid_) + ")";
@@ -219,7 +227,21 @@ Status ExecutorProcess::Call(const json& request, json* reply, int timeout_ms, c
         std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()));
     json msg;
     std::vector<UniqueFd> ignored;
-    Status got = RecvJson(control_.get(), &msg, &ignored, left_ms);
+    // Wait for the first byte with this caller's time left; once a message has begun, the whole of
+    // it must follow within kExecutorMessageMs, or the channel is out of step for good (broken).
+    pollfd p{control_.get(), POLLIN, 0};
+    int ready = poll(&p, 1, left_ms);
+    Status got = ready == 0 ? Status::TimedOut("no reply yet") : Status::OK();
+    if (ready < 0) got = errno == EINTR ? Status::TimedOut("interrupted") : Status::FromErrno("poll", errno);
+    if (ready > 0) {
+      // An executor runs user code: its replies (stats, errors with tracebacks) are bounded too.
+      RecvLimits limits;
+      limits.max_bytes = kMaxExecutorReplyBytes;
+      limits.message_timeout_ms = kExecutorMessageMs;
+      limits.peer = "an executor";
+      got = RecvJson(control_.get(), &msg, &ignored, kExecutorMessageMs, limits);
+      if (got.code() == StatusCode::kTimedOut) got = Status::ProtocolError(got.message());
+    }
     lock.lock();
     reading_ = false;
     if (got.ok()) {

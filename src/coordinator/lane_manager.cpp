@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 
 namespace imlane {
@@ -253,11 +254,11 @@ Status LaneManager::EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, c
   json req = {{"op", "load"},
               {"fid", fn.fid},
               {"name", fn.def.name},
-              {"source", fn.def.source},
               {"filename", fn.def.filename},
               {"entry", fn.def.entry},
               {"arg_types", TypesToJson(fn.def.arg_types)},
               {"return_types", TypesToJson(fn.def.return_types)}};
+  SourceToJson(fn.def.source, &req);
   FunctionOptionsToJson(fn.def, &req);
   json reply;
   Status st = proc->Call(req, &reply, options_.load_timeout_ms);
@@ -579,7 +580,8 @@ int LaneManager::ResetCaches(const std::string& name) {
     json reply;
     Status st = p->Call(json{{"op", "reset_cache"}, {"name", name}}, &reply, kStatsTimeoutMs);
     if (st.ok()) {
-      dropped += IntegerOr<int>(reply, "dropped", 0);
+      auto n = DecodeResetCacheReply(reply);
+      if (n.ok()) dropped += *n;
     } else {
       Log(LogLevel::kWarn, "coordinator", "resetting an executor's context cache: " + st.ToString());
     }
@@ -631,8 +633,15 @@ json LaneManager::StatusJson() {
     e["pid"] = proc ? proc->pid() : -1;
     e["alive"] = proc != nullptr;
     e["functions"] = json::array();
+    std::vector<json> rows;
     if (proc && answered[k]) {
-      for (const auto& f : reply.value("functions", json::array())) {
+      auto decoded = DecodeStatsReply(reply);
+      if (decoded.ok()) {
+        rows = decoded.MoveValue();
+      } else {
+        Log(LogLevel::kWarn, "coordinator", "executor " + std::to_string(i) + " stats: " + decoded.status().ToString());
+      }
+      for (const auto& f : rows) {
         auto fn = registry_->FindById(IntegerOr<uint32_t>(f, "fid", 0));
         json row = f;
         row["name"] = fn ? fn->def.name : "?";

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/protocol.h"
 #include "imlane/common/python_env.h"
 #include "imlane/common/system.h"
@@ -32,39 +33,62 @@ Status Ask(const std::string& socket, const json& request, json* reply) {
   return CallJson(sock.get(), request, reply, nullptr, 30000);
 }
 
-void PrintStatus(const json& s) {
-  std::printf("coordinator pid %d on %s, up %.1f s, %d client(s)\n", s.value("pid", 0),
-              s.value("socket", std::string()).c_str(), s.value("uptime_s", 0.0), s.value("clients", 0));
-  std::printf("python env: %s\n", s.value("python_env", std::string()).empty()
-                                      ? "(system Python only)"
-                                      : s.value("python_env", std::string()).c_str());
+// The status document, decoded field by field (a coordinator of another version, or a bad one,
+// gets a clear error instead of an exception).
+struct StatusHeader {
+  int64_t pid = 0, clients = 0;
+  std::string socket, python_env;
+  double uptime_s = 0;
+};
+
+Status PrintStatus(const json& s) {
+  StatusHeader h;
+  IMLANE_ASSIGN_OR_RETURN(h.pid, OptionalField<int64_t>(s, "pid", 0));
+  IMLANE_ASSIGN_OR_RETURN(h.socket, OptionalField<std::string>(s, "socket", std::string()));
+  IMLANE_ASSIGN_OR_RETURN(h.uptime_s, OptionalField<double>(s, "uptime_s", 0));
+  IMLANE_ASSIGN_OR_RETURN(h.clients, OptionalField<int64_t>(s, "clients", 0));
+  IMLANE_ASSIGN_OR_RETURN(h.python_env, OptionalField<std::string>(s, "python_env", std::string()));
+  IMLANE_ASSIGN_OR_RETURN(json executors, OptionalArrayField(s, "executors"));
+  IMLANE_ASSIGN_OR_RETURN(std::vector<FunctionStatus> functions, DecodeStatusFunctions(s));
+  IMLANE_ASSIGN_OR_RETURN(json lanes, OptionalObjectField(s, "lanes"));
+  std::printf("coordinator pid %lld on %s, up %.1f s, %lld client(s)\n", static_cast<long long>(h.pid),
+              h.socket.c_str(), h.uptime_s, static_cast<long long>(h.clients));
+  std::printf("python env: %s\n", h.python_env.empty() ? "(system Python only)" : h.python_env.c_str());
   std::printf("\nexecutors:\n  %-5s %-8s %-10s %-6s %-8s %s\n", "index", "pid", "state", "lanes", "restarts",
               "last exit");
-  for (const auto& e : s["executors"]) {
-    std::printf("  %-5d %-8d %-10s %-6zu %-8d %s\n", e.value("index", 0), e.value("pid", 0),
-                e.value("state", std::string()).c_str(), e.value("lanes", size_t{0}), e.value("restarts", 0),
-                e.value("last_exit", std::string()).c_str());
+  for (const auto& e : executors) {
+    IMLANE_ASSIGN_OR_RETURN(int64_t index, OptionalField<int64_t>(e, "index", 0));
+    IMLANE_ASSIGN_OR_RETURN(int64_t pid, OptionalField<int64_t>(e, "pid", 0));
+    IMLANE_ASSIGN_OR_RETURN(std::string state, OptionalField<std::string>(e, "state", std::string()));
+    IMLANE_ASSIGN_OR_RETURN(int64_t n_lanes, OptionalField<int64_t>(e, "lanes", 0));
+    IMLANE_ASSIGN_OR_RETURN(int64_t restarts, OptionalField<int64_t>(e, "restarts", 0));
+    IMLANE_ASSIGN_OR_RETURN(std::string last_exit, OptionalField<std::string>(e, "last_exit", std::string()));
+    std::printf("  %-5lld %-8lld %-10s %-6lld %-8lld %s\n", static_cast<long long>(index), static_cast<long long>(pid),
+                state.c_str(), static_cast<long long>(n_lanes), static_cast<long long>(restarts), last_exit.c_str());
   }
   std::printf("\nfunctions:\n  %-20s %-4s %-32s %-10s %-10s %-12s %-10s %s\n", "name", "ver", "signature", "batches",
               "rows", "mean batch", "busy s", "source");
-  for (const auto& f : s["functions"]) {
+  for (const auto& f : functions) {
     std::string sig = "(";
-    for (size_t i = 0; i < f["arg_types"].size(); i++) sig += (i ? ", " : "") + f["arg_types"][i].get<std::string>();
+    for (size_t i = 0; i < f.arg_types.size(); i++) sig += (i ? ", " : "") + f.arg_types[i];
     sig += ") -> ";
-    for (size_t i = 0; i < f["return_types"].size(); i++)
-      sig += (i ? ", " : "") + f["return_types"][i].get<std::string>();
-    std::printf("  %-20s %-4u %-32s %-10llu %-10llu %-12.1f %-10.3f %s\n", f.value("name", std::string()).c_str(),
-                f.value("version", 0u), sig.c_str(), static_cast<unsigned long long>(f.value("batches", uint64_t{0})),
-                static_cast<unsigned long long>(f.value("rows", uint64_t{0})), f.value("mean_batch_rows", 0.0),
-                f.value("busy_s", 0.0), f.value("source", std::string()).c_str());
+    for (size_t i = 0; i < f.return_types.size(); i++) sig += (i ? ", " : "") + f.return_types[i];
+    std::printf("  %-20s %-4u %-32s %-10lld %-10lld %-12.1f %-10.3f %s\n", f.name.c_str(), f.version, sig.c_str(),
+                static_cast<long long>(f.batches), static_cast<long long>(f.rows), f.mean_batch_rows, f.busy_s,
+                f.source.c_str());
   }
-  const auto& l = s["lanes"];
+  IMLANE_ASSIGN_OR_RETURN(uint64_t total, OptionalField<uint64_t>(lanes, "total", 0));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t in_use, OptionalField<uint64_t>(lanes, "in_use", 0));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t bytes, OptionalField<uint64_t>(lanes, "bytes", 0));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t cap, OptionalField<uint64_t>(lanes, "cap_bytes", 0));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t client_cap, OptionalField<uint64_t>(lanes, "client_cap_bytes", 0));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t max_lane, OptionalField<uint64_t>(lanes, "max_lane_bytes", 0));
   std::printf(
-      "\nlanes: %zu total, %zu in use, %.1f MiB of shared memory (caps: %.0f MiB in all, %.0f MiB per client, "
+      "\nlanes: %llu total, %llu in use, %.1f MiB of shared memory (caps: %.0f MiB in all, %.0f MiB per client, "
       "%.0f MiB per Lane)\n",
-      l.value("total", size_t{0}), l.value("in_use", size_t{0}), l.value("bytes", uint64_t{0}) / 1048576.0,
-      l.value("cap_bytes", uint64_t{0}) / 1048576.0, l.value("client_cap_bytes", uint64_t{0}) / 1048576.0,
-      l.value("max_lane_bytes", uint64_t{0}) / 1048576.0);
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(in_use), bytes / 1048576.0,
+      cap / 1048576.0, client_cap / 1048576.0, max_lane / 1048576.0);
+  return Status::OK();
 }
 
 }  // namespace
@@ -115,6 +139,28 @@ int main(int argc, char** argv) {
                    "pooled Lanes kept at most, MiB (oldest returned to the system first); -1 = a quarter of "
                    "--lane-memory-mb")
       ->default_val(opt.lane_pool_mb);
+  serve->add_option("--max-connections", opt.max_connections, "most control connections open at once, all peers")
+      ->default_val(opt.max_connections)
+      ->check(CLI::Range(1, 65536));
+  serve
+      ->add_option("--max-connections-per-process", opt.max_connections_per_process,
+                   "most control connections from one peer process")
+      ->default_val(opt.max_connections_per_process)
+      ->check(CLI::Range(1, 65536));
+  serve->add_option("--max-connections-per-uid", opt.max_connections_per_uid, "most control connections from one user")
+      ->default_val(opt.max_connections_per_uid)
+      ->check(CLI::Range(1, 65536));
+  serve
+      ->add_option("--max-message-bytes", opt.max_message_bytes,
+                   "largest control message a client may send (a register carries the function's source)")
+      ->default_val(opt.max_message_bytes)
+      ->check(CLI::Range(size_t{4096}, kMaxMessageBytes));
+  serve
+      ->add_option("--message-timeout-ms", opt.message_timeout_ms,
+                   "a control message must arrive whole this long after its first byte (a half-sent one is "
+                   "dropped with its connection)")
+      ->default_val(opt.message_timeout_ms)
+      ->check(CLI::Range(1, 3600000));
   serve->add_option("--idle-exit-ms", opt.idle_exit_ms,
                     "exit this long after the last client disconnects; -1 = never (default)");
   serve->add_option("--load-timeout-ms", opt.load_timeout_ms, "time allowed for a function's one-off setup")
@@ -216,7 +262,8 @@ int main(int argc, char** argv) {
     if (as_json) {
       std::cout << reply.dump(2) << "\n";
     } else {
-      PrintStatus(reply);
+      Status printed = PrintStatus(reply);
+      if (!printed.ok()) return Fail(printed.WithContext("status reply"));
     }
     return 0;
   }
@@ -235,15 +282,17 @@ int main(int argc, char** argv) {
     std::string path = realpath(source.c_str(), resolved) ? resolved : source;
     json req = {{"op", "register"},
                 {"name", name},
-                {"source", *code},
                 {"filename", path},
                 {"source_ref", path},
                 {"entry", entry},
                 {"arg_types", TypesToJson(*arg_types)},
                 {"return_types", TypesToJson(*ret_types)}};
+    SourceToJson(*code, &req);
     Status st = Ask(socket, req, &reply);
     if (!st.ok()) return Fail(st);
-    std::cout << "registered " << name << " version " << reply.value("version", 0) << "\n";
+    auto registered = DecodeRegisterReply(reply);
+    if (!registered.ok()) return Fail(registered.status().WithContext("register reply"));
+    std::cout << "registered " << name << " version " << registered->version << "\n";
     return 0;
   }
   if (*drop) {

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 #include "imlane/lane/futex.h"
 
@@ -136,7 +137,8 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
   client->sock_ = sock.MoveValue();
   json reply;
   IMLANE_RETURN_NOT_OK(client->Call(json{{"op", "hello"}, {"pid", getpid()}}, &reply, nullptr, 10000));
-  const int protocol = IntegerOr<int>(reply, "protocol", 0);
+  IMLANE_ASSIGN_OR_RETURN(HelloReply hello, DecodeHelloReply(reply));
+  const int protocol = hello.protocol;
   if (protocol != kProtocolVersion) {
     return Status::ProtocolError("coordinator speaks protocol ", protocol, ", this library ", kProtocolVersion);
   }
@@ -145,7 +147,7 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
     // effect, and functions would fail to import what the user expects them to.
     char resolved[PATH_MAX];
     const std::string want = realpath(settings.python_env.c_str(), resolved) ? resolved : settings.python_env;
-    IMLANE_ASSIGN_OR_RETURN(std::string have, Field<std::string>(reply, "python_env"));
+    const std::string& have = hello.python_env;
     if (have != want) {
       return Status::InvalidArgument(
           "python env '" + settings.python_env + "' cannot take effect: the coordinator at " + client->socket_path_ +
@@ -180,27 +182,29 @@ bool CoordinatorClient::Alive() const {
 Result<RegisteredVersion> CoordinatorClient::Register(const FunctionDefinition& def, const std::string& source_ref) {
   json req = {{"op", "register"},
               {"name", def.name},
-              {"source", def.source},
               {"filename", def.filename},
               {"source_ref", source_ref},
               {"entry", def.entry},
               {"arg_types", TypesToJson(def.arg_types)},
               {"return_types", TypesToJson(def.return_types)}};
+  SourceToJson(def.source, &req);
   FunctionOptionsToJson(def, &req);
   json reply;
   IMLANE_RETURN_NOT_OK(Call(req, &reply));
+  IMLANE_ASSIGN_OR_RETURN(RegisterReply decoded, DecodeRegisterReply(reply));
   RegisteredVersion out;
-  IMLANE_ASSIGN_OR_RETURN(out.fid, Field<uint32_t>(reply, "fid"));
-  IMLANE_ASSIGN_OR_RETURN(out.version, Field<uint32_t>(reply, "version"));
+  out.fid = decoded.fid;
+  out.version = decoded.version;
   return out;
 }
 
 Result<RegisteredVersion> CoordinatorClient::Lookup(const std::string& name) {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "lookup"}, {"name", name}}, &reply));
+  IMLANE_ASSIGN_OR_RETURN(RegisterReply decoded, DecodeRegisterReply(reply));
   RegisteredVersion out;
-  IMLANE_ASSIGN_OR_RETURN(out.fid, Field<uint32_t>(reply, "fid"));
-  IMLANE_ASSIGN_OR_RETURN(out.version, Field<uint32_t>(reply, "version"));
+  out.fid = decoded.fid;
+  out.version = decoded.version;
   return out;
 }
 
@@ -219,34 +223,29 @@ Result<LaneGrant> CoordinatorClient::Acquire(const std::string& name, int execut
   json reply;
   std::vector<UniqueFd> fds;
   IMLANE_RETURN_NOT_OK(Call(req, &reply, &fds));
+  IMLANE_ASSIGN_OR_RETURN(AcquireReply decoded, DecodeAcquireReply(reply));
   LaneGrant grant;
-  IMLANE_ASSIGN_OR_RETURN(grant.fid, Field<uint32_t>(reply, "fid"));
-  IMLANE_ASSIGN_OR_RETURN(grant.version, Field<uint32_t>(reply, "version"));
-  IMLANE_ASSIGN_OR_RETURN(json arg_types, Field<json>(reply, "arg_types"));
-  IMLANE_ASSIGN_OR_RETURN(json return_types, Field<json>(reply, "return_types"));
-  IMLANE_ASSIGN_OR_RETURN(grant.arg_types, TypesFromJson(arg_types));
-  IMLANE_ASSIGN_OR_RETURN(grant.return_types, TypesFromJson(return_types));
-  IMLANE_ASSIGN_OR_RETURN(json lanes, Field<json>(reply, "lanes"));
-  IMLANE_ASSIGN_OR_RETURN(json execs, Field<json>(reply, "executors"));
-  if (!lanes.is_array() || !execs.is_array())
-    return Status::ProtocolError("acquire reply: lanes or executors is not a list");
+  grant.fid = decoded.fid;
+  grant.version = decoded.version;
+  grant.arg_types = decoded.arg_types;
+  grant.return_types = decoded.return_types;
   // Descriptors: the Lanes in the order of `lanes`, then one bell per executor.
-  if (fds.size() != lanes.size() + execs.size()) {
-    return Status::ProtocolError("coordinator sent ", fds.size(), " descriptors for ", lanes.size(), " Lanes and ",
-                                 execs.size(), " executors");
+  if (fds.size() != decoded.lanes.size() + decoded.executors.size()) {
+    return Status::ProtocolError("coordinator sent ", fds.size(), " descriptors for ", decoded.lanes.size(),
+                                 " Lanes and ", decoded.executors.size(), " executors");
   }
-  for (size_t i = 0; i < lanes.size(); i++) {
+  for (size_t i = 0; i < decoded.lanes.size(); i++) {
     LaneGrant::GrantedLane g;
-    IMLANE_ASSIGN_OR_RETURN(g.lane_id, Field<uint64_t>(lanes[i], "lane_id"));
-    IMLANE_ASSIGN_OR_RETURN(g.executor, Field<int>(lanes[i], "executor"));
+    g.lane_id = decoded.lanes[i].lane_id;
+    g.executor = decoded.lanes[i].executor;
     IMLANE_ASSIGN_OR_RETURN(g.lane, Lane::Attach(fds[i].Release()));
     g.lane.CloseFd();  // the mapping is all a client needs
     grant.lanes.push_back(std::move(g));
   }
-  for (size_t i = 0; i < execs.size(); i++) {
+  for (size_t i = 0; i < decoded.executors.size(); i++) {
     LaneGrant::GrantedExecutor e;
-    IMLANE_ASSIGN_OR_RETURN(e.index, Field<int>(execs[i], "index"));
-    e.bell = std::move(fds[lanes.size() + i]);
+    e.index = decoded.executors[i];
+    e.bell = std::move(fds[decoded.lanes.size() + i]);
     grant.executors.push_back(std::move(e));
   }
   return grant;
@@ -278,12 +277,15 @@ void CoordinatorClient::Abandon(const std::vector<uint64_t>& lane_ids, const std
 Result<int> CoordinatorClient::ResetCache(const std::string& name) {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "reset_cache"}, {"name", name}}, &reply));
-  return Field<int>(reply, "dropped");
+  return DecodeResetCacheReply(reply);
 }
 
 Result<std::string> CoordinatorClient::StatusDocument() {
   json reply;
   IMLANE_RETURN_NOT_OK(Call(json{{"op", "status"}}, &reply));
+  // Engines read the functions of this document: only a well-formed one reaches them.
+  auto functions = DecodeStatusFunctions(reply);
+  if (!functions.ok()) return functions.status().WithContext("coordinator status");
   reply.erase("ok");
   return reply.dump();
 }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "imlane/common/messages.h"
 #include "imlane/common/system.h"
 #include "imlane/executor/batch_server.h"
 #include "imlane/lane/futex.h"
@@ -48,6 +49,7 @@ bool StartDetached(std::function<void()> fn, size_t stack_bytes) {
 
 constexpr size_t kReaderStackBytes = 1024 * 1024;     // the control reader runs no Python
 constexpr int64_t kSleepSliceNs = 200 * 1000 * 1000;  // wake up this often to check the coordinator
+constexpr int kControlMessageTimeoutMs = 30000;       // a whole load message (its source) within this
 }  // namespace
 
 Executor::Executor(UniqueFd control, SharedRegion bell, PythonRuntime* python, ExecutorOptions options)
@@ -101,27 +103,14 @@ void Executor::StartLoad(const json& msg) {
     Reply(ReplyTo(request, std::move(reply)));  // a closed channel is the serving loop's to notice
     loads_running_--;
   };
-  FunctionDefinition def;
-  json checked = HandleGuarded([&]() -> json {
-    def.name = msg.value("name", "");
-    def.source = msg.value("source", "");
-    def.filename = msg.value("filename", "<inline>");
-    def.entry = msg.value("entry", "");
-    auto args = TypesFromJson(msg.value("arg_types", json::array()));
-    auto rets = TypesFromJson(msg.value("return_types", json::array()));
-    if (!args.ok()) return ErrorReply(args.status());
-    if (!rets.ok()) return ErrorReply(rets.status());
-    def.arg_types = *args;
-    def.return_types = *rets;
-    Status options = FunctionOptionsFromJson(msg, &def);
-    if (!options.ok()) return ErrorReply(options);
-    return OkReply();
-  });
-  const uint32_t fid = IntegerOr<uint32_t>(msg, "fid", 0);
-  if (!checked.value("ok", false)) {
-    finish(fid, msg, checked);
+  // Decoded here, before a thread is started: a malformed load is answered at once.
+  auto load = DecodeLoadRequest(msg);
+  const uint32_t fid = load.ok() ? load->fid : IntegerOr<uint32_t>(msg, "fid", 0);
+  if (!load.ok()) {
+    finish(fid, msg, ErrorReply(load.status().WithContext("load")));
     return;
   }
+  FunctionDefinition def = std::move(load->def);
   loads_running_++;
   const std::string name = def.name;
   const bool started = StartDetached(
@@ -158,9 +147,13 @@ bool Executor::Reply(const json& reply) {
 }
 
 json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
-  const std::string op = msg.value("op", "");
+  auto decoded_op = DecodeOp(msg);
+  if (!decoded_op.ok()) return ErrorReply(decoded_op.status());
+  const std::string& op = *decoded_op;
   if (op == "unload") {
-    python_->Unload(IntegerOr<uint32_t>(msg, "fid", 0));
+    auto fid = DecodeUnloadRequest(msg);
+    if (!fid.ok()) return ErrorReply(fid.status().WithContext("unload"));
+    python_->Unload(*fid);
     return OkReply();
   }
   if (op == "add_lane") {
@@ -186,7 +179,9 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return OkReply();
   }
   if (op == "remove_lane") {
-    auto it = lanes_.find(IntegerOr<uint64_t>(msg, "lane_id", 0));
+    auto lane_id = DecodeRemoveLaneRequest(msg);
+    if (!lane_id.ok()) return ErrorReply(lane_id.status().WithContext("remove_lane"));
+    auto it = lanes_.find(*lane_id);
     if (it != lanes_.end()) {
       lane_bytes_ -= it->second->region_bytes();
       lanes_.erase(it);
@@ -215,7 +210,9 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     return reply;
   }
   if (op == "reset_cache") {
-    auto dropped = python_->ResetCache(msg.value("name", ""));
+    auto name = DecodeResetCacheRequest(msg);
+    if (!name.ok()) return ErrorReply(name.status().WithContext("reset_cache"));
+    auto dropped = python_->ResetCache(*name);
     if (!dropped.ok()) return ErrorReply(dropped.status());
     json reply = OkReply();
     reply["dropped"] = *dropped;
@@ -249,7 +246,10 @@ Status Executor::SetAddressLimit(uint64_t lane_bytes) {
 void Executor::ReadControl() {
   while (true) {
     QueuedMessage m;
-    Status st = RecvJson(control_.get(), &m.msg, &m.fds, -1);
+    RecvLimits limits;
+    limits.message_timeout_ms = kControlMessageTimeoutMs;
+    limits.peer = "the coordinator";
+    Status st = RecvJson(control_.get(), &m.msg, &m.fds, -1, limits);
     if (!st.ok()) {
       if (st.code() != StatusCode::kUnavailable) Log(LogLevel::kError, "executor", st.ToString());
       {

@@ -230,7 +230,8 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
   for (TypeId t : def.arg_types) args.push_back(static_cast<int>(t));
   for (TypeId t : def.return_types) rets.push_back(static_cast<int>(t));
   try {
-    py::object fn = impl_->runtime.attr("load")(def.name, def.source, def.filename, def.entry, args, rets,
+    // The source as bytes: Python decodes it itself, honouring a coding cookie (PEP 263).
+    py::object fn = impl_->runtime.attr("load")(def.name, py::bytes(def.source), def.filename, def.entry, args, rets,
                                                 NullHandlingName(def.null_handling),
                                                 ExceptionHandlingName(def.exception_handling), def.context_cache);
     impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};

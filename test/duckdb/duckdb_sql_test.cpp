@@ -597,6 +597,25 @@ TEST_F(DuckDBTest, SoakWithInjectedCrashesLosesNothingAndLeaksNothing) {
   EXPECT_EQ(shm_after, shm_before);
 }
 
+TEST_F(DuckDBTest, SourceFilesAreCompiledFromTheirBytes) {
+  // A latin-1 file with its coding cookie (invalid UTF-8, valid Python) registers and runs.
+  const std::string latin = Write("latin1.py",
+                                  "# -*- coding: latin-1 -*-\n"
+                                  "def pyfun(x):\n"
+                                  "    return ['caf\xe9' for v in x]\n");
+  Create("latin", latin, "DOUBLE", "VARCHAR");
+  EXPECT_EQ(One("SELECT latin(1.0)").ToString(), "caf\xc3\xa9");
+  EXPECT_EQ(One("SELECT length(latin(1.0))").GetValue<int64_t>(), 4);
+  // Binary content is a clean registration error, and the database keeps working.
+  std::string binary;
+  for (int i = 0; i < 1024; i++) binary.push_back(static_cast<char>(i * 37 % 256));
+  const std::string bin = Write("binary.py", binary);
+  std::string err = Error("CALL imlane_create_function('binary_udf', '" + bin + "', 'DOUBLE', 'VARCHAR')");
+  EXPECT_NE(err.find("cannot register function 'binary_udf'"), std::string::npos) << err;
+  EXPECT_NE(err.find("null bytes"), std::string::npos) << err;
+  EXPECT_EQ(One("SELECT latin(2.0)").ToString(), "caf\xc3\xa9");
+}
+
 }  // namespace
 
 // ---- Re-registration and coordinator restarts (issue 16) -----------------------------------------

@@ -1,5 +1,8 @@
 // End to end through DBEnd: a real coordinator, real executor processes, real Python and numpy.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -10,7 +13,11 @@
 #include <sstream>
 #include <thread>
 
+#include "../unit/message_cases.h"
+#include "imlane/common/messages.h"
 #include "imlane/common/protocol.h"
+#include "imlane/lane/executor_bell.h"
+#include "imlane/lane/shared_region.h"
 #include "test_support.h"
 
 namespace imlane::testing {
@@ -1164,6 +1171,435 @@ TEST_F(CoordinatorTest, BatchesQueuedBehindACrashRunOnTheReplacement) {
     EXPECT_EQ(cols[0].Get<double>(0), 104.0);
   }
   EXPECT_EQ(ExecutorEntry(StatusJson(), 0)["restarts"], 2);
+}
+
+// ---- Control plane: a hostile or broken peer hurts nobody else ----------------------------------
+
+std::string BinDir() {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  return std::filesystem::path(std::string(exe, n > 0 ? static_cast<size_t>(n) : 0)).parent_path();
+}
+
+// `imlane serve` started by hand with `flags`; waits until it answers.
+pid_t StartCoordinator(const std::string& socket, const std::vector<std::string>& flags) {
+  std::vector<std::string> args = {BinDir() + "/imlane", "serve", "--socket", socket, "--executors", "1"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 3000; i++) {
+    auto sock = ConnectUnix(socket);
+    json reply;
+    if (sock.ok() && CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 30000).ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pid;
+}
+
+void StopCoordinator(pid_t pid) {
+  kill(pid, SIGTERM);
+  int ws = 0;
+  EXPECT_EQ(waitpid(pid, &ws, 0), pid);
+}
+
+int64_t RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// A raw frame: the 4-byte length as announced, then `payload` (which may be shorter).
+bool SendRaw(int fd, uint32_t announced, const std::string& payload) {
+  std::string frame(reinterpret_cast<const char*>(&announced), 4);
+  frame += payload;
+  return send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+}
+
+// Waits (generously) until the peer closes `fd`; true if it did.
+bool ClosedByPeer(int fd, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[256];
+      ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno == ECONNRESET)) return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(CoordinatorTest, EveryFieldOfEveryOpOfTheWrongTypeIsAProtocolErrorAndTheCoordinatorStaysUp) {
+  Register("f", "def pyfun(x):\n    return x + 1\n", "DOUBLE", "DOUBLE");
+  const int coordinator = ctx().embedded_coordinator_pid();
+  ASSERT_GT(coordinator, 0);
+  auto sock = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(sock.ok());
+  // The example of the issue first: {"op": 5} used to abort the coordinator.
+  json reply;
+  Status st = CallJson(sock->get(), json{{"op", 5}}, &reply, nullptr, 10000);
+  EXPECT_EQ(st.code(), StatusCode::kProtocolError) << st.ToString();
+  EXPECT_NE(st.message().find("'op'"), std::string::npos) << st.message();
+  size_t sent = 0;
+  for (const auto& c : CoordinatorRequests()) {
+    for (const auto& m : Mutations(c)) {
+      st = CallJson(sock->get(), m.message, &reply, nullptr, 10000);
+      ASSERT_NE(st.code(), StatusCode::kUnavailable) << "coordinator gone after " << c.kind << " " << m.where;
+      EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
+      sent++;
+    }
+  }
+  EXPECT_GT(sent, 100u);
+  // Frames that are JSON but not objects, or not JSON: that client is dropped, nobody else.
+  for (const std::string junk : {"[1, 2]", "\"op\"", "5", "{\"op\": ", "\xff\xfe"}) {
+    auto bad = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(bad.ok());
+    ASSERT_TRUE(SendRaw(bad->get(), static_cast<uint32_t>(junk.size()), junk));
+    EXPECT_TRUE(ClosedByPeer(bad->get(), 10000)) << junk;
+  }
+  EXPECT_EQ(kill(coordinator, 0), 0) << "the coordinator survived";
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("f", Doubles({1}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 2.0);
+  EXPECT_EQ(StatusJson()["functions"].size(), 1u) << "no malformed register got in";
+}
+
+// An executor started directly (as the coordinator starts it), spoken to over its control socket.
+class DirectExecutor {
+ public:
+  DirectExecutor() {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
+    control_ = UniqueFd(sv[0]);
+    UniqueFd child_end(sv[1]);
+    auto bell = SharedRegion::Create("imlane-test-bell", kBellBytes, false);
+    if (!bell.ok()) return;
+    bell_ = bell.MoveValue();
+    ExecutorBell::Initialize(bell_.data());
+    const std::string exe = BinDir() + "/imlane-executor";
+    const std::string runtime = BinDir() + "/../share/imlane/python";
+    pid_ = fork();
+    if (pid_ == 0) {
+      int c = fcntl(child_end.get(), F_DUPFD, 100), b = fcntl(bell_.fd(), F_DUPFD, 100);
+      if (c < 0 || b < 0 || dup2(c, 3) < 0 || dup2(b, 4) < 0) _exit(121);
+      execl(exe.c_str(), exe.c_str(), "--control-fd", "3", "--bell-fd", "4", "--runtime-dir", runtime.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    json ready;
+    std::vector<UniqueFd> fds;
+    ready_ = RecvJson(control_.get(), &ready, &fds, 60000).ok() && DecodeReadyMessage(ready).ok();
+  }
+  ~DirectExecutor() {
+    control_.Reset();  // EOF: the executor exits
+    if (pid_ > 0) {
+      int ws = 0;
+      for (int i = 0; i < 500 && waitpid(pid_, &ws, WNOHANG) == 0; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &ws, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
+  Status Call(const json& request, json* reply) {
+    static uint64_t next_id = 1;
+    json req = request;
+    req["id"] = next_id++;
+    IMLANE_RETURN_NOT_OK(SendJson(control_.get(), req));
+    reinterpret_cast<ExecutorBell*>(bell_.data())->RequestControl();
+    std::vector<UniqueFd> ignored;
+    IMLANE_RETURN_NOT_OK(RecvJson(control_.get(), reply, &ignored, 30000));
+    return ReplyStatus(*reply);
+  }
+
+ private:
+  UniqueFd control_;
+  SharedRegion bell_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+TEST(ExecutorControlTest, EveryFieldOfEveryOpOfTheWrongTypeIsAProtocolErrorAndTheExecutorStaysUp) {
+  DirectExecutor executor;
+  ASSERT_TRUE(executor.ready()) << "imlane-executor did not start";
+  json reply;
+  Status st = executor.Call(json{{"op", json::array({"load"})}}, &reply);
+  EXPECT_EQ(st.code(), StatusCode::kProtocolError) << st.ToString();
+  size_t sent = 0;
+  for (const auto& c : ExecutorRequests()) {
+    for (const auto& m : Mutations(c)) {
+      st = executor.Call(m.message, &reply);
+      ASSERT_NE(st.code(), StatusCode::kUnavailable) << "executor gone after " << c.kind << " " << m.where;
+      EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
+      sent++;
+    }
+  }
+  EXPECT_GT(sent, 50u);
+  EXPECT_EQ(kill(executor.pid(), 0), 0);
+  // Still serving: the valid messages work.
+  for (const auto& c : ExecutorRequests()) {
+    st = executor.Call(c.valid, &reply);
+    EXPECT_TRUE(st.ok()) << c.kind << ": " << st.ToString();
+  }
+}
+
+TEST_F(CoordinatorTest, HundredsOfPeersAnnouncingLargeMessagesCostTheCoordinatorNoMemory) {
+  constexpr int kPeers = 300;
+  const pid_t coordinator =
+      StartCoordinator(settings_.socket_path, {"--max-connections", "1000", "--max-connections-per-process", "1000",
+                                               "--max-connections-per-uid", "1000", "--message-timeout-ms", "60000"});
+  const int64_t before = RssKb(coordinator);
+  ASSERT_GT(before, 0);
+  std::vector<UniqueFd> peers;
+  for (int i = 0; i < kPeers; i++) {
+    auto sock = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(sock.ok()) << i << ": " << sock.status().ToString();
+    // Just under the client limit (16 MiB): announced, with a few bytes of it actually sent.
+    ASSERT_TRUE(SendRaw(sock->get(), (16u << 20) - 1, "{\"op\": \"status\", "));
+    peers.push_back(sock.MoveValue());
+  }
+  // Every peer is being served (its thread is in its read) by the time a new client is answered.
+  auto probe = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(probe.ok());
+  json reply;
+  for (int i = 0; i < 100; i++) {
+    ASSERT_TRUE(CallJson(probe->get(), json{{"op", "status"}}, &reply, nullptr, 30000).ok());
+    if (IntegerOr<int>(reply, "clients", 0) >= kPeers + 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(IntegerOr<int>(reply, "clients", 0), kPeers + 1);
+  const int64_t after = RssKb(coordinator);
+  // 300 x 16 MiB would be 4.8 GiB; threads' stacks and buffers are a few MiB (more under ASan).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int64_t kBoundKb = 256 * 1024;
+#else
+  constexpr int64_t kBoundKb = 64 * 1024;
+#endif
+  EXPECT_LT(after - before, kBoundKb) << "RSS grew from " << before << " kB to " << after << " kB";
+  peers.clear();
+  StopCoordinator(coordinator);
+}
+
+TEST_F(CoordinatorTest, HalfSentMessagesAreDroppedAfterTheTimeoutAndOthersAreServed) {
+  const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--message-timeout-ms", "500"});
+  // A length and nothing; part of a length; a length and part of its payload; a slow trickle.
+  std::vector<UniqueFd> stalled;
+  for (int kind = 0; kind < 3; kind++) {
+    auto sock = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(sock.ok());
+    if (kind == 0) ASSERT_TRUE(SendRaw(sock->get(), 100, ""));
+    if (kind == 1) ASSERT_EQ(send(sock->get(), "\x10\x00", 2, MSG_NOSIGNAL), 2);
+    if (kind == 2) ASSERT_TRUE(SendRaw(sock->get(), 100, "{\"op\": \"st"));
+    stalled.push_back(sock.MoveValue());
+  }
+  auto trickle = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(trickle.ok());
+  ASSERT_TRUE(SendRaw(trickle->get(), 1000, "{"));
+  // Meanwhile another client is served at once.
+  auto other = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(other.ok());
+  json reply;
+  EXPECT_TRUE(CallJson(other->get(), json{{"op", "status"}}, &reply, nullptr, 5000).ok());
+  // Bytes keep arriving, but the whole message is late: the trickler is dropped too.
+  for (int i = 0; i < 10; i++) {
+    if (send(trickle->get(), " ", 1, MSG_NOSIGNAL) != 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (size_t i = 0; i < stalled.size(); i++) EXPECT_TRUE(ClosedByPeer(stalled[i].get(), 20000)) << "kind " << i;
+  EXPECT_TRUE(ClosedByPeer(trickle->get(), 20000)) << "trickle";
+  EXPECT_TRUE(CallJson(other->get(), json{{"op", "status"}}, &reply, nullptr, 5000).ok());
+  EXPECT_EQ(IntegerOr<int>(reply, "clients", -1), 1) << "only the well-behaved client is left";
+  StopCoordinator(coordinator);
+}
+
+TEST_F(CoordinatorTest, AMessageOverTheLimitIsRefusedWithAClearErrorAndTheConnectionKept) {
+  const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--max-message-bytes", "65536"});
+  auto sock = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(sock.ok());
+  json big = {{"op", "register"}, {"name", "big"}, {"source_b64", std::string(100000, 'A')}};
+  json reply;
+  Status st = CallJson(sock->get(), big, &reply, nullptr, 10000);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("exceeds the limit of 65536 bytes"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--max-message-bytes"), std::string::npos) << st.message();
+  // Announced far beyond it (4 GiB - 1): refused the same way, nothing allocated, nothing hangs.
+  auto huge = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(huge.ok());
+  ASSERT_TRUE(SendRaw(huge->get(), 0xffffffffu, "{}"));
+  EXPECT_TRUE(CallJson(sock->get(), json{{"op", "status"}}, &reply, nullptr, 10000).ok()) << "still in step";
+  // Through DBEnd: registering a source over the limit names the limit.
+  settings_.start_embedded = false;
+  st = TryRegister("big", "def pyfun(x):\n    return x\n" + std::string(100000, '#'), "DOUBLE", "DOUBLE");
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("--max-message-bytes"), std::string::npos) << st.message();
+  Register("small", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ctx_.reset();
+  StopCoordinator(coordinator);
+}
+
+TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLeave) {
+  const pid_t coordinator =
+      StartCoordinator(settings_.socket_path, {"--max-connections", "4", "--max-connections-per-process", "3"});
+  // Per process: the fourth connection of this process is refused, naming the cap.
+  std::vector<UniqueFd> held;
+  json reply;
+  for (int i = 0; i < 3; i++) {
+    auto sock = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(sock.ok());
+    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
+    held.push_back(sock.MoveValue());
+  }
+  auto refused = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(refused.ok());
+  Status st = CallJson(refused->get(), json{{"op", "hello"}}, &reply, nullptr, 10000);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("process " + std::to_string(getpid())), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--max-connections-per-process 3"), std::string::npos) << st.message();
+  // Another process still gets in (4 of 4), and a fifth connection is refused by the total cap.
+  int to_parent[2], to_child[2];
+  ASSERT_EQ(pipe(to_parent), 0);
+  ASSERT_EQ(pipe(to_child), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(to_parent[0]);
+    close(to_child[1]);
+    auto mine = ConnectUnix(settings_.socket_path);
+    json r;
+    char ok = mine.ok() && CallJson(mine->get(), json{{"op", "hello"}}, &r, nullptr, 10000).ok() ? 'y' : 'n';
+    if (write(to_parent[1], &ok, 1) != 1) _exit(2);
+    char done;
+    if (read(to_child[0], &done, 1) < 0) _exit(3);  // holds its connection until the parent is done
+    _exit(0);
+  }
+  close(to_parent[1]);
+  close(to_child[0]);
+  char child_ok = 0;
+  ASSERT_EQ(read(to_parent[0], &child_ok, 1), 1);
+  close(to_parent[0]);
+  EXPECT_EQ(child_ok, 'y') << "another process is under its own cap";
+  // The DBEnd of a refused client says why.
+  settings_.start_embedded = false;
+  auto refused_ctx = DBEndContext::Setup(settings_);
+  ASSERT_FALSE(refused_ctx.ok());
+  EXPECT_EQ(refused_ctx.status().code(), StatusCode::kCapacityExceeded) << refused_ctx.status().ToString();
+  EXPECT_NE(refused_ctx.status().message().find("connection refused"), std::string::npos)
+      << refused_ctx.status().message();
+  close(to_child[1]);  // the child lets go
+  int ws = 0;
+  ASSERT_EQ(waitpid(child, &ws, 0), child);
+  // Peers leave: their places free up (the coordinator notices the hang-ups).
+  held.clear();
+  bool admitted = false;
+  for (int i = 0; i < 200 && !admitted; i++) {
+    auto again = ConnectUnix(settings_.socket_path);
+    admitted = again.ok() && CallJson(again->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(admitted);
+  Register("id", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  ColumnBatch out;
+  EXPECT_TRUE(ctx().ExecuteFunction("id", Doubles({1}), &out).ok());
+  ctx_.reset();
+  StopCoordinator(coordinator);
+}
+
+TEST_F(CoordinatorTest, ThePerUserConnectionCapNamesTheUser) {
+  const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--max-connections-per-uid", "2"});
+  std::vector<UniqueFd> held;
+  json reply;
+  for (int i = 0; i < 2; i++) {
+    auto sock = ConnectUnix(settings_.socket_path);
+    ASSERT_TRUE(sock.ok());
+    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
+    held.push_back(sock.MoveValue());
+  }
+  auto refused = ConnectUnix(settings_.socket_path);
+  ASSERT_TRUE(refused.ok());
+  Status st = CallJson(refused->get(), json{{"op", "status"}}, &reply, nullptr, 10000);
+  EXPECT_EQ(st.code(), StatusCode::kCapacityExceeded) << st.ToString();
+  EXPECT_NE(st.message().find("uid " + std::to_string(getuid()) + " already has 2 connections"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("--max-connections-per-uid 2"), std::string::npos) << st.message();
+  held.clear();
+  StopCoordinator(coordinator);
+}
+
+// ---- Source that is not UTF-8 -------------------------------------------------------------------
+
+TEST_F(CoordinatorTest, ALatin1FileWithACodingCookieRegistersAndReturnsItsLiteral) {
+  // "café" and "naïve" in latin-1 bytes (\xe9, \xef): invalid UTF-8, valid Python with the cookie.
+  const std::string path = WriteFile("latin1.py",
+                                     "# -*- coding: latin-1 -*-\n"
+                                     "WORD = 'caf\xe9'\n"
+                                     "def pyfun(x):\n"
+                                     "    return [WORD if v > 0 else 'na\xefve' for v in x]\n");
+  Register("latin", path, "DOUBLE", "VARCHAR");
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("latin", Doubles({1, -1}), &out).ok());
+  EXPECT_EQ(out.columns[0].GetString(0), "caf\xc3\xa9");
+  EXPECT_EQ(out.columns[0].GetString(1), "na\xc3\xafve");
+  // Another cookie spelling, and a UTF-8 file with a BOM: each as Python would run it.
+  const std::string cp = WriteFile("cp1252.py",
+                                   "# vim: set fileencoding=cp1252 :\ndef pyfun(x):\n"
+                                   "    return ['\x80' for v in x]\n");
+  Register("euro", cp, "DOUBLE", "VARCHAR");
+  ASSERT_TRUE(ctx().ExecuteFunction("euro", Doubles({1}), &out).ok());
+  EXPECT_EQ(out.columns[0].GetString(0), "\xe2\x82\xac");
+  const std::string bom = WriteFile("bom.py",
+                                    "\xef\xbb\xbf"
+                                    "def pyfun(x):\n    return ['\xc3\xa9' for v in x]\n");
+  Register("bom", bom, "DOUBLE", "VARCHAR");
+  ASSERT_TRUE(ctx().ExecuteFunction("bom", Doubles({1}), &out).ok());
+  EXPECT_EQ(out.columns[0].GetString(0), "\xc3\xa9");
+}
+
+TEST_F(CoordinatorTest, BinaryOrUndecodableSourceIsAClearRegistrationErrorAndTheCoordinatorStaysUp) {
+  Register("ok", "def pyfun(x):\n    return x\n", "DOUBLE", "DOUBLE");
+  const int coordinator = ctx().embedded_coordinator_pid();
+  std::string binary;
+  std::mt19937 rng(16);
+  for (int i = 0; i < 4096; i++) binary.push_back(static_cast<char>(rng() & 0xff));
+  binary[100] = '\0';
+  struct Case {
+    std::string name, source, expect;
+  };
+  const std::vector<Case> cases = {
+      {"bin", WriteFile("model.bin.py", binary), "null bytes"},
+      {"nul", WriteFile("nul.py", std::string("def pyfun(x):\n    return x\n\0\0", 30)), "null bytes"},
+      // latin-1 bytes without a cookie: Python itself refuses them (its default is UTF-8).
+      {"nocookie", WriteFile("nocookie.py", "def pyfun(x):\n    return ['caf\xe9' for v in x]\n"), "utf-8"},
+      {"badcookie", WriteFile("badcookie.py", "# -*- coding: no-such-codec -*-\ndef pyfun(x):\n    return x\n"),
+       "no-such-codec"},
+      // Inline code is text: it must be UTF-8.
+      {"inline", "def pyfun(x):\n    return ['caf\xe9' for v in x]\n", "not UTF-8"},
+  };
+  for (const auto& c : cases) {
+    Status st = TryRegister(c.name, c.source, "DOUBLE", "VARCHAR");
+    EXPECT_EQ(st.code(), StatusCode::kPythonError) << c.name << ": " << st.ToString();
+    EXPECT_NE(st.message().find("cannot register function '" + c.name + "'"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << c.name << ": " << st.message();
+    EXPECT_EQ(st.message().find("json"), std::string::npos) << "no library exception: " << st.message();
+  }
+  EXPECT_EQ(kill(coordinator, 0), 0);
+  ColumnBatch out;
+  ASSERT_TRUE(ctx().ExecuteFunction("ok", Doubles({4}), &out).ok());
+  EXPECT_EQ(out.columns[0].Get<double>(0), 4.0);
+  EXPECT_EQ(StatusJson()["functions"].size(), 1u);
 }
 
 }  // namespace

@@ -61,6 +61,27 @@ def test_bad_sources(src, message):
         rt.load("f", src, "<t>", "", [rt.DOUBLE], [rt.DOUBLE])
 
 
+def test_file_bytes_are_decoded_by_python_with_their_coding_cookie():
+    latin = b"# -*- coding: latin-1 -*-\nW = 'caf\xe9'\ndef pyfun(x):\n    return x\n"
+    fn = rt.load("f", latin, "/models/latin1.py", "", [rt.DOUBLE], [rt.DOUBLE])
+    assert fn.module.W == "caf\u00e9"
+    # Inline code is text (UTF-8); its cookie does not re-decode it, as with compile(str).
+    fn = rt.load("f", "# coding: latin-1\nW = 'caf\u00e9'\n".encode() + b"def pyfun(x):\n    return x\n", "<inline:f>",
+                 "", [rt.DOUBLE], [rt.DOUBLE])
+    assert fn.module.W == "caf\u00e9"
+
+
+@pytest.mark.parametrize("src,filename,message", [
+    (b"def pyfun(x):\n    return x\n\x00", "/m.py", "cannot compile /m.py: source code string cannot contain null bytes"),
+    (bytes(range(256)), "/m.py", "null bytes"),
+    (b"x = '\xff'\n", "/m.py", "syntax error in /m.py, line 1: .*utf-8"),
+    (b"x = '\xff'\n", "<inline:f>", "the source of <inline:f> is not UTF-8 text"),
+])
+def test_binary_sources_are_load_errors(src, filename, message):
+    with pytest.raises(rt.FunctionLoadError, match=message):
+        rt.load("f", src, filename, "", [rt.DOUBLE], [rt.DOUBLE])
+
+
 def test_missing_entry():
     with pytest.raises(rt.FunctionLoadError, match="entry 'nope' is not defined"):
         rt.load("f", "def pyfun(x):\n    return x\n", "<t>", "nope", [rt.DOUBLE], [rt.DOUBLE])

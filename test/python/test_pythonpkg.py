@@ -46,6 +46,16 @@ def test_run_local_staged_file(tmp_path):
     assert imlane.run_local(str(path), np.array([1, 2]), args="BIGINT", returns="BIGINT").tolist() == [10, 20]
 
 
+def test_run_local_file_is_read_as_bytes_honouring_its_coding_cookie(tmp_path):
+    path = tmp_path / "latin1.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\ndef pyfun(x):\n    return ['caf\xe9' for v in x]\n")
+    assert imlane.run_local(str(path), np.array([1.0]), args="DOUBLE", returns="VARCHAR").tolist() == ["caf\u00e9"]
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(Exception, match="null bytes"):
+        imlane.run_local(str(binary), np.array([1.0]), args="DOUBLE", returns="VARCHAR")
+
+
 def test_run_local_nulls_and_several_results():
     # null_handling='special' (the behaviour before the option existed): the NaN row reaches the function.
     src = "def pyfun(x):\n    return [None if v != v else v for v in x], x > 1\n"

@@ -11,6 +11,7 @@
 #include "imlane/dbend/coordinator_client.h"
 #include "imlane/lane/executor_bell.h"
 #include "imlane/lane/lane.h"
+#include "message_cases.h"
 
 namespace imlane {
 namespace {
@@ -19,12 +20,15 @@ namespace {
 class ScriptedCoordinator {
  public:
   using Answer = std::function<json(const json& request, std::vector<int>* fds)>;
-  explicit ScriptedCoordinator(Answer answer, int protocol = kProtocolVersion) {
+  explicit ScriptedCoordinator(Answer answer, int protocol = kProtocolVersion)
+      : ScriptedCoordinator(std::move(answer), json{{"ok", true}, {"protocol", protocol}}) {}
+  // `hello`: the reply to the client's hello.
+  ScriptedCoordinator(Answer answer, json hello) {
     char dir[] = "/tmp/imlane-client-test-XXXXXX";
     dir_ = mkdtemp(dir);
     path_ = dir_ + "/s.sock";
     listen_ = ListenUnix(path_).ValueOrDie();
-    thread_ = std::thread([this, answer, protocol] {
+    thread_ = std::thread([this, answer, hello] {
       UniqueFd peer(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
       while (true) {
         json req;
@@ -32,7 +36,7 @@ class ScriptedCoordinator {
         if (!RecvJson(peer.get(), &req, &ignored, 5000).ok()) return;
         requests_.push_back(req);
         std::vector<int> fds;
-        json reply = req.value("op", "") == "hello" ? json{{"ok", true}, {"protocol", protocol}} : answer(req, &fds);
+        json reply = req.value("op", "") == "hello" ? hello : answer(req, &fds);
         if (reply.is_null()) return;  // hang up
         if (!SendJson(peer.get(), ReplyTo(req, reply), fds).ok()) return;
       }
@@ -159,7 +163,8 @@ TEST(CoordinatorClientTest, RegisterSendsTheDefinitionAndErrorsKeepTheirCode) {
   }
   const json& reg = coordinator.requests().at(1);
   EXPECT_EQ(reg["op"], "register");
-  EXPECT_EQ(reg["source"], def.source);
+  EXPECT_FALSE(reg.contains("source")) << "code travels as bytes (base64), never as JSON text";
+  EXPECT_EQ(*SourceFromJson(reg), def.source);
   EXPECT_EQ(reg["entry"], "pyfun");
   EXPECT_EQ(reg["arg_types"], json::array({"DOUBLE"}));
 }
@@ -177,6 +182,44 @@ TEST(CoordinatorClientTest, ProtocolMismatchAndAVanishedCoordinatorAreClearError
   EXPECT_EQ((*client)->Drop("f").code(), StatusCode::kUnavailable);
   EXPECT_FALSE((*client)->Alive());
   EXPECT_EQ((*client)->KillExecutor(0, "x").code(), StatusCode::kUnavailable);
+}
+
+// Every reply DBEnd decodes, with each field of the wrong type or shape: a ProtocolError naming the
+// field from the call that got it, never an exception.
+TEST(CoordinatorClientTest, EveryFieldOfEveryReplyOfTheWrongTypeIsAProtocolErrorNamingIt) {
+  Lane lane = Lane::Create(1, 1 << 20).ValueOrDie();
+  SharedRegion bell = SharedRegion::Create("bell", kBellBytes, true).ValueOrDie();
+  size_t checked = 0;
+  for (const auto& c : testing::Replies()) {
+    if (c.kind == "stats reply") continue;  // an executor's, decoded by the coordinator
+    for (const auto& m : testing::Mutations(c)) {
+      const bool hello = c.kind == "hello reply";
+      ScriptedCoordinator coordinator(
+          [&](const json&, std::vector<int>* fds) {
+            *fds = {lane.fd(), bell.fd()};
+            return m.message;
+          },
+          hello ? m.message : json{{"ok", true}, {"protocol", kProtocolVersion}});
+      auto call = [&]() -> Status {
+        auto client = CoordinatorClient::Connect(coordinator.settings());
+        if (hello || !client.ok()) return client.status();
+        if (c.kind == "register reply") {
+          FunctionDefinition def{"f", "def pyfun(x): return x", "<inline:f>", "", {TypeId::kDouble}, {TypeId::kDouble}};
+          return (*client)->Register(def, "<inline>").status();
+        }
+        if (c.kind == "acquire reply") return (*client)->Acquire("f", 0, 1, 1 << 20).status();
+        if (c.kind == "reset_cache reply") return (*client)->ResetCache("f").status();
+        return (*client)->StatusDocument().status();
+      };
+      Status st;
+      EXPECT_NO_THROW(st = call()) << c.kind << " " << m.where;
+      EXPECT_EQ(st.code(), StatusCode::kProtocolError) << c.kind << " " << m.where << ": " << st.ToString();
+      EXPECT_NE(st.message().find("'" + m.field + "'"), std::string::npos)
+          << c.kind << " " << m.where << ": " << st.message();
+      checked++;
+    }
+  }
+  EXPECT_GT(checked, 100u);
 }
 
 }  // namespace

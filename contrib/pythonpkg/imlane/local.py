@@ -27,7 +27,7 @@ class LocalFunction:
         self.name = name
         if isinstance(source, str):
             if "\n" not in source and source.endswith(".py"):
-                with open(source) as f:
+                with open(source, "rb") as f:  # bytes: Python honours the file's coding cookie
                     code, filename = f.read(), source
             else:
                 code, filename = source, f"<inline:{name}>"

@@ -73,6 +73,25 @@ def _resolve_entry(module, name, entry):
     return obj, "function"
 
 
+def _compile(source, filename):
+    """Compiles a function's source. A file's bytes are decoded by Python itself, as `python file.py`
+    would (PEP 263 coding cookie, else UTF-8); inline code (filename "<inline...>") is text, UTF-8."""
+    if isinstance(source, (bytes, bytearray)) and filename.startswith("<"):
+        try:
+            source = bytes(source).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FunctionLoadError(f"the source of {filename} is not UTF-8 text (byte {e.start}: "
+                                    f"{bytes(source)[e.start:e.start + 1]!r}); pass a file to use another encoding") from None
+    try:
+        return compile(source, filename, "exec")
+    except SyntaxError as e:
+        if e.lineno is None:  # undecodable bytes or NUL bytes: no line to point at
+            raise FunctionLoadError(f"cannot compile {filename}: {e.msg}") from None
+        raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
+    except (ValueError, UnicodeDecodeError) as e:  # e.g. NUL bytes (ValueError before Python 3.11.4)
+        raise FunctionLoadError(f"cannot compile {filename}: {e}") from None
+
+
 class LoadedFunction:
     """One AI function in its own namespace; its one-off context is built here, once."""
 
@@ -88,10 +107,7 @@ class LoadedFunction:
         self.return_types = list(return_types)
         module = types.ModuleType(f"imlane_udf_{name}")
         module.__file__ = filename
-        try:
-            code = compile(source, filename, "exec")
-        except SyntaxError as e:
-            raise FunctionLoadError(f"syntax error in {filename}, line {e.lineno}: {e.msg}") from None
+        code = _compile(source, filename)
         # Registered so that pickle/inspect find classes defined in the function's source.
         sys.modules[module.__name__] = module
         # The source, its one-off context and every batch run with the loader cache on (context_cache),

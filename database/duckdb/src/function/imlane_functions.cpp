@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "imlane/common/messages.h"
 #include "imlane_state.hpp"
 
 namespace imlane {
@@ -35,12 +36,16 @@ unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, Table
   if (!ctx.ok()) ThrowStatus(ctx.status());
   auto status = (*ctx)->CoordinatorStatus();
   if (!status.ok()) ThrowStatus(status.status());
-  auto doc = nlohmann::json::parse(*status);
-  for (const auto &f : doc["functions"]) {
+  // Decoded field by field: a status document of the wrong shape is an error, never an exception.
+  auto doc = nlohmann::json::parse(*status, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) ThrowStatus(Status::ProtocolError("the coordinator's status is not JSON"));
+  auto functions = DecodeStatusFunctions(doc);
+  if (!functions.ok()) ThrowStatus(functions.status().WithContext("coordinator status"));
+  for (const auto &f : *functions) {
     std::string args, rets;
-    for (const auto &t : f["arg_types"]) args += (args.empty() ? "" : ", ") + t.get<std::string>();
-    for (const auto &t : f["return_types"]) rets += (rets.empty() ? "" : ", ") + t.get<std::string>();
-    std::string name = f.value("name", "");
+    for (const auto &t : f.arg_types) args += (args.empty() ? "" : ", ") + t;
+    for (const auto &t : f.return_types) rets += (rets.empty() ? "" : ", ") + t;
+    const std::string &name = f.name;
     // side_effects is DuckDB's own: known for the functions this database created, NULL otherwise.
     Value side_effects;
     {
@@ -48,14 +53,11 @@ unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, Table
       if (state.functions.count(name)) side_effects = Value::BOOLEAN(state.side_effects.count(name) > 0);
     }
     result->rows.push_back(
-        {Value(name), Value::INTEGER(f.value("version", 0)), Value(name + "(" + args + ") -> " + rets),
-         Value(f.value("source", "")), Value::INTEGER(f.value("executors_used", 0)),
-         Value::BIGINT(f.value("batches", int64_t{0})), Value::BIGINT(f.value("rows", int64_t{0})),
-         Value::DOUBLE(f.value("mean_batch_rows", 0.0)), Value::DOUBLE(f.value("busy_s", 0.0)),
-         Value::BIGINT(f.value("errors", int64_t{0})), Value(f.value("null_handling", "default")),
-         Value(f.value("exception_handling", "default")), side_effects,
-         Value::BIGINT(f.value("cache_hits", int64_t{0})), Value::BIGINT(f.value("cache_misses", int64_t{0})),
-         Value::BIGINT(f.value("cache_bytes", int64_t{0})), Value::DOUBLE(f.value("cache_saved_s", 0.0))});
+        {Value(name), Value::INTEGER(static_cast<int32_t>(f.version)), Value(name + "(" + args + ") -> " + rets),
+         Value(f.source), Value::INTEGER(static_cast<int32_t>(f.executors_used)), Value::BIGINT(f.batches),
+         Value::BIGINT(f.rows), Value::DOUBLE(f.mean_batch_rows), Value::DOUBLE(f.busy_s), Value::BIGINT(f.errors),
+         Value(f.null_handling), Value(f.exception_handling), side_effects, Value::BIGINT(f.cache_hits),
+         Value::BIGINT(f.cache_misses), Value::BIGINT(f.cache_bytes), Value::DOUBLE(f.cache_saved_s)});
   }
   return std::move(result);
 }

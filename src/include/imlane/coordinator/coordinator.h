@@ -30,7 +30,10 @@ class Coordinator {
   void RequestStop();
 
  private:
-  void ServeClient(int client_id, UniqueFd sock);
+  void ServeClient(int client_id, UniqueFd sock, PeerCredentials peer);
+  // Why a new connection from `peer` is refused (a connection cap), or "" to accept it; counts it
+  // when accepted. Called with clients_mu_ held.
+  std::string AdmitLocked(const PeerCredentials& peer);
   json Dispatch(int client_id, const json& request, std::vector<int>* fds);
   json Register(const json& request);
   json Status_();
@@ -46,6 +49,8 @@ class Coordinator {
   std::atomic<bool> stop_{false};
   std::mutex clients_mu_;
   std::map<int, int> client_socks_;  // id -> fd, to unblock them at shutdown
+  std::map<pid_t, int> per_process_;  // open connections per peer pid and uid (the caps)
+  std::map<uid_t, int> per_uid_;
   std::chrono::steady_clock::time_point started_;
 };
 

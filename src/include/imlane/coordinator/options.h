@@ -37,6 +37,12 @@ struct CoordinatorOptions {
   // Pooled (released) Lanes are returned to the system after this long unused; -1: kept until exit.
   int lane_idle_ms = 30000;
   int64_t lane_pool_mb = -1;  // pooled Lanes kept at most (oldest freed first); -1: lane_memory_mb / 4
+  // Control connections: a local peer must not exhaust threads, descriptors or memory (security.md).
+  int max_connections = 256;             // open at once, all peers
+  int max_connections_per_process = 32;  // from one peer process (SO_PEERCRED pid)
+  int max_connections_per_uid = 256;     // from one user (SO_PEERCRED uid)
+  size_t max_message_bytes = 16u << 20;  // one control message from a client (a register with its source)
+  int message_timeout_ms = 10000;        // a message must arrive whole this long after its first byte
 };
 
 }  // namespace imlane
