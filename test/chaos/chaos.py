@@ -534,7 +534,7 @@ class Run:
         log_path = os.path.join(self.tmp, f"coordinator-{self.coord_generation}.log")
         self.coord_log = open(log_path, "wb")
         cmd = [self.imlane, "serve", "--socket", self.socket, "--executors", str(self.args.executors),
-               "--lane-bytes", str(self.args.lane_bytes), "--idle-exit-ms", "0"]
+               "--lane-bytes", str(self.args.lane_bytes), "--max-lanes", str(self.args.max_lanes)]
         if self.args.python_env:
             cmd += ["--python-env", self.venv]
         self.coord = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=self.coord_log,
@@ -1214,7 +1214,8 @@ def main(argv=None):
     ap.add_argument("--no-python-env", dest="python_env", action="store_false",
                     help="do not pass the clients' venv to the coordinator as --python-env")
     ap.add_argument("--rows", type=int, default=20000, help="rows of client 0's table (client i: +1000 i)")
-    ap.add_argument("--lane-bytes", type=int, default=8 << 20)
+    ap.add_argument("--lane-bytes", type=int, default=4 << 20, help="Lane size (coordinator and clients)")
+    ap.add_argument("--max-lanes", type=int, default=512, help="the coordinator's --max-lanes")
     ap.add_argument("--timeout-ms", type=int, default=30000, help="the clients' imlane_timeout_ms")
     ap.add_argument("--fault-interval", type=float, default=4.0, help="mean seconds between faults")
     ap.add_argument("--coordinator-kill-gap", type=float, default=40.0,
