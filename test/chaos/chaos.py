@@ -339,7 +339,7 @@ def client_main(args):
             time.sleep(0.5)
     fds_start = count_fds()
     emit(ev="ready", pid=os.getpid(), fds_before_connect=fds_before_connect, fds_start=fds_start,
-         setup_complete=not pending and not warm)
+         setup_complete=not pending and not warm, stopped=stop.is_set())
 
     names = list(QUERIES)
     weights = [QUERY_WEIGHTS[q] for q in names]
@@ -488,14 +488,18 @@ class Run:
         self.coord_generation = 0
         self.coord_log = None
         self.pids_seen = {}          # pid -> (what, start time)
-        self.clients = {}
+        self.clients = {}            # slot -> the Client process serving it now
+        self.all_clients = []        # every Client process, replaced ones included
         self.faults = []             # {kind, t, detail, ...}
         self.counts = collections.Counter()
-        self.malformed = collections.Counter()
+        self.malformed_counts = collections.Counter()
         self.failures = []           # every failure: {client, kind, what, exc, msg, class, cause}
         self.problems = []           # run-level failures (coordinator died of a frame, status hangs, ...)
         self.observations = []       # things worth reporting that do not fail the run
         self.leaks = []
+        self.replacements = []
+        self.stopping = False
+        self.quiet_from = float("inf")  # no client replacement in the quiet tail
         self.t0 = time.time()
         self.env = dict(os.environ)
         self.env[RUN_ENV] = self.run_id
@@ -619,6 +623,7 @@ class Run:
         os.kill(pid, signal.SIGKILL)
         self.coord.wait()
         f = self.fault("kill_coordinator", pid=pid, outage_s=round(outage, 2))
+        f["clients"] = [c for c in self.clients.values() if c.ready and not c.dead and not c.stopping]
         self.check_executors_die(execs, "of SIGKILL")
         time.sleep(outage)
         self.start_coordinator()
@@ -626,9 +631,9 @@ class Run:
         return True
 
     def malformed_frame(self):
-        kinds = ["garbage", "not_json", "json_not_object", "wrong_types", "huge_length", "half_sent",
-                 "zero_length", "many_idle"]
-        kind = self.rng.choice(kinds)
+        kinds = {"garbage": 1, "not_json": 1, "json_not_object": 1, "wrong_types": 3, "huge_length": 1,
+                 "half_sent": 1, "zero_length": 1, "many_idle": 1}
+        kind = self.rng.choices(list(kinds), list(kinds.values()))[0]
         r = self.rng
         frames = 0
         try:
@@ -675,7 +680,7 @@ class Run:
                 s.close()
         except OSError as e:
             self.observations.append(f"malformed {kind}: socket error {e}")
-        self.malformed[kind] += frames
+        self.malformed_counts[kind] += frames
         f = self.fault("malformed", frame=kind, frames=frames)
         # The coordinator must survive and still answer.
         time.sleep(0.2)
@@ -722,7 +727,8 @@ class Run:
     def reregister(self):
         name = self.rng.choice(sorted(SIGNATURES))
         variant = self.rng.choice(["v1", "v2"])
-        via = self.rng.choice(["cli"] + [f"client{c}" for c in sorted(self.clients)])
+        live = [c for _, c in sorted(self.clients.items()) if c.ready and not c.dead and not c.stopping]
+        via = self.rng.choice(["cli"] + [f"client{c.cid}" for c in live])
         if via == "cli":
             a, ret = SIGNATURES[name]
             path = os.path.join(self.tmp, "udfs", variant, name + ".py")
@@ -743,7 +749,7 @@ class Run:
                 f["ok"] = False
                 self.problems.append(f"imlane register {name} hung for more than {self.args.hang_timeout} s")
         else:
-            c = self.clients[int(via[len("client"):])]
+            c = next(c for c in live if f"client{c.cid}" == via)
             if not c.send(f"reregister {name} {variant}"):
                 return False
             self.fault("reregister", function=name, variant=variant, via=via)
@@ -791,10 +797,9 @@ class Run:
         client_env["IMLANE_COORDINATOR"] = os.path.join(self.tmp, "no-embedded-coordinator", "imlane")
         client_env["PYTHONPATH"] = os.path.join(REPO, "contrib", "pythonpkg") + (
             os.pathsep + client_env["PYTHONPATH"] if client_env.get("PYTHONPATH") else "")
-        for cid in range(a.clients):
-            self.clients[cid] = Client(self, cid, client_env)
-        for c in self.clients.values():
-            c.start()
+        self.client_env = client_env
+        for slot in range(a.clients):
+            self.new_client(slot, 0)
         # Wait until every client is ready (registered, warmed up).
         deadline = time.monotonic() + a.setup_timeout + 30
         while time.monotonic() < deadline and not all(c.ready or c.dead for c in self.clients.values()):
@@ -805,7 +810,7 @@ class Run:
                 self.problems.append(f"client {c.cid} not ready after {a.setup_timeout + 30:.0f} s")
         self.chaos_start = time.time()
         end = self.chaos_start + a.duration
-        quiet_from = end - min(a.quiet, a.duration * 0.3)
+        quiet_from = self.quiet_from = end - min(a.quiet, a.duration * 0.3)
         last_coord_kill = -1e9
         kinds = self.schedule()
         pending = None
@@ -825,7 +830,8 @@ class Run:
                     self.ensure_coordinator("between faults")
                     if kind == "kill_coordinator":
                         last_coord_kill = now
-                    getattr(self, kind)()
+                    {"kill_executor": self.kill_executor, "kill_coordinator": self.kill_coordinator,
+                     "malformed": self.malformed_frame, "reregister": self.reregister}[kind]()
                 except Exception:  # noqa: BLE001 - a driver error must not hide the summary
                     self.problems.append(f"driver error during {kind}: {traceback.format_exc(limit=3)}")
                 next_fault = time.time() + self.rng.expovariate(1.0 / a.fault_interval)
@@ -835,13 +841,14 @@ class Run:
         self.ensure_coordinator("in the quiet tail")
         # Last look at /dev/shm use by this run's processes, before anything stops.
         shm_used = shm_used_by(list(run_processes(self.run_id, self.socket)))
-        for c in self.clients.values():
+        self.stopping = True
+        for c in self.all_clients:
             c.send("stop")
         deadline = time.monotonic() + a.hang_timeout
-        while time.monotonic() < deadline and not all(c.dead or c.ended for c in self.clients.values()):
+        while time.monotonic() < deadline and not all(c.dead or c.ended for c in self.all_clients):
             self.supervise()
             time.sleep(0.2)
-        for c in self.clients.values():
+        for c in self.all_clients:
             if not c.dead and not c.ended:
                 c.hang(f"did not stop within {a.hang_timeout:.0f} s of being asked")
             c.wait()
@@ -850,9 +857,34 @@ class Run:
         self.check_leaks(shm_before, shm_used)
         return self.report()
 
+    def new_client(self, slot, generation):
+        c = Client(self, slot, generation, self.client_env)
+        self.clients[slot] = c
+        self.all_clients.append(c)
+        c.start()
+        return c
+
     def supervise(self):
-        for c in self.clients.values():
+        for c in list(self.all_clients):
             c.check()
+        if self.stopping or time.time() >= self.quiet_from:
+            return
+        # A client whose engine does not recover (no successful query for --recovery-timeout s, several
+        # failures since) is recorded and replaced by a fresh process, so that the rest of the run
+        # still exercises the other faults. A replacement is itself a failed check.
+        now = time.time()
+        for slot, c in list(self.clients.items()):
+            if not c.ready or c.dead or c.stopping:
+                continue
+            last_ok = max(c.ok_begin_times[-1] if c.ok_begin_times else 0, c.ready_at)
+            if now - last_ok > self.args.recovery_timeout and c.fails_since_ok >= 3:
+                self.replacements.append(
+                    f"client {c.cid}: no successful query for {now - last_ok:.0f} s ({c.fails_since_ok} failures "
+                    f"since; last: {c.last_error[:300]}); replaced by a fresh client process")
+                self.log(self.replacements[-1])
+                c.stopping = True
+                c.send("stop")
+                self.new_client(slot, c.generation + 1)
 
     def stop_coordinator(self):
         if not self.coordinator_alive():
@@ -893,7 +925,7 @@ class Run:
                                          "opened by its processes: not counted)")
         for e in sorted(shm_used):
             self.observations.append(f"a process of this run had /dev/shm/{e} open or mapped")
-        for c in self.clients.values():
+        for c in self.all_clients:
             if c.end is None:
                 continue
             e = c.end
@@ -912,7 +944,7 @@ class Run:
         a = self.args
         q = collections.Counter()
         per_client = {}
-        for c in self.clients.values():
+        for c in self.all_clients:
             per_client[c.cid] = dict(c.stats)
             q.update(c.stats)
         by_cause = collections.Counter((f["class"], f["cause"]) for f in self.failures)
@@ -920,7 +952,7 @@ class Run:
         unclear_msgs = collections.Counter(f"{f['exc']}: {f['msg'][:400]}" for f in unclear)
         clear_msgs = collections.Counter(f"[{f['cause']}] {f['exc']}: {f['msg'][:200]}" for f in self.failures
                                          if f["class"] == "clear")
-        wrong = [w for c in self.clients.values() for w in c.wrong]
+        wrong = [w for c in self.all_clients for w in c.wrong]
         # Recovery: after every fault, a query that began after it succeeded (after a coordinator
         # kill: one in every client, begun after the restart).
         recovery = {}
@@ -931,16 +963,16 @@ class Run:
             for f in fs:
                 since = f.get("restarted_at", f["t"])
                 if kind == "kill_coordinator":
-                    good = all(any(t >= since for t in c.ok_begin_times) for c in self.clients.values())
+                    good = all(any(t >= since for t in c.ok_begin_times) for c in f["clients"])
                 else:
-                    good = any(any(t >= since for t in c.ok_begin_times) for c in self.clients.values())
+                    good = any(any(t >= since for t in c.ok_begin_times) for c in self.all_clients)
                 if good:
                     ok += 1
                 else:
                     unrecovered.append(round(f["t"] - self.chaos_start, 1))
             recovery[kind] = {"faults": len(fs), "recovered": ok, "unrecovered_at_s": unrecovered[:20]}
-        crashes = [c for c in self.clients.values() if c.crashed]
-        hangs = [c for c in self.clients.values() if c.hung]
+        crashes = [c for c in self.all_clients if c.crashed]
+        hangs = [c for c in self.all_clients if c.hung]
         checks = collections.OrderedDict()
         checks["queries succeeded"] = q["ok"] > 0
         checks["no wrong result"] = not wrong
@@ -948,6 +980,7 @@ class Run:
         checks["no client crash"] = not crashes
         checks["no client hang"] = not hangs
         checks["no leak"] = not self.leaks
+        checks["every client recovered by itself (none replaced)"] = not self.replacements
         checks["no run-level problem (coordinator deaths, status hangs)"] = not self.problems
         for kind in FAULT_KINDS:
             r = recovery[kind]
@@ -965,8 +998,8 @@ class Run:
             "faults": {k: self.counts[k] for k in FAULT_KINDS},
             "kill_executor_skipped": self.counts["kill_executor_skipped"],
             "coordinator_unexpected_deaths": self.counts["coordinator_unexpected_deaths"],
-            "malformed_frames": dict(self.malformed),
-            "malformed_frames_total": sum(self.malformed.values()),
+            "malformed_frames": dict(self.malformed_counts),
+            "malformed_frames_total": sum(self.malformed_counts.values()),
             "reregistrations": {"total": self.counts["reregister"], "cli_ok": self.counts["reregister_ok"],
                                 "client_ok": q["rereg_ok"], "client_failed": q["rereg_fail"]},
             "failures_by_cause": {f"{k[0]}: {k[1]}": v for k, v in sorted(by_cause.items())},
@@ -979,7 +1012,8 @@ class Run:
             "leaks": self.leaks,
             "problems": self.problems,
             "observations": self.observations[:30],
-            "client_fds": {c.cid: c.end for c in self.clients.values()},
+            "client_fds": {c.cid: c.end for c in self.all_clients},
+            "client_replacements": self.replacements,
             "checks": dict(checks),
         }
         if a.json:
@@ -1033,6 +1067,8 @@ class Run:
         p("leaks: " + ("none" if not s["leaks"] else ""))
         for l in s["leaks"]:
             p(f"  LEAK: {l}")
+        for rp in s["client_replacements"]:
+            p(f"REPLACED: {rp}")
         for pr in s["problems"]:
             p(f"PROBLEM: {pr}")
         for o in s["observations"][:10]:
@@ -1050,9 +1086,14 @@ class Run:
 class Client:
     """One supervised client process and what it reported."""
 
-    def __init__(self, run, cid, env):
-        self.run, self.cid, self.env = run, cid, env
+    def __init__(self, run, slot, generation, env):
+        self.run, self.slot, self.generation, self.env = run, slot, generation, env
+        self.cid = str(slot) if generation == 0 else f"{slot}.{generation}"
         self.proc = None
+        self.stopping = False
+        self.ready_at = 0.0
+        self.fails_since_ok = 0
+        self.last_error = ""
         self.stats = collections.Counter()
         self.wrong = []
         self.ok_begin_times = []
@@ -1070,8 +1111,9 @@ class Client:
     def start(self):
         r = self.run
         rfd, wfd = os.pipe()
-        cmd = [r.python, os.path.abspath(__file__), "client", "--client-id", str(self.cid), "--socket", r.socket,
-               "--extension", r.extension, "--seed", str(r.seed), "--rows", str(r.args.rows + 1000 * self.cid),
+        cmd = [r.python, os.path.abspath(__file__), "client", "--client-id", str(self.slot * 100 + self.generation),
+               "--socket", r.socket, "--extension", r.extension, "--seed", str(r.seed),
+               "--rows", str(r.args.rows + 1000 * self.slot),
                "--timeout-ms", str(r.args.timeout_ms), "--lane-bytes", str(r.args.lane_bytes),
                "--udf-dir", os.path.join(r.tmp, "udfs"), "--event-fd", str(wfd),
                "--setup-timeout", str(r.args.setup_timeout)]
@@ -1113,6 +1155,7 @@ class Client:
                 if kind == "query":
                     self.stats["ok"] += 1
                     self.ok_begin_times.append(begin["t"])
+                    self.fails_since_ok = 0
                 elif kind == "reregister":
                     self.stats["rereg_ok"] += 1
                 else:
@@ -1124,7 +1167,10 @@ class Client:
                 r.log(f"client {self.cid} WRONG RESULT {ev['what']}: {ev['msg'][:300]}")
                 return
             cls, cause = classify(f"{ev['exc']}: {ev['msg']}")
+            ev["client"] = self.cid
             r.record_failure(ev, cls, cause)
+            self.fails_since_ok += 1
+            self.last_error = f"{ev['exc']}: {ev['msg']}"
             if kind == "query":
                 self.stats["fail_clear" if cls == "clear" else "fail_unclear"] += 1
             elif kind == "reregister":
@@ -1139,8 +1185,9 @@ class Client:
                 r.log(f"client {self.cid} {kind} {ev['what']} failed ({cls}: {cause}): {ev['exc']}: {ev['msg'][:300]}")
         elif e == "ready":
             self.ready = True
+            self.ready_at = time.time()
             r.note_pid(ev["pid"], f"client {self.cid}")
-            if not ev.get("setup_complete"):
+            if not ev.get("setup_complete") and not ev.get("stopped"):
                 r.problems.append(f"client {self.cid} could not register its functions and warm up within "
                                   f"{r.args.setup_timeout:.0f} s")
         elif e == "end":
@@ -1218,12 +1265,14 @@ def main(argv=None):
     ap.add_argument("--max-lanes", type=int, default=512, help="the coordinator's --max-lanes")
     ap.add_argument("--timeout-ms", type=int, default=30000, help="the clients' imlane_timeout_ms")
     ap.add_argument("--fault-interval", type=float, default=4.0, help="mean seconds between faults")
-    ap.add_argument("--coordinator-kill-gap", type=float, default=40.0,
+    ap.add_argument("--coordinator-kill-gap", type=float, default=60.0,
                     help="at least this many seconds between coordinator kills")
     ap.add_argument("--quiet", type=float, default=30.0, help="no faults in the last QUIET s (at most 30%% of the run)")
     ap.add_argument("--hang-timeout", type=float, default=150.0,
                     help="a statement (or a client stop) longer than this is a hang")
     ap.add_argument("--setup-timeout", type=float, default=120.0)
+    ap.add_argument("--recovery-timeout", type=float, default=45.0,
+                    help="a client with no successful query for this long is replaced (and the run fails)")
     ap.add_argument("--fd-slack", type=int, default=4, help="fds a client may gain without counting as a leak")
     ap.add_argument("--json", default=None, help="also write the summary as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the run directory (logs) even when the run passes")
@@ -1251,7 +1300,7 @@ def main(argv=None):
         return 130
     finally:
         # Never leave anything of this run behind, whatever happened above.
-        for cl in run.clients.values():
+        for cl in run.all_clients:
             if cl.proc is not None and cl.proc.poll() is None:
                 cl.proc.kill()
         if run.coord is not None and run.coord.poll() is None:
