@@ -956,6 +956,12 @@ class Run:
         # Recovery: after every fault, a query that began after it succeeded (after a coordinator
         # kill: one in every client, begun after the restart).
         recovery = {}
+        unrecovered_kills = []
+        for f in self.faults:
+            if f["kind"] == "kill_coordinator":
+                since = f.get("restarted_at", f["t"])
+                if not all(any(t >= since for t in c.ok_begin_times) for c in f["clients"]):
+                    unrecovered_kills.append(f["t"])
         for kind in FAULT_KINDS:
             fs = [f for f in self.faults if f["kind"] == kind]
             ok = 0
@@ -969,7 +975,12 @@ class Run:
                 if good:
                     ok += 1
                 else:
-                    unrecovered.append(round(f["t"] - self.chaos_start, 1))
+                    at = f"{f['t'] - self.t0:.1f}"
+                    masked = [k for k in unrecovered_kills if k < f["t"] and not any(
+                        c.generation > 0 and k < c.ready_at < f["t"] for c in self.all_clients)]
+                    if kind != "kill_coordinator" and masked:
+                        at += f" (after the unrecovered coordinator kill at {masked[-1] - self.t0:.1f})"
+                    unrecovered.append(at)
             recovery[kind] = {"faults": len(fs), "recovered": ok, "unrecovered_at_s": unrecovered[:20]}
         crashes = [c for c in self.all_clients if c.crashed]
         hangs = [c for c in self.all_clients if c.hung]
@@ -1046,7 +1057,8 @@ class Run:
             p(f"  coordinator died unexpectedly {s['coordinator_unexpected_deaths']} times (restarted by the driver)")
         p("recovery (a query begun after the fault succeeded; after a coordinator kill: in every client):")
         for k, v in s["recovery"].items():
-            extra = f"   unrecovered faults at {v['unrecovered_at_s']} s" if v["unrecovered_at_s"] else ""
+            extra = ("   unrecovered faults at (s, as in the log): " + ", ".join(v["unrecovered_at_s"])
+                     if v["unrecovered_at_s"] else "")
             p(f"  {k:17s} {v['recovered']}/{v['faults']}{extra}")
         if s["failures_by_cause"]:
             p("failures by cause: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_cause"].items()))
@@ -1094,6 +1106,7 @@ class Client:
         self.ready_at = 0.0
         self.fails_since_ok = 0
         self.last_error = ""
+        self.last_event = time.monotonic()
         self.stats = collections.Counter()
         self.wrong = []
         self.ok_begin_times = []
@@ -1143,6 +1156,7 @@ class Client:
             self.handle(ev)
 
     def handle(self, ev):
+        self.last_event = time.monotonic()
         e = ev["ev"]
         r = self.run
         if e == "begin":
@@ -1215,10 +1229,13 @@ class Client:
                     f"; log tail: {tail.strip()[-1000:]}"
                 self.run.log(self.crash_text)
             return
+        limit = self.run.args.hang_timeout
         if self.current is not None:
             ev, since = self.current
-            if time.monotonic() - since > self.run.args.hang_timeout:
-                self.hang(f"{ev['kind']} {ev['what']} ran for more than {self.run.args.hang_timeout:.0f} s")
+            if time.monotonic() - since > limit:
+                self.hang(f"{ev['kind']} {ev['what']} ran for more than {limit:.0f} s")
+        elif not self.ended and time.monotonic() - self.last_event > limit:
+            self.hang(f"reported nothing for more than {limit:.0f} s (between statements)")
 
     def hang(self, what):
         if self.hung or self.dead:
