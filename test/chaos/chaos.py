@@ -501,6 +501,10 @@ class Run:
         self.stopping = False
         self.quiet_from = float("inf")  # no client replacement in the quiet tail
         self.t0 = time.time()
+        self.kinds = [k.strip() for k in args.faults.split(",") if k.strip()]
+        for k in self.kinds:
+            if k not in FAULT_KINDS:
+                raise SystemExit(f"chaos: unknown fault kind {k!r} (known: {', '.join(FAULT_KINDS)})")
         self.env = dict(os.environ)
         self.env[RUN_ENV] = self.run_id
         self.env.pop("IMLANE_SOCKET", None)
@@ -773,11 +777,12 @@ class Run:
 
     def schedule(self):
         """Yields fault kinds: each kind once first (seeded order), then weighted draws."""
-        first = list(FAULT_KINDS)
+        first = list(self.kinds)
         self.rng.shuffle(first)
         for k in first:
             yield k
-        weights = {"kill_executor": 4, "kill_coordinator": 1, "malformed": 4, "reregister": 3}
+        weights = {k: w for k, w in (("kill_executor", 4), ("kill_coordinator", 1), ("malformed", 4),
+                                     ("reregister", 3)) if k in self.kinds}
         while True:
             yield self.rng.choices(list(weights), [weights[k] for k in weights])[0]
 
@@ -788,7 +793,7 @@ class Run:
                 print(f"chaos: {path} is missing: build first (make)", file=sys.stderr)
                 return 2
         print(f"chaos: seed {self.seed}, duration {a.duration:.0f} s, {a.clients} clients, "
-              f"{a.executors} executors, run dir {self.tmp}", flush=True)
+              f"{a.executors} executors, faults {','.join(self.kinds)}, run dir {self.tmp}", flush=True)
         shm_before = shm_entries()
         self.write_udfs()
         self.start_coordinator()
@@ -823,9 +828,11 @@ class Run:
                 pending = None
                 if kind == "kill_coordinator" and now - last_coord_kill < a.coordinator_kill_gap \
                         and self.counts["kill_coordinator"] > 0:
-                    kind = next(kinds) if self.rng.random() < 0.5 else "kill_executor"
-                    if kind == "kill_coordinator":
-                        kind = "malformed"
+                    others = [k for k in self.kinds if k != "kill_coordinator"]
+                    kind = self.rng.choice(others) if others else None
+                if kind is None:
+                    next_fault = time.time() + self.rng.expovariate(1.0 / a.fault_interval)
+                    continue
                 try:
                     self.ensure_coordinator("between faults")
                     if kind == "kill_coordinator":
@@ -993,7 +1000,7 @@ class Run:
         checks["no leak"] = not self.leaks
         checks["every client recovered by itself (none replaced)"] = not self.replacements
         checks["no run-level problem (coordinator deaths, status hangs)"] = not self.problems
-        for kind in FAULT_KINDS:
+        for kind in self.kinds:
             r = recovery[kind]
             checks[f"queries succeed after every {kind} ({r['recovered']}/{r['faults']})"] = \
                 r["faults"] > 0 and r["recovered"] == r["faults"]
@@ -1281,6 +1288,8 @@ def main(argv=None):
     ap.add_argument("--lane-bytes", type=int, default=4 << 20, help="Lane size (coordinator and clients)")
     ap.add_argument("--max-lanes", type=int, default=512, help="the coordinator's --max-lanes")
     ap.add_argument("--timeout-ms", type=int, default=30000, help="the clients' imlane_timeout_ms")
+    ap.add_argument("--faults", default=",".join(FAULT_KINDS),
+                    help="comma-separated fault kinds to inject (default: all; the run then checks only these)")
     ap.add_argument("--fault-interval", type=float, default=4.0, help="mean seconds between faults")
     ap.add_argument("--coordinator-kill-gap", type=float, default=60.0,
                     help="at least this many seconds between coordinator kills")
