@@ -15,8 +15,9 @@ What it does (see docs/architecture.md, "Reliability testing"):
   by row, NULLs included) with values computed in plain Python from the table's inputs.
   Clients are given IMLANE_COORDINATOR=<nonexistent>, so they can never start an embedded
   coordinator of their own: the driver's coordinator is the only one.
-- Meanwhile the driver, from a seeded random.Random (the seed is printed; the sequence of faults and
-  their parameters is reproducible, their interleaving with the queries is not), injects:
+- Meanwhile the driver, from a seeded random.Random (the seed is printed; --seed N replays the same
+  fault decisions: kinds, parameters, which executor or client by position among the live ones;
+  their interleaving with the queries depends on timing), injects:
     kill_executor     SIGKILL of a random executor pid from `imlane status --json` (checked to be an
                       imlane-executor child of this run's coordinator);
     kill_coordinator  SIGKILL of the coordinator; the driver checks that its executors die with it,
