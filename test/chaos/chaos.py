@@ -573,8 +573,15 @@ class Run:
         if self.coordinator_alive():
             return
         rc = self.coord.returncode if self.coord else None
+        tail = ""
+        if self.coord_log:
+            try:
+                with open(self.coord_log.name, errors="replace") as f:
+                    tail = " | ".join(line.strip() for line in f.read().splitlines()[-3:])
+            except OSError:
+                pass
         self.problems.append(f"the coordinator (pid {self.coord_pid}) died {why} (exit status {rc}; "
-                             f"log {self.coord_log.name if self.coord_log else '?'})")
+                             f"log {self.coord_log.name if self.coord_log else '?'}: {tail[-600:]})")
         self.counts["coordinator_unexpected_deaths"] += 1
         self.log(f"coordinator died {why}: restarting")
         self.check_executors_die(children_of(self.coord_pid) if self.coord_pid else [], "after its unexpected death")
@@ -641,6 +648,7 @@ class Run:
         kind = self.rng.choices(list(kinds), list(kinds.values()))[0]
         r = self.rng
         frames = 0
+        last = None  # the last JSON payload sent, named if the coordinator dies
         try:
             if kind == "many_idle":
                 socks = []
@@ -662,9 +670,23 @@ class Run:
                 elif kind == "json_not_object":
                     payload = r.choice([b"[1,2,3]", b'"hello"', b"42", b"null", b"true", b"[]", b'{"op"',
                                         b'{"op": "status"', b"\xff\xfe{}", json.dumps([{"op": "status"}]).encode()])
+                    last = payload
                     s.sendall(struct.pack("<I", len(payload)) + payload)
                 elif kind == "wrong_types":
+                    # A burst on one connection, each answered (or the connection closed) before the next.
+                    for _ in range(r.randint(1, 6) - 1):
+                        payload = json.dumps(self.wrong_types_message()).encode()
+                        last = payload
+                        s.sendall(struct.pack("<I", len(payload)) + payload)
+                        frames += 1
+                        s.settimeout(1.0)
+                        try:
+                            if not s.recv(65536):
+                                break
+                        except (socket.timeout, OSError):
+                            break
                     payload = json.dumps(self.wrong_types_message()).encode()
+                    last = payload
                     s.sendall(struct.pack("<I", len(payload)) + payload)
                 elif kind == "huge_length":
                     length = r.choice([0xFFFFFFFF, 0x80000000, (64 << 20) + 1, 64 << 20, r.randint(1 << 20, 64 << 20)])
@@ -691,7 +713,8 @@ class Run:
         time.sleep(0.2)
         if not self.coordinator_alive():
             f["killed_coordinator"] = True
-            self.ensure_coordinator(f"after a malformed frame ({kind})")
+            sent = f"; last payload {last[:200].decode(errors='replace')}" if last else ""
+            self.ensure_coordinator(f"after a malformed frame ({kind}{sent})")
         else:
             doc, err = self.status(timeout=15)
             if doc is None:
