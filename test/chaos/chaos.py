@@ -499,6 +499,7 @@ class Run:
         self.observations = []       # things worth reporting that do not fail the run
         self.leaks = []
         self.replacements = []
+        self.deaths = []             # coordinator deaths the driver did not cause
         self.stopping = False
         self.quiet_from = float("inf")  # no client replacement in the quiet tail
         self.t0 = time.time()
@@ -584,8 +585,12 @@ class Run:
                              f"log {self.coord_log.name if self.coord_log else '?'}: {tail[-600:]})")
         self.counts["coordinator_unexpected_deaths"] += 1
         self.log(f"coordinator died {why}: restarting")
+        death = {"t": time.time(), "clients": [c for c in self.clients.values()
+                                               if c.ready and not c.dead and not c.stopping]}
+        self.deaths.append(death)
         self.check_executors_die(children_of(self.coord_pid) if self.coord_pid else [], "after its unexpected death")
         self.start_coordinator()
+        death["restarted_at"] = time.time()
 
     def check_executors_die(self, pids, when):
         deadline = time.monotonic() + 5
@@ -648,7 +653,7 @@ class Run:
         kind = self.rng.choices(list(kinds), list(kinds.values()))[0]
         r = self.rng
         frames = 0
-        last = None  # the last JSON payload sent, named if the coordinator dies
+        sent_json = []  # the JSON payloads sent, named if the coordinator dies
         try:
             if kind == "many_idle":
                 socks = []
@@ -670,13 +675,13 @@ class Run:
                 elif kind == "json_not_object":
                     payload = r.choice([b"[1,2,3]", b'"hello"', b"42", b"null", b"true", b"[]", b'{"op"',
                                         b'{"op": "status"', b"\xff\xfe{}", json.dumps([{"op": "status"}]).encode()])
-                    last = payload
+                    sent_json.append(payload)
                     s.sendall(struct.pack("<I", len(payload)) + payload)
                 elif kind == "wrong_types":
                     # A burst on one connection, each answered (or the connection closed) before the next.
                     for _ in range(r.randint(1, 6) - 1):
                         payload = json.dumps(self.wrong_types_message()).encode()
-                        last = payload
+                        sent_json.append(payload)
                         s.sendall(struct.pack("<I", len(payload)) + payload)
                         frames += 1
                         s.settimeout(1.0)
@@ -686,7 +691,7 @@ class Run:
                         except (socket.timeout, OSError):
                             break
                     payload = json.dumps(self.wrong_types_message()).encode()
-                    last = payload
+                    sent_json.append(payload)
                     s.sendall(struct.pack("<I", len(payload)) + payload)
                 elif kind == "huge_length":
                     length = r.choice([0xFFFFFFFF, 0x80000000, (64 << 20) + 1, 64 << 20, r.randint(1 << 20, 64 << 20)])
@@ -713,7 +718,8 @@ class Run:
         time.sleep(0.2)
         if not self.coordinator_alive():
             f["killed_coordinator"] = True
-            sent = f"; last payload {last[:200].decode(errors='replace')}" if last else ""
+            sent = ("; payloads sent: " + " then ".join(x[:160].decode(errors="replace") for x in sent_json)
+                    if sent_json else "")
             self.ensure_coordinator(f"after a malformed frame ({kind}{sent})")
         else:
             doc, err = self.status(timeout=15)
@@ -987,12 +993,11 @@ class Run:
         # Recovery: after every fault, a query that began after it succeeded (after a coordinator
         # kill: one in every client, begun after the restart).
         recovery = {}
-        unrecovered_kills = []
-        for f in self.faults:
-            if f["kind"] == "kill_coordinator":
-                since = f.get("restarted_at", f["t"])
-                if not all(any(t >= since for t in c.ok_begin_times) for c in f["clients"]):
-                    unrecovered_kills.append(f["t"])
+        unrecovered_kills = []  # (time, what): coordinator kills and deaths that some client never recovered from
+        for f in [f for f in self.faults if f["kind"] == "kill_coordinator"] + self.deaths:
+            since = f.get("restarted_at", f["t"])
+            if not all(any(t >= since for t in c.ok_begin_times) for c in f["clients"]):
+                unrecovered_kills.append((f["t"], "coordinator kill" if "kind" in f else "coordinator death"))
         for kind in FAULT_KINDS:
             fs = [f for f in self.faults if f["kind"] == kind]
             ok = 0
@@ -1007,10 +1012,10 @@ class Run:
                     ok += 1
                 else:
                     at = f"{f['t'] - self.t0:.1f}"
-                    masked = [k for k in unrecovered_kills if k < f["t"] and not any(
+                    masked = [(k, what) for k, what in sorted(unrecovered_kills) if k < f["t"] and not any(
                         c.generation > 0 and k < c.ready_at < f["t"] for c in self.all_clients)]
-                    if kind != "kill_coordinator" and masked:
-                        at += f" (after the unrecovered coordinator kill at {masked[-1] - self.t0:.1f})"
+                    if masked and masked[-1][0] != f["t"]:
+                        at += f" (after the unrecovered {masked[-1][1]} at {masked[-1][0] - self.t0:.1f})"
                     unrecovered.append(at)
             recovery[kind] = {"faults": len(fs), "recovered": ok, "unrecovered_at_s": unrecovered[:20]}
         crashes = [c for c in self.all_clients if c.crashed]
