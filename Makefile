@@ -5,6 +5,7 @@
 #   make demo-cpp   the C++ example against the installed package
 #   make install    PREFIX=/usr/local (default)
 #   make bench      micro benchmarks
+#   make chaos      the chaos run (test/chaos/chaos.py; CHAOS_SECONDS, default 600; not part of make test)
 #   make format     clang-format the C++ sources in place (FORMAT_FILES to narrow it)
 #   make lint       clang-tidy over the C++ sources (LINT_FILES to narrow it; .clang-tidy says which checks)
 MAKEFLAGS  += --no-print-directory
@@ -15,7 +16,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_PREFIX = $(abspath $(BUILD_DIR))/demo-install
 
-.PHONY: all deps configure build pythonpkg test demo demo-cpp install fuzz bench format lint clean
+.PHONY: all deps configure build pythonpkg test chaos demo demo-cpp install fuzz bench format lint clean
 
 all: build
 
@@ -37,6 +38,14 @@ pythonpkg:
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+
+# Chaos: 4 DuckDB clients checking every result exactly while executors and the coordinator are
+# killed, malformed control frames sent and functions re-registered; then leak checks (processes,
+# fds, shared memory). Its own coordinator on a private socket. CHAOS_ARGS adds options (--seed N, ...).
+CHAOS_SECONDS ?= 600
+CHAOS_ARGS    ?=
+chaos: build
+	.venv/bin/python test/chaos/chaos.py --build-dir $(BUILD_DIR) --duration $(CHAOS_SECONDS) $(CHAOS_ARGS)
 
 # The main demo: a scikit-learn model as a SQL function in DuckDB over 1M rows (demo/duckdb/).
 demo: build
