@@ -1452,18 +1452,24 @@ TEST_F(CoordinatorTest, AMessageOverTheLimitIsRefusedWithAClearErrorAndTheConnec
   StopCoordinator(coordinator);
 }
 
+// Opens n connections that each said hello (so the coordinator counts them), kept in *held.
+void HoldConnections(const std::string& socket, int n, std::vector<UniqueFd>* held) {
+  for (int i = 0; i < n; i++) {
+    auto sock = ConnectUnix(socket);
+    ASSERT_TRUE(sock.ok());
+    json reply;
+    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
+    held->push_back(sock.MoveValue());
+  }
+}
+
 TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLeave) {
   const pid_t coordinator =
       StartCoordinator(settings_.socket_path, {"--max-connections", "4", "--max-connections-per-process", "3"});
   // Per process: the fourth connection of this process is refused, naming the cap.
   std::vector<UniqueFd> held;
   json reply;
-  for (int i = 0; i < 3; i++) {
-    auto sock = ConnectUnix(settings_.socket_path);
-    ASSERT_TRUE(sock.ok());
-    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
-    held.push_back(sock.MoveValue());
-  }
+  ASSERT_NO_FATAL_FAILURE(HoldConnections(settings_.socket_path, 3, &held));
   auto refused = ConnectUnix(settings_.socket_path);
   ASSERT_TRUE(refused.ok());
   Status st = CallJson(refused->get(), json{{"op", "hello"}}, &reply, nullptr, 10000);
@@ -1522,12 +1528,7 @@ TEST_F(CoordinatorTest, ThePerUserConnectionCapNamesTheUser) {
   const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--max-connections-per-uid", "2"});
   std::vector<UniqueFd> held;
   json reply;
-  for (int i = 0; i < 2; i++) {
-    auto sock = ConnectUnix(settings_.socket_path);
-    ASSERT_TRUE(sock.ok());
-    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
-    held.push_back(sock.MoveValue());
-  }
+  ASSERT_NO_FATAL_FAILURE(HoldConnections(settings_.socket_path, 2, &held));
   auto refused = ConnectUnix(settings_.socket_path);
   ASSERT_TRUE(refused.ok());
   Status st = CallJson(refused->get(), json{{"op", "status"}}, &reply, nullptr, 10000);
