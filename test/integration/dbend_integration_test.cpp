@@ -1452,20 +1452,44 @@ TEST_F(CoordinatorTest, AMessageOverTheLimitIsRefusedWithAClearErrorAndTheConnec
   StopCoordinator(coordinator);
 }
 
-// Opens n connections that each said hello (so the coordinator counts them), kept in *held.
+// Opens n connections that each said hello (so the coordinator counts them), kept in *held. A
+// refusal is retried for a while: the coordinator counts a closed connection (StartCoordinator's
+// probe) as gone only once its thread has seen the close.
 void HoldConnections(const std::string& socket, int n, std::vector<UniqueFd>* held) {
   for (int i = 0; i < n; i++) {
-    auto sock = ConnectUnix(socket);
-    ASSERT_TRUE(sock.ok());
-    json reply;
-    ASSERT_TRUE(CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000).ok()) << i;
-    held->push_back(sock.MoveValue());
+    Status st;
+    for (int attempt = 0; attempt < 100; attempt++) {
+      auto sock = ConnectUnix(socket);
+      ASSERT_TRUE(sock.ok());
+      json reply;
+      st = CallJson(sock->get(), json{{"op", "hello"}}, &reply, nullptr, 10000);
+      if (st.ok()) {
+        held->push_back(sock.MoveValue());
+        break;
+      }
+      if (st.code() != StatusCode::kCapacityExceeded) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(st.ok()) << i << ": " << st.ToString();
   }
 }
+
+// Stops a coordinator of StartCoordinator when a test ends early (a failed ASSERT), so that no
+// process outlives the test and holds its output open.
+struct StopAtEnd {
+  pid_t pid;
+  ~StopAtEnd() {
+    if (kill(pid, 0) == 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
 
 TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLeave) {
   const pid_t coordinator =
       StartCoordinator(settings_.socket_path, {"--max-connections", "4", "--max-connections-per-process", "3"});
+  StopAtEnd stop_at_end{coordinator};
   // Per process: the fourth connection of this process is refused, naming the cap.
   std::vector<UniqueFd> held;
   json reply;
@@ -1526,6 +1550,7 @@ TEST_F(CoordinatorTest, ConnectionCapsRefuseWithAClearErrorAndFreeUpWhenPeersLea
 
 TEST_F(CoordinatorTest, ThePerUserConnectionCapNamesTheUser) {
   const pid_t coordinator = StartCoordinator(settings_.socket_path, {"--max-connections-per-uid", "2"});
+  StopAtEnd stop_at_end{coordinator};
   std::vector<UniqueFd> held;
   json reply;
   ASSERT_NO_FATAL_FAILURE(HoldConnections(settings_.socket_path, 2, &held));
