@@ -626,7 +626,9 @@ json LaneManager::StatusJson() {
       const ExecutorPosition& s = positions_[i];
       e["restarts"] = s.restarts;
       e["last_exit"] = s.last_exit;
-      e["state"] = s.restarting ? "restarting" : (proc ? "running" : "stopped");
+      // From this lock's view, not the snapshot above: a restart may have ended in between (its
+      // replacement serves adopted Lanes before it is installed), which would read as "stopped".
+      e["state"] = s.restarting ? "restarting" : (s.process ? "running" : "stopped");
       for (const auto& [id, rec] : lanes_) lanes_here += rec.executor == i;
     }
     e["lanes"] = lanes_here;
