@@ -3,6 +3,7 @@
 // the executor memory budget counting the function rather than the Lanes mapped into it.
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -81,6 +82,7 @@ class ServedTest : public CoordinatorTest {
     args.insert(args.end(), flags.begin(), flags.end());
     coordinator_ = fork();
     if (coordinator_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // an aborting test must not leave its coordinator behind
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -34,7 +35,8 @@ class CoordinatorTest : public ::testing::Test {
   DBEndContext& ctx() {
     if (!ctx_) {
       auto c = DBEndContext::Setup(settings_);
-      EXPECT_TRUE(c.ok()) << c.status().ToString();
+      // A throw, not an abort: gtest records the failure and the test's destructors still stop what it started.
+      if (!c.ok()) throw std::runtime_error("DBEndContext::Setup failed: " + c.status().ToString());
       ctx_ = c.MoveValue();
     }
     return *ctx_;
