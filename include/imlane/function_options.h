@@ -12,7 +12,7 @@ namespace imlane {
 
 enum class NullHandling : uint8_t {
   kDefault,  // a row with a NULL argument is NULL; the function never sees it
-  kSpecial,  // the function sees NULLs (NaN / None / NaT)
+  kSpecial,  // the function sees NULLs (masked numbers and BOOLEAN, NaT / None; columns.py)
 };
 
 enum class ExceptionHandling : uint8_t {

@@ -50,13 +50,17 @@ struct PythonRuntime::Impl {
   // A read-only numpy array over Lane memory: no copy.
   py::array View(const py::dtype& dt, size_t n, const void* data) {
     py::array a(dt, {static_cast<py::ssize_t>(n)}, {}, data, lane_owner);
-    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    ReadOnly(a);
     return a;
   }
+  // Every input array is read-only, views of the Lane or not (columns.py: one form in every batch).
+  static void ReadOnly(py::array& a) { py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_; }
 
   // `raw`: the caller skips the NULL rows (null_handling 'default'), so a column is passed as if it had
   // no NULLs: a zero-copy view in its own dtype rather than promoted to float / object for NaN / None.
-  py::object Column(const ColumnView& c, bool raw) {
+  // `special` (null_handling 'special'): numbers and BOOLEAN are masked arrays in every batch, with or
+  // without NULLs, so their form never depends on the batch (columns.py has the table).
+  py::object Column(const ColumnView& c, bool raw, bool special) {
     const size_t n = c.length();
     if (c.type() == TypeId::kVarchar) {
       py::array arr = numpy_empty(n, "dtype"_a = "object");  // filled with None
@@ -69,18 +73,20 @@ struct PythonRuntime::Impl {
         Py_XDECREF(items[i]);
         items[i] = u;
       }
+      ReadOnly(arr);
       return std::move(arr);
     }
     const bool no_nulls = raw || c.null_count() == 0;
-    const bool plain =
-        no_nulls && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate && c.type() != TypeId::kTimestamp;
+    const bool masked = special && c.type() != TypeId::kDate && c.type() != TypeId::kTimestamp;
+    const bool plain = no_nulls && !masked && c.type() != TypeId::kBoolean && c.type() != TypeId::kDate &&
+                       c.type() != TypeId::kTimestamp;
     if (plain) return View(DtypeOf(c.type()), n, c.data());
     size_t data_len = c.type() == TypeId::kBoolean ? bit_util::BytesForBits(n) : n;
     py::array data = View(DtypeOf(c.type()), data_len, c.data());
     py::object validity = !no_nulls && c.validity()
                               ? py::object(View(py::dtype::of<uint8_t>(), bit_util::BytesForBits(n), c.validity()))
                               : py::object(py::none());
-    return adapt_column(static_cast<int>(c.type()), data, validity, n);
+    return adapt_column(static_cast<int>(c.type()), data, validity, n, special);
   }
 
   // null_handling 'default': a bool array, true where every argument of the row is valid, or None
@@ -258,8 +264,9 @@ Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilde
   try {
     py::object valid = def.null_handling == NullHandling::kDefault ? impl_->ValidRows(in) : py::none();
     const bool raw = !valid.is_none();
+    const bool special = def.null_handling == NullHandling::kSpecial;
     py::list cols(in.num_columns());
-    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c), raw);
+    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c), raw, special);
     py::object result = it->second.fn(cols, n, valid);
     py::list parts = result;
     for (size_t c = 0; c < def.return_types.size(); c++) {

@@ -92,12 +92,23 @@ def test_missing_entry():
 def test_adapt_booleans_with_and_without_nulls():
     data = bits([True, False, True])
     assert rt.adapt_column(rt.BOOLEAN, data, None, 3).tolist() == [True, False, True]
-    assert rt.adapt_column(rt.BOOLEAN, data, bits([1, 0, 1]), 3).tolist() == [True, None, True]
+    # 'special': a masked bool array in every batch, with or without NULLs.
+    for validity, expected in ((None, [True, False, True]), (bits([1, 0, 1]), [True, None, True])):
+        out = rt.adapt_column(rt.BOOLEAN, data, validity, 3, True)
+        assert isinstance(out, np.ma.MaskedArray) and out.dtype == np.bool_ and out.tolist() == expected
 
 
-def test_adapt_integers_with_nulls_become_float_nan():
-    out = rt.adapt_column(rt.INT32, np.array([1, 2, 3], dtype=np.int32), bits([1, 0, 1]), 3)
-    assert out.dtype == np.float64 and out[0] == 1 and np.isnan(out[1])
+def test_adapt_integers_are_exact_masked_arrays_under_special():
+    big = np.array([2**53 + 1, 2, -(2**63)], dtype=np.int64)
+    big.setflags(write=False)
+    for validity in (None, bits([1, 0, 1])):
+        out = rt.adapt_column(rt.INT64, big, validity, 3, True)
+        assert isinstance(out, np.ma.MaskedArray) and out.dtype == np.int64
+        assert out[0] == 2**53 + 1 and out[2] == -(2**63)  # no float64 rounding
+        assert bool(out.mask[1]) == (validity is not None)
+        assert not out.flags.writeable
+    small = rt.adapt_column(rt.INT8, np.array([1, 2], dtype=np.int8), bits([0, 1]), 2, True)
+    assert small.dtype == np.int8 and small.tolist() == [None, 2]
 
 
 def test_adapt_dates_and_timestamps():
@@ -110,8 +121,10 @@ def test_adapt_dates_and_timestamps():
 def test_adapt_does_not_modify_the_lane_view():
     data = np.array([1.0, 2.0])
     data.setflags(write=False)
-    out = rt.adapt_column(rt.DOUBLE, data, bits([0, 1]), 2)
-    assert np.isnan(out[0]) and data[0] == 1.0
+    out = rt.adapt_column(rt.DOUBLE, data, bits([0, 1]), 2, True)
+    assert out.mask[0] and np.isnan(out.data[0]) and data[0] == 1.0 and not out.flags.writeable
+    nan = np.array([np.nan, 1.0])  # a NaN value is not a NULL under 'special'
+    assert rt.adapt_column(rt.DOUBLE, nan, None, 2, True).mask.tolist() == [False, False]
 
 
 # ---- results ----------------------------------------------------------------------------------------

@@ -57,12 +57,17 @@ def test_run_local_file_is_read_as_bytes_honouring_its_coding_cookie(tmp_path):
 
 
 def test_run_local_nulls_and_several_results():
-    # null_handling='special' (the behaviour before the option existed): the NaN row reaches the function.
-    src = "def pyfun(x):\n    return [None if v != v else v for v in x], x > 1\n"
+    # null_handling='special': the NULL row (a local NaN) reaches the function, masked; iterating gives
+    # np.ma.masked for it, and numpy's operations keep it masked: NULL in every result.
+    src = "def pyfun(x):\n    return [v for v in x], x > 1\n"
     a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"],
                             null_handling="special")
     assert a.tolist() == [1.0, None, 3.0]
-    assert b.tolist() == [0, 0, 1]
+    assert b.tolist() == [False, None, True]
+    # A NaN that is a value (a masked array without that row masked) stays a NaN, not a NULL.
+    a, b = imlane.run_local(src, np.ma.MaskedArray([1.0, np.nan, 3.0], mask=[False, False, True]), args="DOUBLE",
+                            returns=["DOUBLE", "BOOLEAN"], null_handling="special")
+    assert np.isnan(a[1]) and a.mask.tolist() == [False, False, True] and b.tolist() == [False, False, None]
     # 'default', as in the executors: the NULL row is NULL in every result, the function never sees it.
     a, b = imlane.run_local(src, np.array([1.0, np.nan, 3.0]), args="DOUBLE", returns=["DOUBLE", "BOOLEAN"])
     assert a.tolist() == [1.0, None, 3.0]

@@ -80,10 +80,14 @@ def test_null_and_exception_handling_options(con):
     import duckdb
 
     con.execute("CREATE TABLE t AS SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE i END AS v FROM range(1000) r(i)")
-    # 'special': the function sees NULL (an integer column with NULLs arrives as float64 with NaN).
-    imlane.create_function(con, "is_null", lambda x: np.isnan(x), args=["BIGINT"], returns="BOOLEAN",
+    # 'special': the function sees NULL (an integer column is a masked array, its mask the NULLs).
+    imlane.create_function(con, "is_null", lambda x: np.ma.getmaskarray(x), args=["BIGINT"], returns="BOOLEAN",
                            null_handling="special")
     assert con.sql("SELECT count(*) FROM t WHERE is_null(v)").fetchone()[0] == 250
+    # What numpy makes of a masked array stays masked: NULL in, NULL out.
+    imlane.create_function(con, "isnan_special", lambda x: np.isnan(x), args=["BIGINT"], returns="BOOLEAN",
+                           null_handling="special")
+    assert con.sql("SELECT count(*), count(isnan_special(v)) FROM t").fetchone() == (1000, 750)
 
     # 'default': it does not, and the integers keep their dtype.
     def checked(x):
@@ -414,3 +418,75 @@ def test_the_context_cache_switches_off_per_function_and_resets(con, tmp_path):
     assert imlane.functions(con).set_index("name").loc["cached", "cache_bytes"] == 0
     with pytest.raises(ValueError, match="context_cache must be True or False"):
         imlane.create_function(con, "bad", code, args=["DOUBLE"], returns="DOUBLE", context_cache="no")
+
+
+def _describe(x):
+    """What a function sees, one string per row: container, dtype, writeable, mask bit, value."""
+    masked = isinstance(x, np.ma.MaskedArray)
+    mask = np.ma.getmaskarray(x) if masked else np.zeros(len(x), dtype=bool)
+    data = x.data if masked else x
+    head = f"{type(x).__name__}|{x.dtype}|{x.flags.writeable}"
+    return [f"{head}|{int(mask[i])}|{None if mask[i] else data[i]!r}" for i in range(len(x))]
+
+
+def _same_rows(got, expected):
+    """Row values equal, a NaN equal to a NaN (and NULL only to NULL)."""
+    def key(v):
+        return "NaN" if isinstance(v, float) and v != v else v
+    return [key(v) for v in got] == [key(v) for v in expected]
+
+
+PROBE_TYPES = {
+    "BOOLEAN": ["TRUE", "NULL", "FALSE"],
+    "TINYINT": ["-128", "NULL", "127"],
+    "SMALLINT": ["-32768", "NULL", "7"],
+    "INTEGER": ["-2147483648", "NULL", "2147483647"],
+    "BIGINT": ["9007199254740993", "NULL", "-9223372036854775808"],  # 2**53 + 1: not a float64
+    "FLOAT": ["1.5", "NULL", "'nan'"],
+    "DOUBLE": ["0.1", "NULL", "'nan'"],  # a NaN value is not a NULL
+    "VARCHAR": ["'caf\u00e9'", "NULL", "''"],
+    "DATE": ["'1970-01-01'", "NULL", "'2262-04-11'"],
+    "TIMESTAMP": ["'2024-02-29 12:34:56.789012'", "NULL", "'1900-01-01 00:00:00'"],
+}
+
+
+@pytest.mark.parametrize("null_handling", ["default", "special"])
+def test_run_local_sees_exactly_what_an_executor_sees(con, null_handling):
+    # Issue 10, items 1 and 5: per type, a batch with a NULL and one without reach the function in the
+    # same form (integers exact), and imlane.run_local hands it the very same arrays and returns what
+    # SQL returns.
+    for sql_type, literals in PROBE_TYPES.items():
+        name = f"probe_{sql_type.lower()}_{null_handling}"
+        imlane.create_function(con, name, _describe, args=[sql_type], returns="VARCHAR", null_handling=null_handling)
+        same = f"same_{sql_type.lower()}_{null_handling}"
+        imlane.create_function(con, same, lambda x: x, args=[sql_type], returns=sql_type, null_handling=null_handling)
+        rows = " UNION ALL ".join(f"SELECT {i} AS i, CAST({v} AS {sql_type}) AS v" for i, v in enumerate(literals))
+        con.sql(f"CREATE OR REPLACE TABLE with_null AS {rows}")
+        con.sql("CREATE OR REPLACE TABLE without_null AS SELECT * FROM with_null WHERE v IS NOT NULL")
+        for table in ("with_null", "without_null"):
+            values = [r[0] for r in con.sql(f"SELECT v FROM {table} ORDER BY i").fetchall()]
+            seen = [r[0] for r in con.sql(f"SELECT {name}(v) FROM {table} ORDER BY i").fetchall()]
+            column = np.ma.MaskedArray([0 if v is None else v for v in values] if sql_type != "VARCHAR" else
+                                       ["" if v is None else v for v in values],
+                                       mask=[v is None for v in values])
+            if sql_type in ("DATE", "TIMESTAMP"):
+                column = np.ma.MaskedArray(np.array([np.datetime64("1970-01-01") if v is None else v for v in values],
+                                                    dtype="datetime64[D]" if sql_type == "DATE" else "datetime64[us]"),
+                                           mask=[v is None for v in values])
+            local = imlane.run_local(_describe, column, args=sql_type, returns="VARCHAR", null_handling=null_handling)
+            assert len(seen) == len(values)
+            assert [None if m else s for s, m in zip(local.data, np.ma.getmaskarray(local))] == seen, (sql_type, table)
+            back = [r[0] for r in con.sql(f"SELECT {same}(v) FROM {table} ORDER BY i").fetchall()]
+            assert _same_rows(back, values), (sql_type, table, back, values)
+            mirrored = imlane.run_local(lambda x: x, column, args=sql_type, returns=sql_type, null_handling=null_handling)
+            assert _same_rows(mirrored.tolist(), values), (sql_type, table, mirrored, values)
+        forms = {s.rsplit("|", 2)[0] for s in con.sql(f"SELECT {name}(v) FROM with_null UNION ALL "
+                                                      f"SELECT {name}(v) FROM without_null").fetchall()
+                 for s in [s[0]] if s is not None}
+        assert len(forms) == 1, (sql_type, forms)  # one form, NULL in the batch or not
+        form = forms.pop()
+        assert form.endswith("|False"), (sql_type, form)  # read-only, views or not
+        if null_handling == "special" and sql_type in ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT"):
+            assert form.startswith("MaskedArray|"), (sql_type, form)
+        imlane.drop_function(con, name)  # each function holds Lanes of its own: stay under the client's cap
+        imlane.drop_function(con, same)

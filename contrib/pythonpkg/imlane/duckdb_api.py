@@ -168,7 +168,8 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
     default 0 is the adaptive tuner); in SQL it is imlane_create_function(..., batch_size := N).
 
     As in DuckDB's create_function: `null_handling` 'default' makes a row with a NULL argument NULL
-    without calling the function on it, 'special' passes NULLs in (NaN / None / NaT);
+    without calling the function on it, 'special' passes NULLs in (masked arrays for numbers and
+    BOOLEAN, NaT / None for the others: see _runtime/columns.py);
     `exception_handling` 'default' fails the query on an exception, 'return_null' makes only the
     rows whose call raises NULL (a wrong result, e.g. of the wrong length, still fails);
     `side_effects=True` makes the function VOLATILE (evaluated for every row, never folded).

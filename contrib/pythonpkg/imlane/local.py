@@ -2,8 +2,9 @@
 import numpy as np
 
 from . import _runtime as _rt
-from ._runtime.results import _is_missing
-from ._runtime.types import BY_NAME
+from ._runtime.columns import function_input
+from ._runtime.results import _convert_one
+from ._runtime.types import BOOLEAN, BY_NAME, FLOAT_DTYPES, VARCHAR
 from .function import _normalise, signature_of
 
 
@@ -22,8 +23,8 @@ class LocalFunction:
             raise ValueError("declare the SQL types: pass args= and returns=, or use @imlane.function")
         self.arg_types = _normalise(args, "argument")
         self.return_types = _normalise(returns, "return")
-        arg_ids = [BY_NAME[t].id for t in self.arg_types]
-        ret_ids = [BY_NAME[t].id for t in self.return_types]
+        arg_ids = self.arg_ids = [BY_NAME[t].id for t in self.arg_types]
+        ret_ids = self.ret_ids = [BY_NAME[t].id for t in self.return_types]
         self.name = name
         if isinstance(source, str):
             if "\n" not in source and source.endswith(".py"):
@@ -37,35 +38,65 @@ class LocalFunction:
             self._fn = _Wrapped(target, name, ret_ids, null_handling, exception_handling)
 
     def __call__(self, *columns):
-        """Runs one batch: one array-like (or a DataFrame) per argument; NaN / None are NULL.
+        """Runs one batch: one array-like (or a DataFrame) per argument.
 
-        Returns a numpy array (object dtype with None where the result is NULL), or a tuple of them
-        for several result columns.
+        NULL in an argument: None, pandas NA / NaT, NaT, NaN in a FLOAT/DOUBLE column (pandas' missing
+        value), or a masked element of a numpy masked array (then a NaN is a value, as in SQL). The
+        columns are converted to the Lane's form with the executor's result checks and handed to the
+        function exactly as an executor would (columns.py). Returns each result column as a numpy masked
+        array (mask True = NULL, so a NULL and a NaN stay apart) of the type's input dtype (int8..int64,
+        float32/64, bool, datetime64[D]/[us], object of str), or a tuple of them for several results.
         """
         if len(columns) == 1 and hasattr(columns[0], "columns") and hasattr(columns[0], "iloc"):
             frame = columns[0]
-            columns = tuple(frame.iloc[:, i].to_numpy() for i in range(frame.shape[1]))
+            columns = tuple(frame.iloc[:, i] for i in range(frame.shape[1]))
         if len(columns) != len(self.arg_types):
             raise TypeError(f"{self.name} takes {len(self.arg_types)} columns "
                             f"({', '.join(self.arg_types)}), got {len(columns)}")
-        arrays = [np.asarray(c) for c in columns]
-        n = len(arrays[0]) if arrays else 0
-        for i, a in enumerate(arrays):
-            if len(a) != n:
-                raise ValueError(f"column {i + 1} has {len(a)} rows, column 1 has {n}")
-        valid = _valid_rows(arrays, n) if self.null_handling == "default" else None
-        if valid is not None:
-            # What the executor hands the function for the valid rows: the declared dtype, not NaN-promoted.
-            arrays = [_as_declared(a, t, valid) for a, t in zip(arrays, self.arg_types)]
+        n = len(columns[0]) if columns else 0
+        for i, c in enumerate(columns):
+            if len(c) != n:
+                raise ValueError(f"column {i + 1} has {len(c)} rows, column 1 has {n}")
+        lane = [_to_lane(c, t, n, self.name, i + 1) for i, (c, t) in enumerate(zip(columns, self.arg_ids))]
+        special = self.null_handling == "special"
+        valid = None  # null_handling 'default': the rows with every argument valid (None: all of them)
+        if not special:
+            for _, v in lane:
+                if v is not None:
+                    valid = v if valid is None else valid & v
+        arrays = [function_input(t, values, v if special else None, special)
+                  for t, (values, v) in zip(self.arg_ids, lane)]
         out = []
-        for values, packed in self._fn(arrays, n, valid):
-            col = values
-            if packed is not None:
-                valid = np.unpackbits(packed, count=n, bitorder="little").astype(bool)
-                col = values.astype(object)
-                col[~valid] = None
+        for t, (values, packed) in zip(self.ret_ids, self._fn(arrays, n, valid)):
+            ok = None if packed is None else np.unpackbits(packed, count=n, bitorder="little").view(np.bool_)
+            col = function_input(t, values, ok, special=True, read_only=False)
+            if not isinstance(col, np.ma.MaskedArray):  # NULL apart from NaN: a DOUBLE result may hold both
+                col = np.ma.MaskedArray(col, mask=np.zeros(n, dtype=np.bool_) if ok is None else ~ok)
             out.append(col)
         return out[0] if len(out) == 1 else tuple(out)
+
+
+def _to_lane(column, type_id, n, name, position):
+    """A local argument column in the Lane's form (values, valid), checked like a function's result."""
+    if isinstance(column, np.ma.MaskedArray):
+        return _convert_one(column, n, type_id, name, position, role="argument")
+    if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):
+        column = column.to_numpy()
+    column = np.asarray(column) if not isinstance(column, np.ndarray) else column
+    nan = None
+    if column.dtype.kind == "f":
+        nan = np.isnan(column)
+    elif column.dtype.kind == "O" and type_id in FLOAT_DTYPES:
+        nan = np.fromiter((isinstance(v, float) and v != v for v in column), dtype=np.bool_, count=n)
+    if nan is not None and nan.any():
+        column = np.ma.MaskedArray(column, mask=nan)
+    values, valid = _convert_one(column, n, type_id, name, position, role="argument")
+    if type_id == BOOLEAN:
+        values = values.view(np.bool_)
+    elif type_id == VARCHAR and any(isinstance(v, bytes) for v in values):
+        # The Lane holds UTF-8 bytes either way, and an executor hands the function str.
+        values = np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in values], dtype=object)
+    return values, valid
 
 
 class _Wrapped:
@@ -76,41 +107,6 @@ class _Wrapped:
     def __call__(self, columns, n, valid=None):
         return _rt.call_batch(self.target, columns, n, valid, self.ret_ids, self.name, self.null_handling,
                               self.exception_handling)
-
-
-def _missing(a):
-    """Where a local column is NULL (NaN, NaT, None or pandas NA), or None if nowhere."""
-    if a.dtype.kind == "f":
-        m = np.isnan(a)
-    elif a.dtype.kind == "M":
-        m = np.isnat(a)
-    elif a.dtype.kind == "O":
-        m = np.fromiter(((isinstance(v, float) and v != v) or _is_missing(v) for v in a),
-                        dtype=np.bool_, count=len(a))
-    else:
-        return None
-    return m if m.any() else None
-
-
-def _valid_rows(arrays, n):
-    valid = None
-    for a in arrays:
-        m = _missing(a)
-        if m is not None:
-            valid = ~m if valid is None else valid & ~m
-    return valid
-
-
-def _as_declared(a, type_name, valid):
-    dtype = BY_NAME[type_name].dtype
-    if dtype == object or a.dtype == dtype:
-        return a
-    try:  # NULL rows become 0 first: they are skipped anyway
-        filled = a.copy()
-        filled[~valid] = 0 if a.dtype.kind != "M" else np.datetime64(0, "D")
-        return filled.astype(dtype)
-    except (TypeError, ValueError):
-        return a
 
 
 def run_local(source, *columns, args=None, returns=None, name="local", entry="", null_handling="default",

@@ -5,7 +5,8 @@ null_handling
                caller hands `valid` (a bool array, True = every argument is valid), the function is
                called on the valid rows only (compacted arrays) and its results are scattered back.
                A batch without a valid row does not call the function at all.
-    'special'  the function sees every row, NULLs included (NaN / None / NaT, see columns.py).
+    'special'  the function sees every row, NULLs included (masks for numbers and BOOLEAN, NaT /
+               None for the others, see columns.py).
 exception_handling
     'default'      an exception fails the batch (and the query) with its traceback.
     'return_null'  rows that raise become NULL: a failing batch is retried as its two halves,
@@ -88,9 +89,16 @@ def call_batch(fn, columns, n, valid, return_types, name, null_handling="default
         if len(rows) == 0:
             return pack(_nulls(return_types, n))
         if len(rows) < n:
-            parts = _call(fn, [c[rows] for c in columns], len(rows), return_types, name, exception_handling, calls)
+            parts = _call(fn, [_compact(c, rows) for c in columns], len(rows), return_types, name,
+                          exception_handling, calls)
             return pack(_scatter(parts, rows, n))
     return pack(_call(fn, columns, n, return_types, name, exception_handling, calls))
+
+
+def _compact(column, rows):
+    out = column[rows]
+    out.flags.writeable = False  # as read-only as the batch's other forms (columns.py)
+    return out
 
 
 def _call(fn, columns, n, return_types, name, exception_handling, calls):

@@ -17,14 +17,14 @@ class ResultError(Exception):
 
 
 def _is_missing(v):
-    if v is None:
+    if v is None or v is np.ma.masked:
         return True
     pd = sys.modules.get("pandas")  # only when the function already uses pandas
     return pd is not None and (v is pd.NA or v is pd.NaT)
 
 
-def _as_array(result, n, type_name, fname, col):
-    where = f"imlane function '{fname}'" + (f" result column {col}" if col is not None else "")
+def _as_array(result, n, type_name, fname, col, role):
+    where = _where(fname, col, role)
     if result is None:
         raise ResultError(f"{where}: returned None; expected {n} values of type {type_name}")
     if hasattr(result, "to_numpy") and not isinstance(result, np.ndarray):
@@ -47,22 +47,46 @@ def _as_array(result, n, type_name, fname, col):
     return arr
 
 
+def _unmask(result):
+    """A numpy masked array (what 'special' functions get for integers and BOOLEAN) -> (values, valid):
+    masked rows are NULL whatever their data holds (filled with a harmless value so no check trips on
+    them). Anything else passes through, with valid None."""
+    if isinstance(result, list) and any(v is np.ma.masked for v in result):
+        # Iterating a masked array yields np.ma.masked for its NULLs: a list of them means NULL too.
+        return [None if v is np.ma.masked else v for v in result], None
+    if not isinstance(result, np.ma.MaskedArray):
+        return result, None
+    if result.ndim == 2 and result.shape[1] == 1:
+        result = result.reshape(-1)
+    mask = np.ma.getmaskarray(result)
+    if mask.ndim != 1 or not mask.any():  # a wrong shape is reported by _as_array
+        return result.data, None
+    data = result.data.copy()
+    data[mask] = None if data.dtype == object else (np.datetime64("NaT") if data.dtype.kind in "mM" else 0)
+    return data, ~mask
+
+
 def _first_bad(mask):
     return int(np.flatnonzero(mask)[0])
 
 
-def _convert_one(result, n, t, fname, col):
-    """Returns (values, valid) where valid is None or a bool array (False = NULL)."""
+def _where(fname, col, role):
+    return f"imlane function '{fname}'" + (f" {role} column {col}" if col is not None else "")
+
+
+def _convert_one(result, n, t, fname, col, role="result"):
+    """Returns (values, valid) where valid is None or a bool array (False = NULL). `role` names what is
+    converted in errors: a result column, or (run_local) an argument column."""
     tname = TYPE_NAMES[t]
-    arr = _as_array(result, n, tname, fname, col)
-    where = f"imlane function '{fname}'" + (f" result column {col}" if col is not None else "")
-    valid = None
+    result, valid = _unmask(result)
+    arr = _as_array(result, n, tname, fname, col, role)
+    where = _where(fname, col, role)
     if arr.dtype.kind == "O":
         missing = np.fromiter((_is_missing(v) for v in arr), dtype=np.bool_, count=n)
         if t == VARCHAR:  # pandas marks missing strings with NaN
             missing |= np.fromiter((isinstance(v, float) and v != v for v in arr), dtype=np.bool_, count=n)
         if missing.any():
-            valid = ~missing
+            valid = ~missing if valid is None else valid & ~missing
             if t != VARCHAR:
                 arr = arr.copy()
                 arr[missing] = 0 if t not in (DATE, TIMESTAMP) else np.datetime64("NaT")
