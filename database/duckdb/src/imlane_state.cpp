@@ -24,6 +24,7 @@ Result<std::shared_ptr<DBEndContext>> IMLaneState::Context(duckdb::ClientContext
   s.lane_bytes = static_cast<size_t>(IntSetting(context, "imlane_lane_bytes", 64 << 20));
   IMLANE_ASSIGN_OR_RETURN(std::unique_ptr<DBEndContext> fresh, DBEndContext::Setup(s));
   ctx_ = std::move(fresh);  // queries running on the old context keep it until they end
+  ctx_settings_ = s;
   if (reconnect) {
     // The new coordinator knows none of this database's functions: register them again, all of
     // them even when one fails (its calls then say it is unknown), reporting the first failure.
@@ -37,6 +38,12 @@ Result<std::shared_ptr<DBEndContext>> IMLaneState::Context(duckdb::ClientContext
     IMLANE_RETURN_NOT_OK(first);
   }
   return ctx_;
+}
+
+std::optional<Settings> IMLaneState::LiveSettings() {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!ctx_ || !ctx_->Connected()) return std::nullopt;
+  return ctx_settings_;
 }
 
 void CheckBoundSignature(const FunctionPin &pin, const duckdb::vector<duckdb::LogicalType> &bound) {

@@ -1,5 +1,9 @@
 #include "function/imlane_settings.hpp"
 
+#include <cstdint>
+
+#include "imlane_state.hpp"
+
 namespace imlane {
 namespace duckdb_integration {
 
@@ -19,6 +23,59 @@ void CheckLaneBytes(ClientContext &, SetScope, Value &parameter) {
   }
 }
 
+// Integer settings with a lower bound (and INT_MAX for those DBEnd keeps as int), named in the error.
+void CheckAtLeast(const char *name, const Value &parameter, int64_t min, int64_t max, const char *meaning) {
+  const int64_t v = parameter.GetValue<int64_t>();
+  if (v < min || v > max) {
+    throw InvalidInputException("%s = %lld is out of range: %s (%lld to %lld)", name, static_cast<long long>(v),
+                                meaning, static_cast<long long>(min), static_cast<long long>(max));
+  }
+}
+
+// A setting read when the database first uses IMLane cannot change while that context lives: say so
+// rather than let a SET be silently ignored. The value it already has is accepted (scripts repeat SETs).
+void CheckNotInUse(ClientContext &context, const char *name, const Value &parameter) {
+  auto live = GetState(context).LiveSettings();
+  if (!live) return;
+  std::string now;
+  const std::string name_str = name;
+  if (name_str == "imlane_executors") now = std::to_string(live->n_executors);
+  if (name_str == "imlane_max_inflight") now = std::to_string(live->max_inflight);
+  if (name_str == "imlane_lane_bytes") now = std::to_string(live->lane_bytes);
+  if (name_str == "imlane_socket") now = live->socket_path;
+  if (name_str == "imlane_python_env") now = live->python_env;
+  if (parameter.ToString() == now) return;
+  throw InvalidInputException(
+      "SET %s = %s cannot take effect: it is read when this database first uses IMLane, which it already "
+      "has (%s = %s, coordinator at %s). It applies to the next coordinator connection of this database, e.g. after "
+      "restarting the process",
+      name, parameter.ToString(), name, now.empty() ? "''" : now,
+      live->socket_path.empty() ? "the default socket" : live->socket_path);
+}
+
+void SetExecutors(ClientContext &context, SetScope, Value &parameter) {
+  CheckAtLeast("imlane_executors", parameter, 0, 4096, "executor processes; 0 = usable cores");
+  CheckNotInUse(context, "imlane_executors", parameter);
+}
+void SetMaxInflight(ClientContext &context, SetScope, Value &parameter) {
+  CheckAtLeast("imlane_max_inflight", parameter, 0, 1 << 20, "batches in flight per function; 0 = executors x 8");
+  CheckNotInUse(context, "imlane_max_inflight", parameter);
+}
+void SetBatchSize(ClientContext &, SetScope, Value &parameter) {
+  CheckAtLeast("imlane_batch_size", parameter, 0, int64_t{1} << 31, "rows per batch; 0 = adaptive");
+}
+void SetTimeout(ClientContext &, SetScope, Value &parameter) {
+  CheckAtLeast("imlane_timeout_ms", parameter, 1, INT32_MAX, "milliseconds a batch may take");
+}
+void SetLaneBytes(ClientContext &context, SetScope scope, Value &parameter) {
+  CheckLaneBytes(context, scope, parameter);
+  CheckNotInUse(context, "imlane_lane_bytes", parameter);
+}
+void SetSocket(ClientContext &context, SetScope, Value &parameter) { CheckNotInUse(context, "imlane_socket", parameter); }
+void SetPythonEnv(ClientContext &context, SetScope, Value &parameter) {
+  CheckNotInUse(context, "imlane_python_env", parameter);
+}
+
 }  // namespace
 
 bool IMLaneSettings::Register(DBConfig &config) {
@@ -26,24 +83,24 @@ bool IMLaneSettings::Register(DBConfig &config) {
   config.AddExtensionOption("imlane_executors",
                             "executor processes of a coordinator IMLane starts itself (0 = usable cores); "
                             "takes effect at the first use of IMLane in this database",
-                            LogicalType::INTEGER, Value::INTEGER(0));
+                            LogicalType::INTEGER, Value::INTEGER(0), SetExecutors);
   config.AddExtensionOption("imlane_python_env",
                             "virtualenv of Python 3.11 whose packages the executors of a coordinator IMLane "
                             "starts itself import first (imlane serve --python-env); empty = the system "
                             "Python's; takes effect at the first use of IMLane in this database",
-                            LogicalType::VARCHAR, Value(""));
+                            LogicalType::VARCHAR, Value(""), SetPythonEnv);
   config.AddExtensionOption("imlane_batch_size",
                             "rows per batch sent to an executor; 0 = adaptive (tuned per function)",
-                            LogicalType::BIGINT, Value::BIGINT(0));
+                            LogicalType::BIGINT, Value::BIGINT(0), SetBatchSize);
   config.AddExtensionOption("imlane_max_inflight", "batches in flight per function; 0 = executors x 8",
-                            LogicalType::INTEGER, Value::INTEGER(0));
+                            LogicalType::INTEGER, Value::INTEGER(0), SetMaxInflight);
   config.AddExtensionOption("imlane_timeout_ms", "a batch that takes longer fails and its executor is replaced",
-                            LogicalType::BIGINT, Value::BIGINT(kDefaultTimeoutMs));
+                            LogicalType::BIGINT, Value::BIGINT(kDefaultTimeoutMs), SetTimeout);
   config.AddExtensionOption("imlane_socket", "coordinator socket; empty = $IMLANE_SOCKET or the per-user default",
-                            LogicalType::VARCHAR, Value(""));
+                            LogicalType::VARCHAR, Value(""), SetSocket);
   config.AddExtensionOption("imlane_lane_bytes",
                             "shared memory per in-flight batch (input plus result), 64 KiB to 1 GiB",
-                            LogicalType::BIGINT, Value::BIGINT(64 << 20), CheckLaneBytes);
+                            LogicalType::BIGINT, Value::BIGINT(64 << 20), SetLaneBytes);
   return true;
 }
 

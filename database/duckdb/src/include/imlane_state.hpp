@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,6 +27,9 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
   // coordinator if the settings say so) and registers the functions this database created there
   // once more; a query still holding the old context fails cleanly with the coordinator's loss.
   Result<std::shared_ptr<DBEndContext>> Context(duckdb::ClientContext &context);
+  // The settings the live context was set up with; none before the first use or once its
+  // coordinator has gone (the next use reads the settings again). For SET's checks.
+  std::optional<Settings> LiveSettings();
 
   std::mutex mu;
   // The functions registered through this database's SQL (imlane_create_function), by name.
@@ -40,6 +44,7 @@ class IMLaneState : public duckdb::ObjectCacheEntry {
 
  private:
   std::shared_ptr<DBEndContext> ctx_;
+  Settings ctx_settings_;  // what ctx_ was set up with
 };
 
 IMLaneState &GetState(duckdb::ClientContext &context);

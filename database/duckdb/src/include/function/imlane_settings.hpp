@@ -2,12 +2,14 @@
 // extension options and how the rest of the integration reads them.
 //
 //   imlane_executors     executors of a coordinator IMLane starts itself      (first use)
+//   imlane_python_env    virtualenv the executors of that coordinator import  (first use)
 //   imlane_batch_size    rows per batch; 0 = adaptive                          (per query)
 //   imlane_max_inflight  batches in flight per function                        (first use)
 //   imlane_timeout_ms    a batch that takes longer fails                       (per query)
 //   imlane_socket        coordinator socket                                    (first use)
 //   imlane_lane_bytes    shared memory per in-flight batch, 64 KiB to 1 GiB    (first use)
-// "First use": read when the database's DBEnd context is created (imlane_state.cpp).
+// "First use": read when the database's DBEnd context is created (imlane_state.cpp); SET refuses
+// another value while that context lives. Every integer setting is range-checked at SET.
 #pragma once
 
 #include <cstdint>
