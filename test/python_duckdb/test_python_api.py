@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -490,3 +491,29 @@ def test_run_local_sees_exactly_what_an_executor_sees(con, null_handling):
             assert form.startswith("MaskedArray|"), (sql_type, form)
         imlane.drop_function(con, name)  # each function holds Lanes of its own: stay under the client's cap
         imlane.drop_function(con, same)
+
+
+def test_a_prediction_filter_spreads_over_every_executor(tmp_path):
+    # Issue 10, item 8: DuckDB pushes a one-column predicate into the table scan, where it ran one
+    # vector at a time on the scanning thread: with one thread, one of two executors did all the work.
+    con = imlane.connect(extension=EXTENSION, socket=str(tmp_path / "imlane.sock"), executors=2)
+    try:
+        con.execute("SET threads = 1")
+        def halve(x):  # 10 us a row: a batch is still running when the next one is sent
+            time.sleep(len(x) * 10e-6)
+            return x / 2
+
+        imlane.create_function(con, "halve", halve, args=["DOUBLE"], returns="DOUBLE")
+        con.execute("CREATE TABLE p AS SELECT range::DOUBLE AS a, range AS id FROM range(100000)")
+        assert "IMLANE_PREDICT_FILTER" in con.sql("EXPLAIN SELECT count(*) FROM p WHERE halve(a) > 10").fetchall()[0][1]
+
+        def batches():
+            return [sum(f["batches"] for f in e["functions"] if f["name"] == "halve")
+                    for e in imlane.status(con)["executors"]]
+
+        before = batches()
+        assert con.sql("SELECT count(*), sum(id) FROM p WHERE halve(a) > 10").fetchone() == (99979, 4999949790)
+        spread = [a - b for a, b in zip(batches(), before)]
+        assert len(spread) == 2 and min(spread) > 0, spread
+    finally:
+        con.close()

@@ -6,6 +6,7 @@
 #include "optimizer/predict_filter_reuse.hpp"
 #include "optimizer/predict_limit_guard.hpp"
 #include "optimizer/predict_rewriter.hpp"
+#include "optimizer/predict_scan_filter.hpp"
 
 namespace imlane {
 namespace duckdb_integration {
@@ -24,6 +25,7 @@ static void Rewrite(Binder &binder, unique_ptr<LogicalOperator> &op) {
     PredictAggregateHoister::Apply(binder, op->Cast<LogicalAggregate>());
     return;
   }
+  PredictScanFilter::PullUp(op);  // a scan with IMLane predicates pushed into it becomes filter + scan
   PredictRewriter::RewriteFilter(op);
 }
 
