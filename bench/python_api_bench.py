@@ -38,6 +38,7 @@ def main():
     subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "demo", "duckdb", "train_model.py"), model], check=True,
                    stdout=subprocess.DEVNULL)
     env = dict(os.environ, IMLANE_DEMO_MODEL=model)
+    env.setdefault("IMLANE_IDLE_EXIT_MS", "0")  # the shell's coordinator ends with the shell
     os.environ["IMLANE_DEMO_MODEL"] = model  # read by the UDF inside the executors
     udf = os.path.join(ROOT, "demo", "duckdb", "fraud_udf.py")
     create = f"CALL imlane_create_function('fraud', '{udf}', 'DOUBLE, DOUBLE, DOUBLE, DOUBLE', 'INTEGER')"

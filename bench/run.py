@@ -340,6 +340,8 @@ def _mentions(sql, table):
 
 def _run_json(cmd, timeout):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    # Each system's coordinator ends with its run: none stays idle (imlane_idle_exit_ms) beside the next.
+    env.setdefault("IMLANE_IDLE_EXIT_MS", "0")
     # Its own process group, killed as a whole if it overruns (or this runner is interrupted): what a
     # system started (executors, a Ray cluster's agents, a JVM) must not outlive a killed system.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -12,6 +12,7 @@ struct Settings {
   bool start_embedded = true;      // start a coordinator when none answers
   int n_executors = 0;             // embedded coordinator's executors; 0 = usable cores
   int embedded_idle_exit_ms = 0;   // embedded coordinator exits this long after its last client
+                                   // (> 0: its stderr goes to <socket>.log, as it outlives us)
   int64_t executor_memory_mb = 0;  // embedded coordinator: per-executor memory limit (0: RAM share)
   std::string coordinator_path;    // "": the `imlane` installed next to this library
   std::string python_env;          // embedded coordinator: virtualenv its executors import from (--python-env)

@@ -55,15 +55,25 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
   // see EOF when the engine exits, not when a shared coordinator (or its executors) does.
   const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return Status::FromErrno("open /dev/null", errno);
+  // A coordinator that stays after its last client (embedded_idle_exit_ms > 0) outlives this
+  // process, so neither may its stderr be ours: `imlane-duckdb ... 2>&1 | cat` would wait for the
+  // grace period. It writes to <socket>.log instead.
+  int err_fd = -1;
+  if (settings.embedded_idle_exit_ms > 0) {
+    err_fd = open((socket_path + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (err_fd < 0) err_fd = dup(null_fd);
+  }
   pid_t pid = fork();
   if (pid < 0) {
     close(null_fd);
+    if (err_fd >= 0) close(err_fd);
     return Status::FromErrno("fork", errno);
   }
   if (pid == 0) {
     // Own session: a Ctrl-C meant for the engine's terminal must not reach the shared coordinator.
     setsid();
     if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0) _exit(126);
+    if (err_fd >= 0 && dup2(err_fd, 2) < 0) _exit(126);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -74,6 +84,7 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
     _exit(127);
   }
   close(null_fd);
+  if (err_fd >= 0) close(err_fd);
   return pid;
 }
 

@@ -39,9 +39,9 @@ fail() {
 [ $status -eq 0 ] || fail "imlane-duckdb exited with $status"
 [ ! -s "$dir/err" ] || fail "errors on stderr"
 grep -q "│ lin " "$dir/out" || fail "imlane_functions() lost 'lin'"
-# sum(2 * i + 1) for i < 3000 = 3000^2; 2 * i + 0.5 > 1000 for i >= 500: 2500 rows; seven settings.
+# sum(2 * i + 1) for i < 3000 = 3000^2; 2 * i + 0.5 > 1000 for i >= 500: 2500 rows; eight settings.
 grep -q "9000000" "$dir/out" || fail "sum(lin(...)) is not 9000000"
 grep -q "│ *2500 *│" "$dir/out" || fail "WHERE lin(...) > 1000 did not select 2500 rows"
-grep -q "│ *7 *│" "$dir/out" || fail "not exactly seven imlane_* settings"
+grep -q "│ *8 *│" "$dir/out" || fail "not exactly eight imlane_* settings"
 grep -q "│ true *│" "$dir/out" || fail "duckdb_extensions() does not show imlane loaded"
 echo OK

@@ -517,3 +517,57 @@ def test_a_prediction_filter_spreads_over_every_executor(tmp_path):
         assert len(spread) == 2 and min(spread) > 0, spread
     finally:
         con.close()
+
+
+def test_the_embedded_coordinator_stays_warm_between_shell_runs(tmp_path):
+    # Issue 10, item 10: the coordinator a shell starts stays imlane_idle_exit_ms after its last
+    # client, so the next run finds it (no cold start), and it never holds the shell's output open.
+    import json
+    import signal
+
+    shell = os.path.join(BUILD_DIR, "bin", "imlane-duckdb")
+    sock = tmp_path / "warm.sock"
+    env = dict(os.environ)
+    env.pop("IMLANE_IDLE_EXIT_MS", None)  # make test sets 0 for the suite: here the default applies
+
+    def run(*statements):
+        args = [shell]
+        for s in (f"SET imlane_socket = '{sock}'", "SET imlane_executors = 1", *statements):
+            args += ["-c", s]
+        # Output through pipes, read to EOF: a coordinator holding them would make this time out.
+        r = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    status = "COPY (SELECT status FROM imlane_status()) TO '{}' (FORMAT csv, QUOTE '', HEADER false)"
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    pid = None
+    try:
+        assert "300000" in run("SELECT current_setting('imlane_idle_exit_ms')")
+        run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    return x + 1\n', 'BIGINT', 'BIGINT')",
+            "SELECT sum(plus1(range)) FROM range(10000)", status.format(first))
+        pid = json.loads(first.read_text())["pid"]
+        os.kill(pid, 0)  # still there after the shell exited
+        out = run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    return x + 1\n', 'BIGINT', 'BIGINT')",
+                  "SELECT sum(plus1(range)) FROM range(10000)", status.format(second))
+        assert "50005000" in out
+        assert json.loads(second.read_text())["pid"] == pid  # the same, warm coordinator
+        assert os.path.exists(str(sock) + ".log")  # its stderr, apart from the shell's
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+    # With imlane_idle_exit_ms = 0 the coordinator leaves with its last client.
+    sock0 = tmp_path / "cold.sock"
+    out0 = tmp_path / "cold.json"
+    args = [shell, "-c", f"SET imlane_socket = '{sock0}'", "-c", "SET imlane_idle_exit_ms = 0", "-c",
+            "SET imlane_executors = 1", "-c", status.format(out0)]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=120, env=env)
+    cold = json.loads(out0.read_text())["pid"]
+    for _ in range(200):
+        try:
+            os.kill(cold, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"coordinator {cold} still running with imlane_idle_exit_ms = 0")

@@ -22,6 +22,7 @@ Result<std::shared_ptr<DBEndContext>> IMLaneState::Context(duckdb::ClientContext
   s.max_inflight = static_cast<int>(IntSetting(context, "imlane_max_inflight", 0));
   s.timeout_ms = TimeoutMsSetting(context);
   s.lane_bytes = static_cast<size_t>(IntSetting(context, "imlane_lane_bytes", 64 << 20));
+  s.embedded_idle_exit_ms = static_cast<int>(IntSetting(context, "imlane_idle_exit_ms", DefaultIdleExitMs()));
   IMLANE_ASSIGN_OR_RETURN(std::unique_ptr<DBEndContext> fresh, DBEndContext::Setup(s));
   ctx_ = std::move(fresh);  // queries running on the old context keep it until they end
   ctx_settings_ = s;

@@ -1,6 +1,7 @@
 #include "function/imlane_settings.hpp"
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "imlane_state.hpp"
 
@@ -44,6 +45,7 @@ void CheckNotInUse(ClientContext &context, const char *name, const Value &parame
   if (name_str == "imlane_lane_bytes") now = std::to_string(live->lane_bytes);
   if (name_str == "imlane_socket") now = live->socket_path;
   if (name_str == "imlane_python_env") now = live->python_env;
+  if (name_str == "imlane_idle_exit_ms") now = std::to_string(live->embedded_idle_exit_ms);
   if (parameter.ToString() == now) return;
   throw InvalidInputException(
       "SET %s = %s cannot take effect: it is read when this database first uses IMLane, which it already "
@@ -70,6 +72,11 @@ void SetTimeout(ClientContext &, SetScope, Value &parameter) {
 void SetLaneBytes(ClientContext &context, SetScope scope, Value &parameter) {
   CheckLaneBytes(context, scope, parameter);
   CheckNotInUse(context, "imlane_lane_bytes", parameter);
+}
+void SetIdleExit(ClientContext &context, SetScope, Value &parameter) {
+  CheckAtLeast("imlane_idle_exit_ms", parameter, 0, INT32_MAX,
+               "milliseconds a coordinator IMLane starts itself stays after its last client");
+  CheckNotInUse(context, "imlane_idle_exit_ms", parameter);
 }
 void SetSocket(ClientContext &context, SetScope, Value &parameter) { CheckNotInUse(context, "imlane_socket", parameter); }
 void SetPythonEnv(ClientContext &context, SetScope, Value &parameter) {
@@ -98,6 +105,11 @@ bool IMLaneSettings::Register(DBConfig &config) {
                             LogicalType::BIGINT, Value::BIGINT(kDefaultTimeoutMs), SetTimeout);
   config.AddExtensionOption("imlane_socket", "coordinator socket; empty = $IMLANE_SOCKET or the per-user default",
                             LogicalType::VARCHAR, Value(""), SetSocket);
+  config.AddExtensionOption("imlane_idle_exit_ms",
+                            "how long a coordinator IMLane starts itself stays after its last client, so the "
+                            "next process skips the cold start; default 300000 (or $IMLANE_IDLE_EXIT_MS); takes "
+                            "effect at the first use of IMLane in this database",
+                            LogicalType::BIGINT, Value::BIGINT(DefaultIdleExitMs()), SetIdleExit);
   config.AddExtensionOption("imlane_lane_bytes",
                             "shared memory per in-flight batch (input plus result), 64 KiB to 1 GiB",
                             LogicalType::BIGINT, Value::BIGINT(64 << 20), SetLaneBytes);
@@ -114,6 +126,17 @@ std::string StringSetting(ClientContext &context, const char *name) {
   Value v;
   if (context.TryGetCurrentSetting(name, v) && !v.IsNull()) return v.ToString();
   return "";
+}
+
+int64_t DefaultIdleExitMs() {
+  // The environment lets a test suite or a benchmark, which start many short-lived databases, run
+  // without coordinators staying behind; a bad value is ignored.
+  if (const char *env = std::getenv("IMLANE_IDLE_EXIT_MS"); env != nullptr && *env) {
+    char *end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0 && v <= INT32_MAX) return v;
+  }
+  return kDefaultIdleExitMs;
 }
 
 int TimeoutMsSetting(ClientContext &context) {

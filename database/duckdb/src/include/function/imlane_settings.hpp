@@ -8,6 +8,7 @@
 //   imlane_timeout_ms    a batch that takes longer fails                       (per query)
 //   imlane_socket        coordinator socket                                    (first use)
 //   imlane_lane_bytes    shared memory per in-flight batch, 64 KiB to 1 GiB    (first use)
+//   imlane_idle_exit_ms  how long that coordinator stays after its last client (first use)
 // "First use": read when the database's DBEnd context is created (imlane_state.cpp); SET refuses
 // another value while that context lives. Every integer setting is range-checked at SET.
 #pragma once
@@ -26,6 +27,10 @@ struct IMLaneSettings {
 };
 
 constexpr int64_t kDefaultTimeoutMs = 60000;
+// imlane_idle_exit_ms: 5 minutes, as PostgreSQL's imlane.idle_exit_ms.
+constexpr int64_t kDefaultIdleExitMs = 300000;
+// kDefaultIdleExitMs, or $IMLANE_IDLE_EXIT_MS when that is a valid number of milliseconds.
+int64_t DefaultIdleExitMs();
 // Bounds of imlane_lane_bytes (DBEnd's minimum; the coordinator's default per-Lane cap at most).
 constexpr int64_t kMinLaneBytes = int64_t{1} << 16;
 constexpr int64_t kMaxLaneBytes = int64_t{1} << 30;
