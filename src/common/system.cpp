@@ -87,17 +87,4 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-void Log(LogLevel level, const char* component, const std::string& message) {
-  static const bool debug = [] {
-    const char* e = std::getenv("IMLANE_LOG");
-    return e != nullptr && std::string(e) == "debug";
-  }();
-  if (level == LogLevel::kDebug && !debug) return;
-  static std::mutex mu;
-  static const char* names[] = {"debug", "info", "warn", "error"};
-  std::lock_guard<std::mutex> lock(mu);
-  std::fprintf(stderr, "[imlane %s %d %s] %s\n", component, static_cast<int>(getpid()), names[static_cast<int>(level)],
-               message.c_str());
-}
-
 }  // namespace imlane

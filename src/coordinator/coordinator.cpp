@@ -1,3 +1,4 @@
+#include "imlane/common/log.h"
 #include "imlane/coordinator/coordinator.h"
 
 #include <fcntl.h>
@@ -38,9 +39,10 @@ Status Coordinator::Start() {
     Cleanup();
     return st;
   }
-  // An embedded coordinator (idle exit set) shares the engine's terminal: keep it quiet there.
-  Log(options_.idle_exit_ms >= 0 ? LogLevel::kDebug : LogLevel::kInfo, "coordinator",
-      "serving " + options_.socket_path + " with " + std::to_string(lanes_->executor_count()) + " executors");
+  Log(LogLevel::kInfo, "coordinator",
+      "serving " + options_.socket_path + " with " + std::to_string(lanes_->executor_count()) + " executors" +
+          (options_.idle_exit_ms >= 0 ? ", exiting " + std::to_string(options_.idle_exit_ms) + " ms after the last client"
+                                      : std::string()));
   return Status::OK();
 }
 
@@ -157,6 +159,9 @@ std::string Coordinator::AdmitLocked(const PeerCredentials& peer) {
 }
 
 void Coordinator::ServeClient(int client_id, UniqueFd sock, PeerCredentials peer) {
+  const std::string who = "client " + std::to_string(client_id) + " (pid " + std::to_string(peer.pid) + ", uid " +
+                          std::to_string(peer.uid) + ")";
+  Log(LogLevel::kInfo, "coordinator", who + " connected");
   RecvLimits limits;
   limits.max_bytes = options_.max_message_bytes;
   limits.message_timeout_ms = options_.message_timeout_ms;
@@ -190,6 +195,7 @@ void Coordinator::ServeClient(int client_id, UniqueFd sock, PeerCredentials peer
     if (--per_uid_[peer.uid] <= 0) per_uid_.erase(peer.uid);
   }
   clients_--;
+  Log(LogLevel::kInfo, "coordinator", who + " disconnected");
 }
 
 json Coordinator::Register(const json& req) {
@@ -209,9 +215,16 @@ json Coordinator::Register(const json& req) {
   if (!previous || previous->fid != fn.fid) {
     // Validate by loading it once: a broken function never enters the registry.
     Status st = lanes_->Validate(fn);
-    if (!st.ok()) return ErrorReply(st.WithContext("cannot register function '" + def.name + "'"));
+    if (!st.ok()) {
+      st = st.WithContext("cannot register function '" + def.name + "'");
+      Log(LogLevel::kInfo, "coordinator", st.ToString());
+      return ErrorReply(st);
+    }
     // The previous version stays loaded: other clients may still hold Lanes for it.
     registry_.Commit(fn);
+    Log(LogLevel::kInfo, "coordinator",
+        "registered '" + def.name + "' version " + std::to_string(fn.version) + " (" +
+            TypeListToString(def.arg_types) + ") -> " + TypeListToString(def.return_types));
   }
   json reply = OkReply();
   reply["fid"] = fn.fid;
@@ -296,6 +309,7 @@ json Coordinator::Dispatch(int client_id, const json& req, std::vector<int>* fds
     auto fn = registry_.Find(name);
     if (!fn || !registry_.Drop(name)) return ErrorReply(Status::NotFound("no function named '" + name + "'"));
     lanes_->Forget(fn->fid);
+    Log(LogLevel::kInfo, "coordinator", "dropped '" + name + "'");
     return OkReply();
   }
   if (op == "lookup") {  // a client checks that the version it holds Lanes for is still current

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "imlane/common/log.h"
 #include "imlane/common/system.h"
 #include "imlane/coordinator/lane_manager.h"
 
@@ -166,6 +167,9 @@ void LaneManager::RestartOnce(int index, const std::set<uint32_t>& reload) {
     if (!stopping_ && !position.starting_died) {
       position.process = fresh;
       position.restarting = false;
+      Log(LogLevel::kInfo, "coordinator",
+          "executor " + std::to_string(index) + " restarted (pid " + std::to_string(fresh->pid()) + "), " +
+              std::to_string(reload.size()) + " functions reloaded, " + std::to_string(lanes.size()) + " Lanes handed over");
       return;
     }
     if (!stopping_) {

@@ -1,3 +1,4 @@
+#include "imlane/common/log.h"
 #include "imlane/coordinator/lane_manager.h"
 
 #include <fcntl.h>

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "imlane/common/log.h"
 #include "imlane/common/messages.h"
 #include "imlane/common/protocol.h"
 #include "imlane/common/python_env.h"
@@ -161,6 +162,12 @@ int main(int argc, char** argv) {
                    "dropped with its connection)")
       ->default_val(opt.message_timeout_ms)
       ->check(CLI::Range(1, 3600000));
+  std::string log_level = "info";
+  serve->add_option("--log-level", log_level,
+                    "lowest level logged to stderr: debug, info (one line per client, registration, drop, "
+                    "executor restart), warn or error; IMLANE_LOG=debug overrides")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
   serve->add_option("--idle-exit-ms", opt.idle_exit_ms,
                     "exit this long after the last client disconnects; -1 = never (default)");
   serve->add_option("--load-timeout-ms", opt.load_timeout_ms, "time allowed for a function's one-off setup")
@@ -221,6 +228,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) {
+    LogLevel level = LogLevel::kInfo;
+    ParseLogLevel(log_level, &level);  // checked by CLI11 above
+    SetLogLevel(level);
     opt.socket_path = socket;
     const std::string dir = ExecutableDirectory();
     if (opt.executor_path.empty()) opt.executor_path = dir + "/imlane-executor";

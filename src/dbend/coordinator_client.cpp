@@ -42,7 +42,11 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
                                    "--lane-bytes",
                                    std::to_string(settings.lane_bytes),
                                    "--executor-memory-mb",
-                                   std::to_string(settings.executor_memory_mb)};
+                                   std::to_string(settings.executor_memory_mb),
+                                   // Sharing the engine's stderr it logs warnings and errors only;
+                                   // with a log file of its own, one line per event.
+                                   "--log-level",
+                                   settings.embedded_idle_exit_ms > 0 ? "info" : "warn"};
   if (!settings.python_env.empty()) {
     args.push_back("--python-env");
     args.push_back(settings.python_env);
@@ -102,6 +106,7 @@ std::string FindCoordinatorBinary() {
 
 Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Settings& settings) {
   auto client = std::unique_ptr<CoordinatorClient>(new CoordinatorClient());
+  client->reap_on_close_ = settings.embedded_idle_exit_ms <= 0;
   client->socket_path_ = settings.socket_path.empty() ? DefaultSocketPath() : settings.socket_path;
   auto sock = ConnectUnix(client->socket_path_);
   if (!sock.ok() && sock.status().code() == StatusCode::kUnavailable && settings.start_embedded) {
@@ -171,7 +176,7 @@ Result<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(const Sett
 
 CoordinatorClient::~CoordinatorClient() {
   sock_.Reset();  // the coordinator reclaims this client's Lanes
-  if (embedded_pid_ <= 0) return;
+  if (embedded_pid_ <= 0 || !reap_on_close_) return;
   // The embedded coordinator exits once idle; reap it if that happens soon (other clients may keep
   // it alive, in which case init reaps it later).
   const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(kEmbeddedExitWaitMs) * 1000000;

@@ -1,3 +1,4 @@
+#include "imlane/common/log.h"
 #include "imlane/executor/executor.h"
 
 #include <poll.h>

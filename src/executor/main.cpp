@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "imlane/common/log.h"
 #include "imlane/common/system.h"
 #include "imlane/executor/executor.h"
 #include "imlane/executor/python_runtime.h"

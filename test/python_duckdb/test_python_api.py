@@ -552,7 +552,14 @@ def test_the_embedded_coordinator_stays_warm_between_shell_runs(tmp_path):
                   "SELECT sum(plus1(range)) FROM range(10000)", status.format(second))
         assert "50005000" in out
         assert json.loads(second.read_text())["pid"] == pid  # the same, warm coordinator
-        assert os.path.exists(str(sock) + ".log")  # its stderr, apart from the shell's
+        # Its stderr, apart from the shell's: one timestamped line per event (issue 10, item 11).
+        log = open(str(sock) + ".log").read()
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info +imlane\[%d\] coordinator: " % pid
+        import re
+        assert re.search(stamp + r"serving .*warm\.sock with 1 executors, exiting 300000 ms after the last client", log), log
+        assert len(re.findall(stamp + r"registered 'plus1' version 1 \(BIGINT\) -> BIGINT", log)) == 1, log
+        assert len(re.findall(stamp + r"client \d+ \(pid \d+, uid \d+\) connected", log)) >= 2, log
+        assert re.search(stamp + r"client \d+ \(pid \d+, uid \d+\) disconnected", log), log
     finally:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)

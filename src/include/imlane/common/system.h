@@ -22,8 +22,4 @@ std::string ModuleDirectory(const void* symbol_in_module);
 bool FileExists(const std::string& path);
 Result<std::string> ReadFile(const std::string& path);
 
-// Log lines go to stderr with a component prefix; IMLANE_LOG=debug shows debug lines.
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-void Log(LogLevel level, const char* component, const std::string& message);
-
 }  // namespace imlane

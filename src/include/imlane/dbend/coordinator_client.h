@@ -82,6 +82,9 @@ class CoordinatorClient {
   std::vector<json> pending_abandon_;  // abandon requests deferred while mu_ was busy
   UniqueFd sock_;
   pid_t embedded_pid_ = -1;
+  // Wait (briefly) at close for the embedded coordinator to exit: only when it leaves with its last
+  // client; one that stays (embedded_idle_exit_ms > 0) must not hold up the engine's exit.
+  bool reap_on_close_ = true;
   std::string socket_path_;
 };
 
