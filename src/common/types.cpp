@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace imlane {
 
@@ -90,9 +91,47 @@ Result<TypeId> ParseType(const std::string& raw) {
   for (const auto& a : kAliases) {
     if (name == a.name) return a.type;
   }
-  return Status::InvalidArgument("unknown type '" + Trim(raw) +
-                                 "' (supported: BOOLEAN, TINYINT, SMALLINT, INTEGER, BIGINT, FLOAT, "
-                                 "DOUBLE, VARCHAR, DATE, TIMESTAMP)");
+  const std::string supported =
+      " (supported: BOOLEAN, TINYINT, SMALLINT, INTEGER, BIGINT, FLOAT, DOUBLE, VARCHAR, DATE, TIMESTAMP)";
+  // SQL types a user will try that IMLane does not carry (yet): say so, and what to declare instead.
+  struct Unsupported {
+    const char* prefix;
+    const char* hint;
+  };
+  static const Unsupported kUnsupported[] = {
+      {"DECIMAL", "declare DOUBLE and pass CAST(x AS DOUBLE)"},
+      {"NUMERIC", "declare DOUBLE and pass CAST(x AS DOUBLE)"},
+      {"HUGEINT", "declare BIGINT or DOUBLE"},
+      {"UBIGINT", "declare BIGINT or DOUBLE"},
+      {"UINTEGER", "declare BIGINT"},
+      {"USMALLINT", "declare INTEGER"},
+      {"UTINYINT", "declare SMALLINT"},
+      {"TIMESTAMPTZ", "declare TIMESTAMP and pass CAST(x AS TIMESTAMP) (UTC)"},
+      {"TIMESTAMP WITH TIME ZONE", "declare TIMESTAMP and pass CAST(x AS TIMESTAMP) (UTC)"},
+      {"TIME", "declare VARCHAR or BIGINT"},
+      {"INTERVAL", "declare BIGINT (e.g. epoch_us(x)) or VARCHAR"},
+      {"BLOB", "declare VARCHAR (text)"},
+      {"BYTEA", "declare VARCHAR (text)"},
+      {"UUID", "declare VARCHAR and pass CAST(x AS VARCHAR)"},
+      {"JSON", "declare VARCHAR"},
+      {"LIST", "pass each element as its own argument, or a VARCHAR"},
+      {"STRUCT", "declare several return types (returns 'DOUBLE, INTEGER') through the DBEnd API, or one "
+                 "column per value"},
+      {"MAP", "declare VARCHAR"},
+      {"UNION", "declare VARCHAR"},
+      {"ENUM", "declare VARCHAR and pass CAST(x AS VARCHAR)"},
+  };
+  const bool is_array = !name.empty() && name.back() == ']';
+  for (const auto& u : kUnsupported) {
+    const size_t n = std::strlen(u.prefix);
+    const bool match = name.compare(0, n, u.prefix) == 0 &&
+                       (name.size() == n || name[n] == '(' || name[n] == ' ' || name[n] == '[');
+    if (match || (is_array && std::string(u.prefix) == "LIST")) {
+      return Status::InvalidArgument("type '" + Trim(raw) + "' is not supported by IMLane functions: " + u.hint +
+                                     supported);
+    }
+  }
+  return Status::InvalidArgument("unknown type '" + Trim(raw) + "'" + supported);
 }
 
 Result<std::vector<TypeId>> ParseTypeList(const std::string& list) {
@@ -100,7 +139,15 @@ Result<std::vector<TypeId>> ParseTypeList(const std::string& list) {
   if (Trim(list).empty()) return out;
   size_t start = 0;
   while (true) {
-    size_t comma = list.find(',', start);
+    // The next comma outside parentheses and brackets: DECIMAL(10,2) and STRUCT(a INT, b INT) are one
+    // type each (and then named as unsupported), not two broken ones.
+    size_t comma = std::string::npos;
+    int depth = 0;
+    for (size_t i = start; i < list.size() && comma == std::string::npos; i++) {
+      if (list[i] == '(' || list[i] == '[') depth++;
+      if ((list[i] == ')' || list[i] == ']') && depth > 0) depth--;
+      if (list[i] == ',' && depth == 0) comma = i;
+    }
     std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     auto t = ParseType(item);
     if (!t.ok()) return t.status().WithContext("type #" + std::to_string(out.size() + 1) + " of '" + list + "'");

@@ -26,6 +26,11 @@ def test_decorator_declares_types():
 def test_decorator_rejects_unknown_types_and_classes_without_call():
     with pytest.raises(ValueError, match="BLOB"):
         imlane.function(args=["BLOB"], returns="INTEGER")
+    # A comma inside parentheses is part of the type: named whole, not as 'DECIMAL(10'.
+    with pytest.raises(ValueError, match=r"unknown argument type 'DECIMAL\(10,2\)'"):
+        imlane.function(args="DOUBLE, DECIMAL(10,2)", returns="INTEGER")
+    assert imlane.function(args="DOUBLE,INTEGER", returns="INTEGER")(lambda a, b: a).__imlane_function__["args"] == \
+        ["DOUBLE", "INTEGER"]
     with pytest.raises(TypeError, match="__call__"):
         imlane.function(args=["DOUBLE"], returns="DOUBLE")(type("NoCall", (), {}))
 

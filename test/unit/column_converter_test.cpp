@@ -83,5 +83,37 @@ TEST(TypesTest, ParsesSqlNamesAndAliases) {
   EXPECT_NE(bad.status().message().find("type #2"), std::string::npos);
 }
 
+TEST(TypesTest, UnsupportedTypesAreNamedWholeWithWhatToDeclare) {
+  // Commas inside parentheses belong to the type: DECIMAL(10,2) is one type, not "DECIMAL(10".
+  struct Case {
+    const char* list;
+    const char* type;
+    const char* hint;
+    const char* position;
+  };
+  const Case cases[] = {
+      {"DOUBLE, DECIMAL(10,2)", "'DECIMAL(10,2)'", "declare DOUBLE", "type #2"},
+      {"numeric(18, 3), INTEGER", "'numeric(18, 3)'", "declare DOUBLE", "type #1"},
+      {"TIMESTAMP WITH TIME ZONE", "'TIMESTAMP WITH TIME ZONE'", "declare TIMESTAMP", "type #1"},
+      {"INTEGER, STRUCT(a INT, b DOUBLE)", "'STRUCT(a INT, b DOUBLE)'", "several return types", "type #2"},
+      {"DOUBLE[]", "'DOUBLE[]'", "its own argument", "type #1"},
+      {"INT, LIST(DOUBLE), DATE", "'LIST(DOUBLE)'", "its own argument", "type #2"},
+      {"BLOB", "'BLOB'", "declare VARCHAR", "type #1"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseTypeList(c.list);
+    ASSERT_FALSE(r.ok()) << c.list;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find(std::string("type ") + c.type + " is not supported"), std::string::npos) << m;
+    EXPECT_NE(m.find(c.hint), std::string::npos) << m;
+    EXPECT_NE(m.find(c.position), std::string::npos) << m;
+  }
+  // A comma at depth 0 still separates, and a stray ')' does not swallow the rest.
+  auto ok = ParseTypeList("DOUBLE,INTEGER");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->size(), 2u);
+  EXPECT_FALSE(ParseTypeList("DOUBLE), INTEGER").ok());
+}
+
 }  // namespace
 }  // namespace imlane

@@ -5,14 +5,28 @@ from ._runtime import types as _types
 SQL_TYPES = _types.SQL_TYPES
 
 
+def _split(types):
+    """A comma-separated type list, commas inside parentheses or brackets kept (DECIMAL(10,2))."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(types):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]" and depth > 0:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(types[start:i])
+            start = i + 1
+    return out + [types[start:]]
+
+
 def _normalise(types, what):
     if isinstance(types, str):
-        types = [t for t in types.split(",")] if "," in types else [types]
+        types = _split(types)
     out = []
     for t in types:
         sql_type = _types.lookup(t)
         if sql_type is None:
-            raise ValueError(f"unknown {what} type {t!r} (supported: {', '.join(SQL_TYPES)})")
+            raise ValueError(f"unknown {what} type {str(t).strip()!r} (supported: {', '.join(SQL_TYPES)})")
         out.append(sql_type.name)
     return out
 
