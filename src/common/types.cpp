@@ -115,8 +115,9 @@ Result<TypeId> ParseType(const std::string& raw) {
       {"UUID", "declare VARCHAR and pass CAST(x AS VARCHAR)"},
       {"JSON", "declare VARCHAR"},
       {"LIST", "pass each element as its own argument, or a VARCHAR"},
-      {"STRUCT", "declare several return types (returns 'DOUBLE, INTEGER') through the DBEnd API, or one "
-                 "column per value"},
+      {"STRUCT",
+       "declare several return types (returns 'DOUBLE, INTEGER') through the DBEnd API, or one "
+       "column per value"},
       {"MAP", "declare VARCHAR"},
       {"UNION", "declare VARCHAR"},
       {"ENUM", "declare VARCHAR and pass CAST(x AS VARCHAR)"},
@@ -124,8 +125,8 @@ Result<TypeId> ParseType(const std::string& raw) {
   const bool is_array = !name.empty() && name.back() == ']';
   for (const auto& u : kUnsupported) {
     const size_t n = std::strlen(u.prefix);
-    const bool match = name.compare(0, n, u.prefix) == 0 &&
-                       (name.size() == n || name[n] == '(' || name[n] == ' ' || name[n] == '[');
+    const bool match =
+        name.compare(0, n, u.prefix) == 0 && (name.size() == n || name[n] == '(' || name[n] == ' ' || name[n] == '[');
     if (match || (is_array && std::string(u.prefix) == "LIST")) {
       return Status::InvalidArgument("type '" + Trim(raw) + "' is not supported by IMLane functions: " + u.hint +
                                      supported);

@@ -1,5 +1,5 @@
-#include "imlane/common/log.h"
 #include "imlane/coordinator/coordinator.h"
+#include "imlane/common/log.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -41,8 +41,9 @@ Status Coordinator::Start() {
   }
   Log(LogLevel::kInfo, "coordinator",
       "serving " + options_.socket_path + " with " + std::to_string(lanes_->executor_count()) + " executors" +
-          (options_.idle_exit_ms >= 0 ? ", exiting " + std::to_string(options_.idle_exit_ms) + " ms after the last client"
-                                      : std::string()));
+          (options_.idle_exit_ms >= 0
+               ? ", exiting " + std::to_string(options_.idle_exit_ms) + " ms after the last client"
+               : std::string()));
   return Status::OK();
 }
 
@@ -223,8 +224,8 @@ json Coordinator::Register(const json& req) {
     // The previous version stays loaded: other clients may still hold Lanes for it.
     registry_.Commit(fn);
     Log(LogLevel::kInfo, "coordinator",
-        "registered '" + def.name + "' version " + std::to_string(fn.version) + " (" +
-            TypeListToString(def.arg_types) + ") -> " + TypeListToString(def.return_types));
+        "registered '" + def.name + "' version " + std::to_string(fn.version) + " (" + TypeListToString(def.arg_types) +
+            ") -> " + TypeListToString(def.return_types));
   }
   json reply = OkReply();
   reply["fid"] = fn.fid;

@@ -169,7 +169,8 @@ void LaneManager::RestartOnce(int index, const std::set<uint32_t>& reload) {
       position.restarting = false;
       Log(LogLevel::kInfo, "coordinator",
           "executor " + std::to_string(index) + " restarted (pid " + std::to_string(fresh->pid()) + "), " +
-              std::to_string(reload.size()) + " functions reloaded, " + std::to_string(lanes.size()) + " Lanes handed over");
+              std::to_string(reload.size()) + " functions reloaded, " + std::to_string(lanes.size()) +
+              " Lanes handed over");
       return;
     }
     if (!stopping_) {

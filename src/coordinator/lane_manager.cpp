@@ -1,5 +1,5 @@
-#include "imlane/common/log.h"
 #include "imlane/coordinator/lane_manager.h"
+#include "imlane/common/log.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -163,9 +163,10 @@ int main(int argc, char** argv) {
       ->default_val(opt.message_timeout_ms)
       ->check(CLI::Range(1, 3600000));
   std::string log_level = "info";
-  serve->add_option("--log-level", log_level,
-                    "lowest level logged to stderr: debug, info (one line per client, registration, drop, "
-                    "executor restart), warn or error; IMLANE_LOG=debug overrides")
+  serve
+      ->add_option("--log-level", log_level,
+                   "lowest level logged to stderr: debug, info (one line per client, registration, drop, "
+                   "executor restart), warn or error; IMLANE_LOG=debug overrides")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   serve->add_option("--idle-exit-ms", opt.idle_exit_ms,

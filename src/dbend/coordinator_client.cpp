@@ -31,22 +31,14 @@ Result<pid_t> SpawnCoordinator(const Settings& settings, const std::string& sock
     return Status::Unavailable("no coordinator at " + socket_path + " and the coordinator binary was not found at " +
                                binary + " (set IMLANE_COORDINATOR or Settings::coordinator_path)");
   }
-  std::vector<std::string> args = {binary,
-                                   "serve",
-                                   "--socket",
-                                   socket_path,
-                                   "--idle-exit-ms",
-                                   std::to_string(std::max(0, settings.embedded_idle_exit_ms)),
-                                   "--executors",
-                                   std::to_string(std::max(0, settings.n_executors)),
-                                   "--lane-bytes",
-                                   std::to_string(settings.lane_bytes),
-                                   "--executor-memory-mb",
+  std::vector<std::string> args = {binary, "serve", "--socket", socket_path, "--idle-exit-ms",
+                                   std::to_string(std::max(0, settings.embedded_idle_exit_ms)), "--executors",
+                                   std::to_string(std::max(0, settings.n_executors)), "--lane-bytes",
+                                   std::to_string(settings.lane_bytes), "--executor-memory-mb",
                                    std::to_string(settings.executor_memory_mb),
                                    // Sharing the engine's stderr it logs warnings and errors only;
                                    // with a log file of its own, one line per event.
-                                   "--log-level",
-                                   settings.embedded_idle_exit_ms > 0 ? "info" : "warn"};
+                                   "--log-level", settings.embedded_idle_exit_ms > 0 ? "info" : "warn"};
   if (!settings.python_env.empty()) {
     args.push_back("--python-env");
     args.push_back(settings.python_env);

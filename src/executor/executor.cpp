@@ -1,5 +1,5 @@
-#include "imlane/common/log.h"
 #include "imlane/executor/executor.h"
+#include "imlane/common/log.h"
 
 #include <poll.h>
 #include <pthread.h>

@@ -54,7 +54,9 @@ struct PythonRuntime::Impl {
     return a;
   }
   // Every input array is read-only, views of the Lane or not (columns.py: one form in every batch).
-  static void ReadOnly(py::array& a) { py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_; }
+  static void ReadOnly(py::array& a) {
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  }
 
   // `raw`: the caller skips the NULL rows (null_handling 'default'), so a column is passed as if it had
   // no NULLs: a zero-copy view in its own dtype rather than promoted to float / object for NaN / None.

@@ -78,7 +78,9 @@ void SetIdleExit(ClientContext &context, SetScope, Value &parameter) {
                "milliseconds a coordinator IMLane starts itself stays after its last client");
   CheckNotInUse(context, "imlane_idle_exit_ms", parameter);
 }
-void SetSocket(ClientContext &context, SetScope, Value &parameter) { CheckNotInUse(context, "imlane_socket", parameter); }
+void SetSocket(ClientContext &context, SetScope, Value &parameter) {
+  CheckNotInUse(context, "imlane_socket", parameter);
+}
 void SetPythonEnv(ClientContext &context, SetScope, Value &parameter) {
   CheckNotInUse(context, "imlane_python_env", parameter);
 }
