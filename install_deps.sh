@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   python3-dev libpython3.11-dev python3-numpy python3-pip python3-setuptools python3-venv
-  pybind11-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
+  pybind11-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   graphviz python3-pandas python3-sklearn python3-pytest
   clang libclang-rt-14-dev clang-format clang-tidy python3-cloudpickle

@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
       "`imlane serve` to share warm models across processes. Every subcommand takes --socket\n"
       "(default: $IMLANE_SOCKET, else $XDG_RUNTIME_DIR/imlane/imlane.sock, else /tmp/imlane-<uid>/imlane.sock)."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("imlane ") + IMLANE_VERSION);
   std::string socket = DefaultSocketPath();
 
   CoordinatorOptions opt;
