@@ -75,7 +75,9 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
                                    "--spin-us",
                                    std::to_string(options.spin_us),
                                    "--context-cache-mb",
-                                   std::to_string(options.context_cache_mb)};
+                                   std::to_string(options.context_cache_mb),
+                                   "--log-level",
+                                   options.log_level};
   if (options.executor_memory_mb > 0) {
     args.push_back("--memory-budget-mb");
     args.push_back(std::to_string(options.executor_memory_mb));

@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
     LogLevel level = LogLevel::kInfo;
     ParseLogLevel(log_level, &level);  // checked by CLI11 above
     SetLogLevel(level);
+    opt.log_level = log_level;
     opt.socket_path = socket;
     const std::string dir = ExecutableDirectory();
     if (opt.executor_path.empty()) opt.executor_path = dir + "/imlane-executor";

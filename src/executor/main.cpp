@@ -71,7 +71,13 @@ int main(int argc, char** argv) {
   app.add_option("--memory-budget-mb", memory_budget_mb,
                  "the functions' memory budget; the address-space limit is kept at it plus the mapped Lanes");
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "lowest level logged (the coordinator's): debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(log_level, &level);
+  SetLogLevel(level);
 
   // One malloc arena: a load runs on a thread of its own, and each extra arena reserves 64 MiB of
   // address space, which counts against the executor's RLIMIT_AS (the GIL serialises Python anyway).

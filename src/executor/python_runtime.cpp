@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "imlane/bit_util.h"
+#include "imlane/common/log.h"
 #include "imlane/utf8.h"
 
 namespace py = pybind11;
@@ -224,6 +225,9 @@ Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cac
     impl_->adapt_column = impl_->runtime.attr("adapt_column");
     impl_->format_exception = impl_->runtime.attr("format_exception");
     impl_->runtime.attr("install_context_cache")(context_cache_bytes);
+    // What functions print goes to the log, a line each, named by function (output.py).
+    impl_->runtime.attr("set_output_log")(
+        py::cpp_function([](const std::string& line) { Log(LogLevel::kInfo, "executor", line); }));
     impl_->numpy_empty = impl_->numpy.attr("empty");
     static int owner_tag = 0;
     impl_->lane_owner = py::capsule(&owner_tag, "imlane.lane");

@@ -544,12 +544,13 @@ def test_the_embedded_coordinator_stays_warm_between_shell_runs(tmp_path):
     pid = None
     try:
         assert "300000" in run("SELECT current_setting('imlane_idle_exit_ms')")
-        run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    return x + 1\n', 'BIGINT', 'BIGINT')",
-            "SELECT sum(plus1(range)) FROM range(10000)", status.format(first))
+        run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    print(\"rows:\", len(x))\n    return x + 1\n', "
+            "'BIGINT', 'BIGINT')", "SELECT sum(plus1(range)) FROM range(10000)", status.format(first))
         pid = json.loads(first.read_text())["pid"]
         os.kill(pid, 0)  # still there after the shell exited
-        out = run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    return x + 1\n', 'BIGINT', 'BIGINT')",
-                  "SELECT sum(plus1(range)) FROM range(10000)", status.format(second))
+        out = run("CALL imlane_create_function('plus1', 'def pyfun(x):\n    print(\"rows:\", len(x))\n    return x + 1\n', "
+                  "'BIGINT', 'BIGINT')", "SELECT sum(plus1(range)) FROM range(10000)", status.format(second))
+        assert "rows:" not in out  # a function's prints are not the shell's output
         assert "50005000" in out
         assert json.loads(second.read_text())["pid"] == pid  # the same, warm coordinator
         # Its stderr, apart from the shell's: one timestamped line per event (issue 10, item 11).
@@ -560,6 +561,8 @@ def test_the_embedded_coordinator_stays_warm_between_shell_runs(tmp_path):
         assert len(re.findall(stamp + r"registered 'plus1' version 1 \(BIGINT\) -> BIGINT", log)) == 1, log
         assert len(re.findall(stamp + r"client \d+ \(pid \d+, uid \d+\) connected", log)) >= 2, log
         assert re.search(stamp + r"client \d+ \(pid \d+, uid \d+\) disconnected", log), log
+        # What the function printed: in the log, a line each, named by function (from its executor).
+        assert re.search(r" info +imlane\[\d+\] executor: function 'plus1' stdout: rows: \d+\n", log), log
     finally:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
@@ -578,3 +581,26 @@ def test_the_embedded_coordinator_stays_warm_between_shell_runs(tmp_path):
         time.sleep(0.05)
     else:
         pytest.fail(f"coordinator {cold} still running with imlane_idle_exit_ms = 0")
+
+
+def test_what_a_function_prints_joins_its_error(con):
+    # Issue 10, item 11: a function's own output is not mixed into the query's; its last lines come
+    # with the error of the batch that failed.
+    import re
+
+    import duckdb
+
+    def noisy(x):
+        import sys
+        print("loading the model for", len(x), "rows")
+        print("feature 3 out of range", file=sys.stderr)
+        raise ValueError("bad input")
+
+    imlane.create_function(con, "noisy", noisy, args=["DOUBLE"], returns="DOUBLE")
+    with pytest.raises(duckdb.Error) as err:
+        con.sql("SELECT noisy(range::DOUBLE) FROM range(10)").fetchall()
+    text = str(err.value)
+    assert "ValueError: bad input" in text, text
+    assert "last output of the function:" in text, text
+    assert re.search(r"stdout: loading the model for \d+ rows", text), text  # its batch's rows
+    assert "stderr: feature 3 out of range" in text, text

@@ -9,6 +9,7 @@ format_exception(); a loaded function is called with (columns, n_rows, valid) an
     columns   Lane columns that need a conversion before the function sees them
     calling   one batch through a function: null_handling and exception_handling
     results   checking and converting what a function returns
+    output    what a function prints: to the executor's log, its last lines into its errors
     context_cache  memoised model loaders, so holistic UDFs load their model once per executor
                    (installed by the executor through install_context_cache(), not by run_local)
 """
@@ -16,6 +17,7 @@ from .calling import EXCEPTION_HANDLING, NULL_HANDLING, call_batch, check_option
 from .columns import adapt_column
 from .context_cache import CACHE as _CONTEXT_CACHE
 from .loading import FunctionLoadError, LoadedFunction, format_exception, load
+from .output import set_output_log
 from .results import ResultError, to_columns
 from .types import (BOOLEAN, DATE, DOUBLE, FLOAT, FLOAT_DTYPES, INT8, INT16, INT32, INT64, INT_DTYPES,
                     SQL_TYPES, TIMESTAMP, TYPE_NAMES, VARCHAR)
@@ -43,7 +45,8 @@ def reset_context_cache(name=""):
 
 
 __all__ = ["load", "adapt_column", "call_batch", "check_options", "NULL_HANDLING", "EXCEPTION_HANDLING",
-           "install_context_cache", "context_cache_stats", "reset_context_cache", "format_exception", "to_columns",
+           "install_context_cache", "set_output_log",
+           "context_cache_stats", "reset_context_cache", "format_exception", "to_columns",
            "LoadedFunction", "FunctionLoadError", "ResultError", "SQL_TYPES", "TYPE_NAMES", "BOOLEAN", "INT8", "INT16",
            "INT32", "INT64", "FLOAT",
            "DOUBLE", "VARCHAR", "DATE", "TIMESTAMP"]

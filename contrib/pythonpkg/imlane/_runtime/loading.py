@@ -11,6 +11,7 @@ import types
 
 from .calling import call_batch, check_options
 from .context_cache import CACHE
+from .output import Output, last_lines
 from .process_state import Switched
 from .results import ResultError
 
@@ -113,14 +114,15 @@ class LoadedFunction:
         # The source, its one-off context and every batch run with the loader cache on (context_cache),
         # and in the function's own cwd, environment, sys.path and signal handlers (process_state.py).
         self.process_state = None  # starts from the executor's
-        with Switched(self):
+        self.output = Output(name)  # what it prints: to the executor's log (output.py)
+        with Switched(self), self.output:
             CACHE.run(self, exec, code, module.__dict__)
             self.callable, self.style = CACHE.run(self, _resolve_entry, module, name, entry)
         self.module = module
 
     def __call__(self, columns, n_rows, valid=None):
         """One batch; `valid` (bool array, or None) marks the rows whose arguments are all valid."""
-        with Switched(self):
+        with Switched(self), self.output:
             return CACHE.run(self, call_batch, self.callable, columns, n_rows, valid, self.return_types, self.name,
                              self.null_handling, self.exception_handling, self.calls)
 
@@ -134,8 +136,10 @@ def load(name, source, filename, entry, arg_types, return_types, null_handling="
 def format_exception(name, exc, tb=None):
     text = "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
     prefix = f"imlane function '{name}'"
+    printed = last_lines(name)
+    tail = ("\nlast output of the function:\n" + "\n".join("  " + line for line in printed)) if printed else ""
     if isinstance(exc, (FunctionLoadError, ResultError)):
         text = str(exc)
         if text.startswith(prefix):  # our own errors already say whose they are
-            return text.rstrip()
-    return f"{prefix}: {text.rstrip()}"
+            return text.rstrip() + tail
+    return f"{prefix}: {text.rstrip()}{tail}"

@@ -6,15 +6,16 @@
 namespace imlane {
 
 struct CoordinatorOptions {
-  std::string socket_path;        // where clients connect
-  int executors = 0;              // 0: usable cores (affinity and cgroup quota)
-  size_t lane_bytes = 64u << 20;  // default Lane size when a client asks for none
-  int idle_exit_ms = -1;          // embedded mode: exit this long after the last client left
-  std::string executor_path;      // imlane-executor; default: next to the imlane binary
-  std::string runtime_dir;        // holds the imlane package; default: ../share/imlane/python
-  int load_timeout_ms = 120000;   // loading a model (pyinitial / __init__) may take this long
-  int spawn_timeout_ms = 60000;   // an executor must be ready (Python + numpy imported) by then
-  int spin_us = 100;              // executor busy-wait after a batch
+  std::string socket_path;         // where clients connect
+  int executors = 0;               // 0: usable cores (affinity and cgroup quota)
+  size_t lane_bytes = 64u << 20;   // default Lane size when a client asks for none
+  int idle_exit_ms = -1;           // embedded mode: exit this long after the last client left
+  std::string log_level = "info";  // imlane serve --log-level; the executors log at the same level
+  std::string executor_path;       // imlane-executor; default: next to the imlane binary
+  std::string runtime_dir;         // holds the imlane package; default: ../share/imlane/python
+  int load_timeout_ms = 120000;    // loading a model (pyinitial / __init__) may take this long
+  int spawn_timeout_ms = 60000;    // an executor must be ready (Python + numpy imported) by then
+  int spin_us = 100;               // executor busy-wait after a batch
   // Address-space budget of each executor's own memory (Lanes mapped into it come on top), so a
   // leaking function gets MemoryError instead of the kernel's OOM killer picking the database.
   // 0: (RAM / 2 - lane_memory_mb) / executors, at least 2048; -1: none.
