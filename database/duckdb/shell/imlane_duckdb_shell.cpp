@@ -135,6 +135,9 @@ struct Shell {
   }
 
   void DotCommand(const std::string &line);
+  // One input line: a dot command between statements, or part of the statement in *pending, which
+  // runs once complete.
+  void Line(const std::string &line, std::string *pending);
   void Feed(std::istream &in);
 
   void Error(const std::string &message) {
@@ -191,23 +194,25 @@ void Shell::DotCommand(const std::string &line) {
   }
 }
 
-// Statements from a stream: each runs once the input holds a complete one (a `;` outside quotes and
-// comments); a dot command is a line of its own between statements.
+// Statements from a stream or the terminal: each runs once the input holds a complete one (a `;`
+// outside quotes and comments); a dot command is a line of its own between statements.
+void Shell::Line(const std::string &line, std::string *pending) {
+  const size_t first = line.find_first_not_of(" \t");
+  if (InputBlank(*pending) && first != std::string::npos && line[first] == '.') {
+    pending->clear();
+    DotCommand(line.substr(first));
+    return;
+  }
+  *pending += line + "\n";
+  if (InputComplete(*pending)) {
+    Run(*pending);
+    pending->clear();
+  }
+}
+
 void Shell::Feed(std::istream &in) {
   std::string pending, line;
-  while (std::getline(in, line)) {
-    const size_t first = line.find_first_not_of(" \t");
-    if (InputBlank(pending) && first != std::string::npos && line[first] == '.') {
-      pending.clear();
-      DotCommand(line.substr(first));
-      continue;
-    }
-    pending += line + "\n";
-    if (InputComplete(pending)) {
-      Run(pending);
-      pending.clear();
-    }
-  }
+  while (std::getline(in, line)) Line(line, &pending);
   Run(pending);  // the rest, even without a final `;`
 }
 
@@ -245,17 +250,7 @@ void Interactive(Shell &shell) {
     std::string line(raw);
     std::free(raw);
     if (line.find_first_not_of(" \t") != std::string::npos) add_history(line.c_str());
-    const size_t first = line.find_first_not_of(" \t");
-    if (InputBlank(pending) && first != std::string::npos && line[first] == '.') {
-      pending.clear();
-      shell.DotCommand(line.substr(first));
-      continue;
-    }
-    pending += line + "\n";
-    if (InputComplete(pending)) {
-      shell.Run(pending);
-      pending.clear();
-    }
+    shell.Line(line, &pending);
   }
   std::cout << "\n";
   shell.Run(pending);
