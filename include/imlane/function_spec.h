@@ -21,6 +21,10 @@ struct FunctionSpec {
   NullHandling null_handling = NullHandling::kDefault;
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
   bool context_cache = true;  // memoise the function's model loaders in the executors (holistic UDFs)
+  // Scale-out (docs/scale-out.md): run on Ray actors ('ray'), local executors ('local') or both.
+  Backend backend = Backend::kLocal;
+  int replicas = 0;                 // Ray actors; 0: one per CPU of the cluster
+  int retries = kDefaultRayRetries;  // resends of a batch whose actor died; 0: off (the function is not pure)
 
   // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").
   static Result<FunctionSpec> Make(std::string name, std::string source, const std::string& arg_types,

@@ -20,4 +20,20 @@ Result<ExceptionHandling> ParseExceptionHandling(const std::string& name) {
   return Status::InvalidArgument("exception_handling must be 'default' or 'return_null', got '", name, "'");
 }
 
+const char* BackendName(Backend v) {
+  switch (v) {
+    case Backend::kLocal: return "local";
+    case Backend::kRay: return "ray";
+    case Backend::kBoth: return "both";
+  }
+  return "local";
+}
+
+Result<Backend> ParseBackend(const std::string& name) {
+  if (name == "local") return Backend::kLocal;
+  if (name == "ray") return Backend::kRay;
+  if (name == "both") return Backend::kBoth;
+  return Status::InvalidArgument("backend must be 'local', 'ray' or 'both', got '", name, "'");
+}
+
 }  // namespace imlane

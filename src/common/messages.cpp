@@ -201,6 +201,15 @@ Result<FunctionStatus> DecodeFunctionStatus(const json& f) {
   IMLANE_ASSIGN_OR_RETURN(s.mean_batch_rows, OptionalField<double>(f, "mean_batch_rows", 0));
   IMLANE_ASSIGN_OR_RETURN(s.busy_s, OptionalField<double>(f, "busy_s", 0));
   IMLANE_ASSIGN_OR_RETURN(s.cache_saved_s, OptionalField<double>(f, "cache_saved_s", 0));
+  IMLANE_ASSIGN_OR_RETURN(s.backend, OptionalField<std::string>(f, "backend", s.backend));
+  IMLANE_ASSIGN_OR_RETURN(json ray, OptionalObjectField(f, "ray"));
+  IMLANE_ASSIGN_OR_RETURN(s.nodes, OptionalField<int64_t>(ray, "nodes", 0));
+  IMLANE_ASSIGN_OR_RETURN(s.ray_actors, OptionalArrayField(ray, "actors"));
+  for (const auto& a : s.ray_actors) {
+    if (!a.is_object()) return Status::ProtocolError("message field 'ray.actors' holds a non-object");
+    IMLANE_ASSIGN_OR_RETURN(std::string state, OptionalField<std::string>(a, "state", std::string()));
+    s.actors += state == "ready";
+  }
   return s;
 }
 

@@ -87,6 +87,9 @@ void FunctionOptionsToJson(const FunctionDefinition& def, json* msg) {
   (*msg)["null_handling"] = NullHandlingName(def.null_handling);
   (*msg)["exception_handling"] = ExceptionHandlingName(def.exception_handling);
   (*msg)["context_cache"] = def.context_cache;
+  (*msg)["backend"] = BackendName(def.backend);
+  (*msg)["replicas"] = def.replicas;
+  (*msg)["retries"] = def.retries;
 }
 
 Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
@@ -100,6 +103,17 @@ Status FunctionOptionsFromJson(const json& msg, FunctionDefinition* def) {
   }
   if (msg.contains("context_cache")) {
     IMLANE_ASSIGN_OR_RETURN(def->context_cache, Field<bool>(msg, "context_cache"));
+  }
+  IMLANE_ASSIGN_OR_RETURN(std::string backend, OptionalField<std::string>(msg, "backend", "local"));
+  IMLANE_ASSIGN_OR_RETURN(def->backend, ParseBackend(backend));
+  IMLANE_ASSIGN_OR_RETURN(def->replicas, OptionalField<int>(msg, "replicas", 0));
+  IMLANE_ASSIGN_OR_RETURN(def->retries, OptionalField<int>(msg, "retries", kDefaultRayRetries));
+  if (def->replicas < 0 || def->replicas > kMaxReplicas) {
+    return Status::InvalidArgument("replicas must be between 0 (one per CPU of the Ray cluster) and ", kMaxReplicas,
+                                   ", got ", def->replicas);
+  }
+  if (def->retries < 0 || def->retries > 100) {
+    return Status::InvalidArgument("retries must be between 0 (off) and 100, got ", def->retries);
   }
   return Status::OK();
 }

@@ -241,15 +241,19 @@ json Coordinator::Status_() {
   s["clients"] = clients_.load();
   s["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   s["python_env"] = options_.python_env;
+  s["ray_address"] = options_.ray_address;
+  s["ray_bridge"] = lanes_->ray_bridge_index();
   json fns = json::array();
   for (const auto& fn : registry_.List()) {
     uint64_t batches = 0, rows = 0, busy_ns = 0, errors = 0, loads = 0;
     uint64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
     double cache_saved_s = 0;
     int warm = 0, used = 0;
+    json ray = json::object();  // the bridge's view: actors, nodes, batches and rows per actor
     for (const auto& e : s["executors"]) {
       for (const auto& f : e["functions"]) {
         if (IntegerOr<uint32_t>(f, "fid", 0) != fn.fid) continue;
+        if (f.contains("ray") && f["ray"].is_object()) ray = f["ray"];
         batches += IntegerOr<uint64_t>(f, "batches", 0);
         rows += IntegerOr<uint64_t>(f, "rows", 0);
         busy_ns += IntegerOr<uint64_t>(f, "busy_ns", 0);
@@ -272,6 +276,10 @@ json Coordinator::Status_() {
                    {"null_handling", NullHandlingName(fn.def.null_handling)},
                    {"exception_handling", ExceptionHandlingName(fn.def.exception_handling)},
                    {"context_cache", fn.def.context_cache},
+                   {"backend", BackendName(fn.def.backend)},
+                   {"replicas", fn.def.replicas},
+                   {"retries", fn.def.retries},
+                   {"ray", ray},
                    {"source", fn.source_ref},
                    {"executors_loaded", warm},
                    {"executors_used", used},

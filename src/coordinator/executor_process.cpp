@@ -82,6 +82,10 @@ Result<std::unique_ptr<ExecutorProcess>> ExecutorProcess::Spawn(int index, const
     args.push_back("--memory-budget-mb");
     args.push_back(std::to_string(options.executor_memory_mb));
   }
+  if (!options.ray_address.empty()) {
+    args.push_back("--ray-address");
+    args.push_back(options.ray_address);
+  }
   if (!options.python_env.empty()) {
     args.push_back("--python-env");
     args.push_back(options.python_env);

@@ -112,7 +112,7 @@ void LaneManager::RestartLoop(int index) {
 }
 
 void LaneManager::RestartOnce(int index, const std::set<uint32_t>& reload) {
-  auto proc = ExecutorProcess::Spawn(index, options_, positions_[index].bell, &spawning_[index]);
+  auto proc = ExecutorProcess::Spawn(index, OptionsFor(index), positions_[index].bell, &spawning_[index]);
   if (!proc.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     spawning_[index] = -1;

@@ -11,6 +11,7 @@ FunctionVersion FunctionRegistry::Prepare(const FunctionDefinition& def, const s
     if (cur.source == def.source && cur.entry == def.entry && cur.arg_types == def.arg_types &&
         cur.return_types == def.return_types && cur.null_handling == def.null_handling &&
         cur.exception_handling == def.exception_handling && cur.context_cache == def.context_cache &&
+        cur.backend == def.backend && cur.replicas == def.replicas && cur.retries == def.retries &&
         it->second.options == options) {
       return it->second;  // same function again: keep its version, and its warm executors
     }

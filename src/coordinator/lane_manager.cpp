@@ -20,6 +20,11 @@
 namespace imlane {
 
 namespace {
+
+// Lanes the bridge grants per client follow the function's actors; with replicas 0 (one actor per CPU
+// of the cluster, known only to the bridge) this many are assumed.
+constexpr int kRayReplicasAssumed = 4;
+int RayReplicas(const FunctionDefinition& def) { return def.replicas > 0 ? def.replicas : kRayReplicasAssumed; }
 constexpr int kStatsTimeoutMs = 2000;
 constexpr int64_t kMiB = 1 << 20;
 
@@ -45,9 +50,21 @@ LaneManager::LaneManager(CoordinatorOptions options, FunctionRegistry* registry)
 
 LaneManager::~LaneManager() { Stop(); }
 
+CoordinatorOptions LaneManager::OptionsFor(int index) const {
+  CoordinatorOptions o = options_;
+  if (index == ray_bridge_) {
+    o.executor_memory_mb = 0;
+  } else {
+    o.ray_address.clear();
+  }
+  return o;
+}
+
 Status LaneManager::Start() {
-  const int n = options_.executors > 0 ? options_.executors : UsableCores();
-  ResolveCaps(n);
+  const int local = options_.executors > 0 ? options_.executors : UsableCores();
+  ResolveCaps(local);
+  const int n = local + (options_.ray_address.empty() ? 0 : 1);
+  if (!options_.ray_address.empty()) ray_bridge_ = local;
   if (options_.context_cache_mb < 0) {
     options_.context_cache_mb = options_.executor_memory_mb > 0 ? options_.executor_memory_mb / 2 : 2048;
   }
@@ -61,7 +78,7 @@ Status LaneManager::Start() {
   }
   // Spawned from this (long-lived) thread: an executor's parent-death signal follows its forking thread.
   for (int i = 0; i < n; i++) {
-    auto proc = ExecutorProcess::Spawn(i, options_, positions_[i].bell);
+    auto proc = ExecutorProcess::Spawn(i, OptionsFor(i), positions_[i].bell);
     if (!proc.ok()) {
       stopping_ = true;
       for (auto& s : positions_) {
@@ -301,22 +318,36 @@ Status LaneManager::LoadOnAll(const std::vector<std::shared_ptr<ExecutorProcess>
   return Status::OK();
 }
 
-std::vector<ExecutorLoad> LaneManager::Loads(uint32_t fid) {
+std::vector<ExecutorLoad> LaneManager::Loads(const FunctionVersion& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ExecutorLoad> loads;
   for (size_t i = 0; i < positions_.size(); i++) {
     const ExecutorPosition& s = positions_[i];
+    const bool bridge = static_cast<int>(i) == ray_bridge_;
+    const bool serves = fn.def.backend == Backend::kBoth || (fn.def.backend == Backend::kRay) == bridge;
     size_t in_use = 0;
     for (const auto& [id, rec] : lanes_) in_use += rec.executor == static_cast<int>(i) && rec.client != 0;
-    loads.push_back(
-        {static_cast<int>(i), s.process && !s.restarting, in_use, s.process && s.process->loaded.count(fid) > 0});
+    loads.push_back({static_cast<int>(i), serves && s.process && !s.restarting, in_use,
+                     s.process && s.process->loaded.count(fn.fid) > 0});
   }
   return loads;
 }
 
+namespace {
+Status CheckBackend(const FunctionVersion& fn, int ray_bridge) {
+  if (fn.def.backend != Backend::kLocal && ray_bridge < 0) {
+    return Status::InvalidArgument("function '", fn.def.name, "' asks for backend '", BackendName(fn.def.backend),
+                                   "', but this coordinator has no Ray cluster (imlane serve --ray-address ADDR, or "
+                                   "$IMLANE_RAY_ADDRESS; 'auto' joins the local one)");
+  }
+  return Status::OK();
+}
+}  // namespace
+
 Status LaneManager::Validate(const FunctionVersion& fn) {
   // Loaded on every available executor, in parallel: the first query then finds them all warm.
-  std::vector<ExecutorLoad> loads = Loads(fn.fid);
+  IMLANE_RETURN_NOT_OK(CheckBackend(fn, ray_bridge_));
+  std::vector<ExecutorLoad> loads = Loads(fn);
   std::vector<int> chosen = ChooseExecutors(loads, SchedulingRequest{0, 1});
   if (chosen.empty()) return Status::Unavailable("no executor is available to load '" + fn.def.name + "'");
   std::vector<std::shared_ptr<ExecutorProcess>> procs;
@@ -354,8 +385,12 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
                                     std::to_string(options_.max_slots_per_executor) +
                                     " (imlane serve --max-slots-per-executor)");
   }
-  std::vector<ExecutorLoad> loads = Loads(fn.fid);
-  std::vector<int> chosen = ChooseExecutors(loads, request);
+  IMLANE_RETURN_NOT_OK(CheckBackend(fn, ray_bridge_));
+  std::vector<ExecutorLoad> loads = Loads(fn);
+  SchedulingRequest wanted = request;
+  // The bridge counts as one executor whatever its actors: a client asking for one executor of a
+  // 'both' function still gets the bridge if it is the least loaded.
+  std::vector<int> chosen = ChooseExecutors(loads, wanted);
   if (chosen.empty()) return Status::Unavailable("no executor is available for '" + fn.def.name + "'");
 
   std::vector<std::shared_ptr<ExecutorProcess>> procs;
@@ -405,9 +440,14 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
     }
     for (size_t k = 0; k < chosen.size(); k++) {
       const int idx = chosen[k];
+      // The bridge keeps every actor busy: a batch running on each plus one travelling to it.
+      const int slots = idx == ray_bridge_ ? std::min(options_.max_slots_per_executor,
+                                                      std::max(slots_per_executor, options_.ray_slots_per_replica *
+                                                                                       RayReplicas(fn.def)))
+                                           : slots_per_executor;
       int found = 0;
       for (auto& [id, rec] : lanes_) {
-        if (found == slots_per_executor) break;
+        if (found == slots) break;
         if (rec.client == 0 && rec.executor == idx && rec.lane->region_bytes() >= lane_bytes &&
             client_bytes + rec.lane->region_bytes() <= client_cap && LaneCoordinator(rec.lane.get()).Reclaim()) {
           rec.client = client_id;
@@ -417,7 +457,7 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
           found++;
         }
       }
-      for (; found < slots_per_executor; found++) {
+      for (; found < slots; found++) {
         if (client_bytes + lane_bytes > client_cap) {
           undo();
           return Status::CapacityExceeded("this client would hold " + MiB(client_bytes + lane_bytes) +

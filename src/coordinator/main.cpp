@@ -200,6 +200,16 @@ int main(int argc, char** argv) {
                    "virtualenv (of the embedded Python's version) whose site-packages the executors import "
                    "first, e.g. a project's .venv with its model libraries; default: the system Python's only")
       ->envname("IMLANE_PYTHON_ENV");
+  serve
+      ->add_option("--ray-address", opt.ray_address,
+                   "a Ray cluster (HOST:PORT of its head, 'auto' for the one started on this machine, or "
+                   "ray://HOST:PORT) for functions registered with backend 'ray' or 'both'; an extra executor, "
+                   "the Ray bridge, serves them. Needs --python-env with Ray (requirements/ray.txt)")
+      ->envname("IMLANE_RAY_ADDRESS");
+  serve->add_option("--ray-slots-per-replica", opt.ray_slots_per_replica,
+                    "Lanes of a client per Ray actor: batches in flight per actor")
+      ->default_val(opt.ray_slots_per_replica)
+      ->check(CLI::Range(1, 8));
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");
   serve->add_option("--runtime-dir", opt.runtime_dir,
                     "directory holding the imlane Python package (default: ../share/imlane/python)");

@@ -29,6 +29,9 @@ Result<ResolvedFunction> ResolveFunctionSource(const FunctionSpec& spec) {
   def.null_handling = spec.null_handling;
   def.exception_handling = spec.exception_handling;
   def.context_cache = spec.context_cache;
+  def.backend = spec.backend;
+  def.replicas = spec.replicas;
+  def.retries = spec.retries;
   if (!LooksLikePath(spec.source)) {
     def.source = spec.source;
     def.filename = "<inline:" + spec.name + ">";

@@ -23,12 +23,15 @@ Status CheckSignature(const FunctionDefinition& def, const BatchView& view) {
   return Status::OK();
 }
 
-}  // namespace
+struct OpenedRequest {
+  BatchView view;
+  const FunctionDefinition* def = nullptr;
+  uint64_t result_offset = 0;
+};
 
-Result<ServedBatch> ServeBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes, uint64_t arena_offset,
-                               uint32_t function_id, uint64_t request_offset, uint64_t request_bytes) {
-  const int64_t start = MonotonicNanos();
-  // Everything the client wrote is checked before use.
+// Everything the client wrote is checked before use: placement, batch, signature, room for the result.
+Result<OpenedRequest> OpenRequest(PythonRuntime* python, uint8_t* region, size_t region_bytes, uint64_t arena_offset,
+                                  uint32_t function_id, uint64_t request_offset, uint64_t request_bytes) {
   if (request_offset < arena_offset || request_offset > region_bytes || request_bytes > region_bytes - request_offset) {
     return Status::ProtocolError("request placement outside the Lane");
   }
@@ -43,20 +46,69 @@ Result<ServedBatch> ServeBatch(PythonRuntime* python, uint8_t* region, size_t re
   if (result_offset >= region_bytes) {
     return Status::CapacityExceeded("no room left in the Lane for the result of '", def->name, "'");
   }
+  return OpenedRequest{view, def, result_offset};
+}
+
+// Starts the result behind the request, lets `write` fill it, and finishes it.
+template <typename Write>
+Result<uint64_t> WriteResult(uint8_t* region, size_t region_bytes, uint64_t result_offset,
+                             const std::string& name, const std::vector<TypeId>& return_types, size_t rows,
+                             Write&& write) {
   BatchBuilder out;
-  Status st = BatchLayout::Start(&out, region, region_bytes, result_offset, region_bytes - result_offset,
-                                 def->return_types, view.num_rows());
-  if (st.ok()) st = python->Run(function_id, view, &out);
+  Status st =
+      BatchLayout::Start(&out, region, region_bytes, result_offset, region_bytes - result_offset, return_types, rows);
+  if (st.ok()) st = write(&out);
   Result<uint64_t> total = st.ok() ? out.Finish() : Result<uint64_t>(st);
-  if (!total.ok()) {
-    if (total.status().code() == StatusCode::kCapacityExceeded) {
-      return total.status().WithContext("result of '" + def->name + "' does not fit the Lane");
-    }
-    return total.status();
+  if (!total.ok() && total.status().code() == StatusCode::kCapacityExceeded) {
+    return total.status().WithContext("result of '" + name + "' does not fit the Lane");
   }
+  return total;
+}
+
+}  // namespace
+
+Result<ServedBatch> ServeBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes, uint64_t arena_offset,
+                               uint32_t function_id, uint64_t request_offset, uint64_t request_bytes) {
+  const int64_t start = MonotonicNanos();
+  IMLANE_ASSIGN_OR_RETURN(OpenedRequest req, OpenRequest(python, region, region_bytes, arena_offset, function_id,
+                                                         request_offset, request_bytes));
+  IMLANE_ASSIGN_OR_RETURN(
+      uint64_t total,
+      WriteResult(region, region_bytes, req.result_offset, req.def->name, req.def->return_types, req.view.num_rows(),
+                  [&](BatchBuilder* out) { return python->Run(function_id, req.view, out); }));
   ServedBatch served;
-  served.result = ResponsePlacement{result_offset, *total, static_cast<uint64_t>(MonotonicNanos() - start)};
-  served.rows = view.num_rows();
+  served.result = ResponsePlacement{req.result_offset, total, static_cast<uint64_t>(MonotonicNanos() - start)};
+  served.rows = req.view.num_rows();
+  return served;
+}
+
+Result<RemoteBatch> SubmitRemoteBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes,
+                                      uint64_t arena_offset, uint32_t function_id, uint64_t request_offset,
+                                      uint64_t request_bytes) {
+  RemoteBatch batch;
+  batch.start_ns = MonotonicNanos();
+  IMLANE_ASSIGN_OR_RETURN(OpenedRequest req, OpenRequest(python, region, region_bytes, arena_offset, function_id,
+                                                         request_offset, request_bytes));
+  IMLANE_ASSIGN_OR_RETURN(batch.token, python->Submit(function_id, req.view));
+  batch.function_id = function_id;
+  batch.result_offset = req.result_offset;
+  batch.rows = req.view.num_rows();
+  batch.name = req.def->name;
+  batch.return_types = req.def->return_types;
+  return batch;
+}
+
+Result<ServedBatch> FinishRemoteBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes,
+                                      const RemoteBatch& batch) {
+  IMLANE_ASSIGN_OR_RETURN(
+      uint64_t total, WriteResult(region, region_bytes, batch.result_offset, batch.name, batch.return_types, batch.rows,
+                                  [&](BatchBuilder* out) {
+                                    return python->FinishRemote(batch.function_id, batch.token, batch.rows, out);
+                                  }));
+  ServedBatch served;
+  served.result =
+      ResponsePlacement{batch.result_offset, total, static_cast<uint64_t>(MonotonicNanos() - batch.start_ns)};
+  served.rows = batch.rows;
   return served;
 }
 

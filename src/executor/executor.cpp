@@ -77,6 +77,10 @@ bool Executor::ServePending() {
 void Executor::Serve(Lane* lane) {
   LaneExecutor role(lane);
   const LaneExecutor::Request request = role.BeginServe();
+  if (python_->IsRemote(request.function_id)) {
+    SubmitRemote(lane, &role, request);
+    return;
+  }
   FunctionCounters& counters = counters_[request.function_id];
   auto served = ServeBatch(python_, lane->region(), lane->region_bytes(), lane->arena_offset(), request.function_id,
                            request.offset, request.bytes);
@@ -89,6 +93,43 @@ void Executor::Serve(Lane* lane) {
   counters.rows += served->rows;
   counters.busy_ns += served->result.exec_ns;
   role.PublishResult(served->result);
+}
+
+void Executor::SubmitRemote(Lane* lane, LaneExecutor* role, const LaneExecutor::Request& request) {
+  auto batch = SubmitRemoteBatch(python_, lane->region(), lane->region_bytes(), lane->arena_offset(),
+                                 request.function_id, request.offset, request.bytes);
+  if (!batch.ok()) {
+    counters_[request.function_id].errors++;
+    role->PublishError(batch.status());
+    return;
+  }
+  const auto key = std::make_pair(request.function_id, batch->token);
+  remote_[key] = InFlight{lane, batch.MoveValue()};
+}
+
+bool Executor::CompleteRemote() {
+  if (remote_.empty() || !remote_ready_.exchange(false)) return false;
+  finished_.clear();
+  python_->TakeFinished(&finished_);
+  for (const auto& f : finished_) {
+    auto it = remote_.find({f.function_id, f.token});
+    if (it == remote_.end()) continue;
+    Lane* lane = it->second.lane;
+    FunctionCounters& counters = counters_[f.function_id];
+    auto served = FinishRemoteBatch(python_, lane->region(), lane->region_bytes(), it->second.batch);
+    LaneExecutor role(lane);
+    if (served.ok()) {
+      counters.batches++;
+      counters.rows += served->rows;
+      counters.busy_ns += served->result.exec_ns;
+      role.PublishResult(served->result);
+    } else {
+      counters.errors++;
+      role.PublishError(served.status());
+    }
+    remote_.erase(it);
+  }
+  return !finished_.empty();
 }
 
 void Executor::StartLoad(const json& msg) {
@@ -194,7 +235,7 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     json fns = json::array();
     for (const auto& [fid, c] : counters_) {
       ContextCacheStats cache = python_->CacheStats(fid);
-      fns.push_back({{"fid", fid},
+      json row = {{"fid", fid},
                      {"batches", c.batches},
                      {"rows", c.rows},
                      {"busy_ns", c.busy_ns},
@@ -203,7 +244,10 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
                      {"cache_hits", cache.hits},
                      {"cache_misses", cache.misses},
                      {"cache_bytes", cache.bytes},
-                     {"cache_saved_s", cache.saved_s}});
+                     {"cache_saved_s", cache.saved_s}};
+      const std::string ray = python_->RemoteStats(fid);
+      if (!ray.empty()) row["ray"] = json::parse(ray, nullptr, /*allow_exceptions=*/false);
+      fns.push_back(std::move(row));
     }
     json reply = OkReply();
     reply["functions"] = fns;
@@ -293,6 +337,12 @@ bool Executor::HandleControl() {
 
 int Executor::Run() {
   ExecutorBell* b = bell();
+  if (options_.ray_bridge) {
+    python_->SetRemoteWake([this] {
+      remote_ready_.store(true, std::memory_order_release);
+      bell()->Ring();
+    });
+  }
   json ready = {{"op", "ready"}, {"pid", getpid()}};
   if (!SendJson(control_.get(), ready).ok()) return 1;
   // Control messages are read by a thread of their own, so that a load starts even while a batch
@@ -304,12 +354,16 @@ int Executor::Run() {
   bool control = false;
   while (true) {
     b->Beat();
-    const bool worked = ServePending();
+    const bool worked = ServePending() | CompleteRemote();
     if ((b->TakeControlRequest() || std::exchange(control, false)) && !HandleControl()) break;
     if (worked) continue;
     PythonRuntime::ReleaseGil release;  // let any Python threads of the functions run meanwhile
-    if (SpinUntil([&] { return AnyPending() || b->ControlPending(); }, options_.spin_ns)) continue;
-    if (b->Sleep([&] { return AnyPending(); }, kSleepSliceNs) == WaitResult::kTimedOut) control = true;
+    auto work = [&] { return AnyPending() || remote_ready_.load(std::memory_order_acquire); };
+    if (SpinUntil([&] { return work() || b->ControlPending(); }, options_.spin_ns)) continue;
+    if (b->Sleep(work, kSleepSliceNs) == WaitResult::kTimedOut) {
+      control = true;
+      if (!remote_.empty()) remote_ready_ = true;  // a replacement actor may be ready for waiting batches
+    }
   }
   // A load thread may still be inside pyinitial: finalising Python under it is not safe, and there
   // is nothing left to clean up that the kernel does not.

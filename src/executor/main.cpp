@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       "It is started and supervised by the coordinator (`imlane serve`), not by hand."};
   int control_fd = -1, bell_fd = -1, index = 0, spin_us = 100, blas_threads = 1;
   int64_t context_cache_mb = 2048, memory_budget_mb = 0;
-  std::string runtime_dir, python_env;
+  std::string runtime_dir, python_env, ray_address;
   app.add_option("--control-fd", control_fd, "inherited control socket")->required();
   app.add_option("--bell-fd", bell_fd, "inherited bell region (memfd)")->required();
   app.add_option("--index", index, "executor index, for logs");
@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
                  "virtualenv whose site-packages functions import (imlane serve --python-env)");
   app.add_option("--memory-budget-mb", memory_budget_mb,
                  "the functions' memory budget; the address-space limit is kept at it plus the mapped Lanes");
+  app.add_option("--ray-address", ray_address,
+                 "be a Ray bridge: run functions on actors of this cluster (imlane serve --ray-address)");
   app.add_option("--blas-threads", blas_threads, "threads for BLAS/OpenMP inside this executor");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "lowest level logged (the coordinator's): debug, info, warn or error")
@@ -105,7 +107,15 @@ int main(int argc, char** argv) {
     Log(LogLevel::kError, "executor", st.ToString());
     return 3;
   }
+  if (!ray_address.empty()) {
+    st = python.ConfigureRay(ray_address, runtime_dir);
+    if (!st.ok()) {
+      Log(LogLevel::kError, "executor", st.ToString());
+      return 3;
+    }
+  }
   ExecutorOptions options;
+  options.ray_bridge = !ray_address.empty();
   options.executor_index = index;
   options.spin_ns = static_cast<int64_t>(spin_us) * 1000;
   options.memory_budget_bytes = static_cast<uint64_t>(std::max<int64_t>(memory_budget_mb, 0)) << 20;

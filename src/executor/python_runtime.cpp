@@ -26,9 +26,13 @@ struct PythonRuntime::Impl {
   py::object format_exception;
   py::object numpy_empty;
   py::capsule lane_owner;  // base object of every Lane view, so numpy never copies or frees
+  py::object ray_bridge;  // _runtime.ray_bridge once ConfigureRay ran; every load then goes to Ray
+  py::object json_dumps;
+  std::function<void()> wake;  // rings the executor's bell (SetRemoteWake)
   struct Loaded {
     FunctionDefinition def;
-    py::object fn;
+    py::object fn;  // a LoadedFunction, or a RayFunction on a bridge
+    bool remote = false;
   };
   std::unordered_map<uint32_t, Loaded> functions;
 
@@ -162,6 +166,26 @@ struct PythonRuntime::Impl {
     return out->AppendValues(arr.data(), n, validity, 0);
   }
 
+  // The function's arguments as Run passes them: (columns, valid). Needs the GIL.
+  std::pair<py::list, py::object> Inputs(const FunctionDefinition& def, const BatchView& in) {
+    py::object valid = def.null_handling == NullHandling::kDefault ? ValidRows(in) : py::none();
+    const bool raw = !valid.is_none();
+    const bool special = def.null_handling == NullHandling::kSpecial;
+    py::list cols(in.num_columns());
+    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = Column(in.column(c), raw, special);
+    return {std::move(cols), std::move(valid)};
+  }
+
+  // What a function returned ([(values, packed validity)] per result column, to_columns) into the Lane.
+  Status WriteResult(const FunctionDefinition& def, const py::object& result, size_t n, BatchBuilder* out) {
+    py::list parts = result;
+    for (size_t c = 0; c < def.return_types.size(); c++) {
+      py::tuple part = parts[c];
+      IMLANE_RETURN_NOT_OK(WriteColumn(def.name, def.return_types[c], part[0], part[1], n, &out->column(c)));
+    }
+    return Status::OK();
+  }
+
   Status PythonFailure(const std::string& name, py::error_already_set& e) {
     std::string text;
     try {
@@ -179,6 +203,8 @@ PythonRuntime::~PythonRuntime() {
   if (impl_->interpreter) {
     // Python objects must go before the interpreter does.
     impl_->functions.clear();
+    impl_->ray_bridge = py::object();
+    impl_->json_dumps = py::object();
     impl_->adapt_column = py::object();
     impl_->format_exception = py::object();
     impl_->numpy_empty = py::object();
@@ -229,6 +255,7 @@ Status PythonRuntime::Start(const std::string& runtime_dir, uint64_t context_cac
     impl_->runtime.attr("set_output_log")(
         py::cpp_function([](const std::string& line) { Log(LogLevel::kInfo, "executor", line); }));
     impl_->numpy_empty = impl_->numpy.attr("empty");
+    impl_->ray_bridge = py::none();
     static int owner_tag = 0;
     impl_->lane_owner = py::capsule(&owner_tag, "imlane.lane");
   } catch (py::error_already_set& e) {
@@ -243,17 +270,33 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
   for (TypeId t : def.return_types) rets.push_back(static_cast<int>(t));
   try {
     // The source as bytes: Python decodes it itself, honouring a coding cookie (PEP 263).
-    py::object fn = impl_->runtime.attr("load")(def.name, py::bytes(def.source), def.filename, def.entry, args, rets,
-                                                NullHandlingName(def.null_handling),
-                                                ExceptionHandlingName(def.exception_handling), def.context_cache);
-    impl_->functions[function_id] = Impl::Loaded{def, std::move(fn)};
+    const bool remote = !impl_->ray_bridge.is_none();
+    py::object loader = remote ? impl_->ray_bridge.attr("load") : impl_->runtime.attr("load");
+    py::object fn = remote ? loader(def.name, py::bytes(def.source), def.filename, def.entry, args, rets,
+                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling),
+                                    def.context_cache, def.replicas, def.retries)
+                           : loader(def.name, py::bytes(def.source), def.filename, def.entry, args, rets,
+                                    NullHandlingName(def.null_handling), ExceptionHandlingName(def.exception_handling),
+                                    def.context_cache);
+    impl_->functions[function_id] = Impl::Loaded{def, std::move(fn), remote};
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);
   }
   return Status::OK();
 }
 
-void PythonRuntime::Unload(uint32_t function_id) { impl_->functions.erase(function_id); }
+void PythonRuntime::Unload(uint32_t function_id) {
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end()) return;
+  if (it->second.remote) {
+    try {
+      it->second.fn.attr("close")();  // its actors go now, not when Ray notices the handle is gone
+    } catch (py::error_already_set& e) {
+      Log(LogLevel::kWarn, "executor", std::string("closing the Ray actors of '") + it->second.def.name + "': " + e.what());
+    }
+  }
+  impl_->functions.erase(it);
+}
 
 const FunctionDefinition* PythonRuntime::Definition(uint32_t function_id) const {
   auto it = impl_->functions.find(function_id);
@@ -268,23 +311,85 @@ Status PythonRuntime::Run(uint32_t function_id, const BatchView& in, BatchBuilde
   const FunctionDefinition& def = it->second.def;
   const size_t n = in.num_rows();
   try {
-    py::object valid = def.null_handling == NullHandling::kDefault ? impl_->ValidRows(in) : py::none();
-    const bool raw = !valid.is_none();
-    const bool special = def.null_handling == NullHandling::kSpecial;
-    py::list cols(in.num_columns());
-    for (size_t c = 0; c < in.num_columns(); c++) cols[c] = impl_->Column(in.column(c), raw, special);
+    auto [cols, valid] = impl_->Inputs(def, in);
     py::object result = it->second.fn(cols, n, valid);
-    py::list parts = result;
-    for (size_t c = 0; c < def.return_types.size(); c++) {
-      py::tuple part = parts[c];
-      IMLANE_RETURN_NOT_OK(impl_->WriteColumn(def.name, def.return_types[c], part[0], part[1], n, &out->column(c)));
-    }
+    return impl_->WriteResult(def, result, n, out);
   } catch (py::error_already_set& e) {
     return impl_->PythonFailure(def.name, e);
   } catch (const std::exception& e) {
     return Status::PythonError("imlane function '" + def.name + "': " + e.what());
   }
   return Status::OK();
+}
+
+void PythonRuntime::SetRemoteWake(std::function<void()> wake) { impl_->wake = std::move(wake); }
+
+Status PythonRuntime::ConfigureRay(const std::string& address, const std::string& runtime_dir) {
+  try {
+    impl_->ray_bridge = py::module_::import("imlane._runtime.ray_bridge");
+    impl_->json_dumps = py::module_::import("json").attr("dumps");
+    Impl* impl = impl_.get();
+    impl_->ray_bridge.attr("configure")(address, runtime_dir, py::cpp_function([impl] {
+                                          if (impl->wake) impl->wake();
+                                        }));
+  } catch (py::error_already_set& e) {
+    impl_->ray_bridge = py::none();
+    return Status::Unavailable(std::string("cannot start the Ray bridge: ") + e.what());
+  }
+  return Status::OK();
+}
+
+bool PythonRuntime::IsRemote(uint32_t function_id) const {
+  auto it = impl_->functions.find(function_id);
+  return it != impl_->functions.end() && it->second.remote;
+}
+
+Result<uint64_t> PythonRuntime::Submit(uint32_t function_id, const BatchView& in) {
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end() || !it->second.remote) {
+    return Status::NotFound("function id " + std::to_string(function_id) + " is not loaded on Ray in this executor");
+  }
+  try {
+    auto [cols, valid] = impl_->Inputs(it->second.def, in);
+    return it->second.fn.attr("submit")(cols, in.num_rows(), valid).cast<uint64_t>();
+  } catch (py::error_already_set& e) {
+    return impl_->PythonFailure(it->second.def.name, e);
+  }
+}
+
+void PythonRuntime::TakeFinished(std::vector<FinishedRemote>* out) {
+  for (auto& [fid, loaded] : impl_->functions) {
+    if (!loaded.remote) continue;
+    try {
+      for (auto token : loaded.fn.attr("take_finished")()) out->push_back({fid, token.cast<uint64_t>()});
+    } catch (py::error_already_set& e) {
+      Log(LogLevel::kError, "executor", "Ray bridge of '" + loaded.def.name + "': " + e.what());
+    }
+  }
+}
+
+Status PythonRuntime::FinishRemote(uint32_t function_id, uint64_t token, size_t rows, BatchBuilder* out) {
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end()) {
+    return Status::NotFound("function id " + std::to_string(function_id) + " was dropped while its batch ran on Ray");
+  }
+  const FunctionDefinition& def = it->second.def;
+  try {
+    py::object result = it->second.fn.attr("result")(token);
+    return impl_->WriteResult(def, result, rows, out);
+  } catch (py::error_already_set& e) {
+    return impl_->PythonFailure(def.name, e);
+  }
+}
+
+std::string PythonRuntime::RemoteStats(uint32_t function_id) const {
+  auto it = impl_->functions.find(function_id);
+  if (it == impl_->functions.end() || !it->second.remote) return "";
+  try {
+    return impl_->json_dumps(it->second.fn.attr("stats")()).cast<std::string>();
+  } catch (py::error_already_set&) {
+    return "";  // statistics only
+  }
 }
 
 ContextCacheStats PythonRuntime::CacheStats(uint32_t function_id) const {

@@ -93,6 +93,10 @@ def _compile(source, filename):
         raise FunctionLoadError(f"cannot compile {filename}: {e}") from None
 
 
+class ReportedError(Exception):
+    """An error already formatted where it happened (a Ray actor): its text is passed on as it is."""
+
+
 class LoadedFunction:
     """One AI function in its own namespace; its one-off context is built here, once."""
 
@@ -138,6 +142,8 @@ def format_exception(name, exc, tb=None):
     prefix = f"imlane function '{name}'"
     printed = last_lines(name)
     tail = ("\nlast output of the function:\n" + "\n".join("  " + line for line in printed)) if printed else ""
+    if isinstance(exc, ReportedError):
+        return str(exc)
     if isinstance(exc, (FunctionLoadError, ResultError)):
         text = str(exc)
         if text.startswith(prefix):  # our own errors already say whose they are

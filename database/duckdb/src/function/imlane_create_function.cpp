@@ -24,6 +24,9 @@ struct CreateBindData : public TableFunctionData {
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
   bool side_effects = false;
   bool context_cache = true;
+  Backend backend = Backend::kLocal;  // scale-out: local executors, Ray actors or both
+  int replicas = 0;
+  int retries = kDefaultRayRetries;
 };
 
 // A named VARCHAR option: its value, or `fallback` when absent or NULL.
@@ -36,6 +39,19 @@ std::string StringOption(TableFunctionBindInput &input, const char *option, cons
 bool BoolOption(TableFunctionBindInput &input, const char *option, bool fallback) {
   auto it = input.named_parameters.find(option);
   return it == input.named_parameters.end() || it->second.IsNull() ? fallback : it->second.GetValue<bool>();
+}
+
+// A named INTEGER option in [low, high]: its value, or `fallback` when absent or NULL.
+int IntOption(TableFunctionBindInput &input, const std::string &fname, const char *option, int fallback, int low,
+              int high, const char *meaning) {
+  auto it = input.named_parameters.find(option);
+  if (it == input.named_parameters.end() || it->second.IsNull()) return fallback;
+  const int64_t v = it->second.GetValue<int64_t>();
+  if (v < low || v > high) {
+    throw InvalidInputException("%s('%s'): %s must be between %d and %d (%s), got %lld", kName, fname, option, low,
+                                high, meaning, static_cast<long long>(v));
+  }
+  return static_cast<int>(v);
 }
 
 template <typename T>
@@ -65,6 +81,10 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
       CheckOption(ParseExceptionHandling(StringOption(input, "exception_handling", "default")), data->name);
   data->side_effects = BoolOption(input, "side_effects", false);
   data->context_cache = BoolOption(input, "context_cache", true);
+  data->backend = CheckOption(ParseBackend(StringOption(input, "backend", "local")), data->name);
+  data->replicas = IntOption(input, data->name, "replicas", 0, 0, kMaxReplicas, "Ray actors; 0: one per CPU");
+  data->retries =
+      IntOption(input, data->name, "retries", kDefaultRayRetries, 0, 100, "resends of a batch whose actor died; 0: off");
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);
@@ -78,6 +98,9 @@ void CreateExecute(ClientContext &context, TableFunctionInput &input, DataChunk 
   spec->null_handling = data.null_handling;
   spec->exception_handling = data.exception_handling;
   spec->context_cache = data.context_cache;
+  spec->backend = data.backend;
+  spec->replicas = data.replicas;
+  spec->retries = data.retries;
   if (spec->return_types.size() != 1) {
     throw InvalidInputException("%s('%s'): a SQL function returns exactly one type, got '%s'", kName, data.name,
                                 data.returns);
@@ -136,6 +159,9 @@ TableFunction IMLaneCreateFunction::GetFunction() {
   fn.named_parameters["context_cache"] = LogicalType::BOOLEAN;
   fn.named_parameters["exception_handling"] = LogicalType::VARCHAR;
   fn.named_parameters["side_effects"] = LogicalType::BOOLEAN;
+  fn.named_parameters["backend"] = LogicalType::VARCHAR;
+  fn.named_parameters["replicas"] = LogicalType::INTEGER;
+  fn.named_parameters["retries"] = LogicalType::INTEGER;
   return fn;
 }
 

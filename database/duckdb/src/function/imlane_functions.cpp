@@ -21,11 +21,13 @@ unique_ptr<FunctionData> FunctionsBind(ClientContext &, TableFunctionBindInput &
                                        vector<string> &names) {
   names = {"name",         "version",         "signature",    "source",      "executors",     "batches",
            "rows",         "mean_batch_rows", "busy_s",       "errors",      "null_handling", "exception_handling",
-           "side_effects", "cache_hits",      "cache_misses", "cache_bytes", "cache_saved_s"};
+           "side_effects", "cache_hits",      "cache_misses", "cache_bytes", "cache_saved_s", "backend",
+           "actors",       "nodes",           "actor_stats"};
   types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::INTEGER,
            LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::DOUBLE,  LogicalType::BIGINT,
            LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::BOOLEAN, LogicalType::BIGINT,  LogicalType::BIGINT,
-           LogicalType::BIGINT,  LogicalType::DOUBLE};
+           LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::VARCHAR, LogicalType::INTEGER,
+           LogicalType::INTEGER, LogicalType::VARCHAR};
   return make_uniq<TableFunctionData>();
 }
 
@@ -57,7 +59,10 @@ unique_ptr<GlobalTableFunctionState> FunctionsInit(ClientContext &context, Table
          Value(f.source), Value::INTEGER(static_cast<int32_t>(f.executors_used)), Value::BIGINT(f.batches),
          Value::BIGINT(f.rows), Value::DOUBLE(f.mean_batch_rows), Value::DOUBLE(f.busy_s), Value::BIGINT(f.errors),
          Value(f.null_handling), Value(f.exception_handling), side_effects, Value::BIGINT(f.cache_hits),
-         Value::BIGINT(f.cache_misses), Value::BIGINT(f.cache_bytes), Value::DOUBLE(f.cache_saved_s)});
+         Value::BIGINT(f.cache_misses), Value::BIGINT(f.cache_bytes), Value::DOUBLE(f.cache_saved_s), Value(f.backend),
+         Value::INTEGER(static_cast<int32_t>(f.actors)), Value::INTEGER(static_cast<int32_t>(f.nodes)),
+         // One JSON object per actor (node, node_ip, pid, state, batches, rows): json_extract reads it.
+         f.backend == "local" ? Value() : Value(f.ray_actors.dump())});
   }
   return std::move(result);
 }

@@ -22,6 +22,10 @@ struct FunctionDefinition {
   NullHandling null_handling = NullHandling::kDefault;
   ExceptionHandling exception_handling = ExceptionHandling::kDefault;
   bool context_cache = true;  // the executor memoises its model loaders (_runtime/context_cache.py)
+  // Ray (docs/scale-out.md): where batches run, how many actors, how often a batch whose actor died is resent.
+  Backend backend = Backend::kLocal;
+  int replicas = 0;  // 0: one actor per CPU of the cluster
+  int retries = kDefaultRayRetries;
 };
 
 }  // namespace imlane

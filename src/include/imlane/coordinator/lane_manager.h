@@ -61,6 +61,8 @@ class LaneManager {
   int ResetCaches(const std::string& name);
   json StatusJson();
   int executor_count() const { return static_cast<int>(positions_.size()); }
+  // The Ray bridge's position, -1 without --ray-address.
+  int ray_bridge_index() const { return ray_bridge_; }
   // The options with every default resolved (Lane caps and memory budget derived from RAM).
   const CoordinatorOptions& options() const { return options_; }
 
@@ -102,7 +104,11 @@ class LaneManager {
   };
 
   // What the scheduler needs to know about each executor for function `fid`.
-  std::vector<ExecutorLoad> Loads(uint32_t fid);
+  // Only positions that may serve the function's backend are available (local ones, the Ray bridge).
+  std::vector<ExecutorLoad> Loads(const FunctionVersion& fn);
+  // Options of position `index`'s processes: only the bridge gets the Ray address, and no address-
+  // space limit (Ray's driver maps its object store and threads; its functions run elsewhere).
+  CoordinatorOptions OptionsFor(int index) const;
   Status EnsureLoaded(const std::shared_ptr<ExecutorProcess>& proc, const FunctionVersion& fn);
   Status LoadOnAll(const std::vector<std::shared_ptr<ExecutorProcess>>& procs, const FunctionVersion& fn);
   void SuperviseLoop();
@@ -130,6 +136,7 @@ class LaneManager {
   std::mutex mu_;                     // guards positions_, lanes_, next_lane_id_ and ExecutorProcess::loaded / loading
   std::condition_variable loads_cv_;  // a load finished (ExecutorProcess::PendingLoad::done)
   std::vector<ExecutorPosition> positions_;
+  int ray_bridge_ = -1;  // the last position when options_.ray_address is set
   std::map<uint64_t, LaneRecord> lanes_;
   // Returned to the system, but their executor was inside a batch: remove_lane is sent next round.
   std::vector<EvictedLane> pending_removal_;

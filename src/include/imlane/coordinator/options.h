@@ -44,6 +44,10 @@ struct CoordinatorOptions {
   int max_connections_per_uid = 256;     // from one user (SO_PEERCRED uid)
   size_t max_message_bytes = 16u << 20;  // one control message from a client (a register with its source)
   int message_timeout_ms = 10000;        // a message must arrive whole this long after its first byte
+  // Scale-out (docs/scale-out.md): a Ray cluster (HOST:PORT, 'auto', ray://...) for functions whose
+  // backend is 'ray' or 'both'. "": none. One more executor position, the Ray bridge, serves them.
+  std::string ray_address;
+  int ray_slots_per_replica = 2;  // the bridge's Lanes per actor: one batch running, one on its way
 };
 
 }  // namespace imlane

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "imlane/executor/python_runtime.h"
 #include "imlane/lane/lane_protocol.h"
@@ -21,5 +23,22 @@ struct ServedBatch {
 // inside [arena_offset, region_bytes); the result goes behind it, in the rest of the region.
 Result<ServedBatch> ServeBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes, uint64_t arena_offset,
                                uint32_t function_id, uint64_t request_offset, uint64_t request_bytes);
+
+// The Ray bridge's two halves of ServeBatch: the request is checked and sent to an actor (its columns
+// leave the Lane before this returns), and later the actor's result is written behind the request.
+struct RemoteBatch {
+  uint32_t function_id = 0;
+  uint64_t token = 0;  // the bridge's handle for the batch (PythonRuntime::Submit)
+  uint64_t result_offset = 0;
+  size_t rows = 0;
+  int64_t start_ns = 0;  // exec_ns counts the whole round trip, transfer included, for the engine's tuner
+  std::string name;
+  std::vector<TypeId> return_types;
+};
+Result<RemoteBatch> SubmitRemoteBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes,
+                                      uint64_t arena_offset, uint32_t function_id, uint64_t request_offset,
+                                      uint64_t request_bytes);
+Result<ServedBatch> FinishRemoteBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes,
+                                      const RemoteBatch& batch);
 
 }  // namespace imlane

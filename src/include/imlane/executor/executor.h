@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "imlane/common/protocol.h"
+#include "imlane/executor/batch_server.h"
 #include "imlane/executor/python_runtime.h"
 #include "imlane/lane/executor_bell.h"
 #include "imlane/lane/lane.h"
@@ -27,6 +28,8 @@ struct ExecutorOptions {
   // The functions' memory budget (imlane serve --executor-memory-mb), enforced as RLIMIT_AS on top of
   // the Lanes mapped here; 0: no limit is kept up to date.
   uint64_t memory_budget_bytes = 0;
+  // A Ray bridge (imlane serve --ray-address): its functions run on Ray actors, many batches in flight.
+  bool ray_bridge = false;
 };
 
 class Executor {
@@ -47,6 +50,10 @@ class Executor {
   bool ServePending();
   bool AnyPending() const;
   void Serve(Lane* lane);
+  // The Ray bridge: a batch stays BUSY in its Lane while an actor runs it; its result is written when
+  // Ray says it is done (the completion rings the bell, so the loop sleeps as usual meanwhile).
+  void SubmitRemote(Lane* lane, LaneExecutor* role, const LaneExecutor::Request& request);
+  bool CompleteRemote();
   // Answers the queued control messages; false when the coordinator is gone or asked us to stop.
   bool HandleControl();
   // The control reader thread: starts loads, queues everything else for the serving loop.
@@ -72,6 +79,13 @@ class Executor {
   uint64_t lane_bytes_ = 0;  // mapped in lanes_
   std::map<uint32_t, FunctionCounters> counters_;
   bool stop_ = false;
+  struct InFlight {
+    Lane* lane;
+    RemoteBatch batch;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, InFlight> remote_;  // (function id, token)
+  std::atomic<bool> remote_ready_{false};                     // set by Ray's completion callbacks
+  std::vector<PythonRuntime::FinishedRemote> finished_;       // reused: no allocation per batch
 
   struct FinishedLoad {
     uint32_t fid = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,28 @@ class PythonRuntime {
   // function's return types and in.num_rows() rows.
   Status Run(uint32_t function_id, const BatchView& in, BatchBuilder* out);
   ContextCacheStats CacheStats(uint32_t function_id) const;
+
+  // The Ray bridge (imlane-executor --ray-address, _runtime/ray_bridge.py). Once configured, every
+  // function this executor loads runs on a pool of Ray actors; the coordinator hands a bridge only
+  // functions whose backend is 'ray' or 'both'.
+  Status ConfigureRay(const std::string& address, const std::string& runtime_dir);
+  // Called, from any thread, when a remote batch finished (or a replacement actor is ready); set
+  // before any function loads.
+  void SetRemoteWake(std::function<void()> wake);
+  bool IsRemote(uint32_t function_id) const;
+  // Sends the batch to an actor and returns its token at once; the columns have been copied out of the
+  // Lane (into Ray's object store) when it returns.
+  Result<uint64_t> Submit(uint32_t function_id, const BatchView& in);
+  struct FinishedRemote {
+    uint32_t function_id;
+    uint64_t token;
+  };
+  // Appends the remote batches whose outcome is known (batches whose actor died are resent instead).
+  void TakeFinished(std::vector<FinishedRemote>* out);
+  // Writes a finished remote batch's result into `out` (started like Run's), or returns its error.
+  Status FinishRemote(uint32_t function_id, uint64_t token, size_t rows, BatchBuilder* out);
+  // The function's actors, nodes and per-actor counters as JSON text ("" for a local function).
+  std::string RemoteStats(uint32_t function_id) const;
   // Empties the inference-context cache, or only the objects loaded by function `name`; returns how many went.
   Result<int> ResetCache(const std::string& name);
 
