@@ -399,7 +399,37 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
     if (!proc) return Status::Unavailable("executor " + std::to_string(idx) + " is restarting");
     procs.push_back(proc);
   }
-  IMLANE_RETURN_NOT_OK(LoadOnAll(procs, fn));
+  Status loaded = LoadOnAll(procs, fn);
+  if (!loaded.ok() && loaded.code() == StatusCode::kUnavailable && fn.def.backend == Backend::kRay &&
+      chosen == std::vector<int>{ray_bridge_}) {
+    // The Ray cluster is unreachable: the query runs on the local executors rather than fail.
+    Log(LogLevel::kWarn, "coordinator",
+        "'" + fn.def.name + "' runs on local executors until its Ray cluster is back: " + loaded.ToString());
+    FunctionVersion local = fn;
+    local.def.backend = Backend::kLocal;
+    chosen = ChooseExecutors(Loads(local), request);
+    procs.clear();
+    for (int idx : chosen) {
+      auto proc = Process(idx);
+      if (!proc) return Status::Unavailable("executor " + std::to_string(idx) + " is restarting");
+      procs.push_back(proc);
+    }
+    if (procs.empty()) return loaded;
+    loaded = LoadOnAll(procs, fn);
+  }
+  IMLANE_RETURN_NOT_OK(loaded);
+  {
+    // Only executors that hold the function get Lanes (a 'both' function whose bridge cannot reach
+    // its cluster is served by the local ones).
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = chosen.size(); k-- > 0;) {
+      if (!procs[k]->loaded.count(fn.fid)) {
+        chosen.erase(chosen.begin() + static_cast<long>(k));
+        procs.erase(procs.begin() + static_cast<long>(k));
+      }
+    }
+  }
+  if (chosen.empty()) return Status::Unavailable("no executor could load '" + fn.def.name + "'");
 
   LaneGrant grant;
   std::vector<std::pair<std::shared_ptr<ExecutorProcess>, Lane*>> to_attach;

@@ -280,7 +280,11 @@ Status PythonRuntime::Load(uint32_t function_id, const FunctionDefinition& def) 
                                     def.context_cache);
     impl_->functions[function_id] = Impl::Loaded{def, std::move(fn), remote};
   } catch (py::error_already_set& e) {
-    return impl_->PythonFailure(def.name, e);
+    Status st = impl_->PythonFailure(def.name, e);
+    if (!impl_->ray_bridge.is_none() && e.matches(impl_->ray_bridge.attr("ClusterUnreachable"))) {
+      return Status::Unavailable(st.message());  // not the function's fault: the coordinator falls back
+    }
+    return st;
   }
   return Status::OK();
 }

@@ -234,3 +234,38 @@ def test_a_node_killed_mid_query_loses_no_row(cluster, coordinator, workdir):
     ray = ray_row(coordinator.status(), "m_kill")["ray"]
     assert ray["retried"] > 0, ray  # batches of the dead actor ran again elsewhere
     assert any(a["state"] == "dead" for a in ray["actors"]), ray
+
+
+def test_a_cluster_that_goes_away_fails_the_query_cleanly_and_the_next_runs_locally(workdir):
+    """A cluster of its own, stopped whole mid-query: the query fails within its timeout, not hangs,
+    and the next query of the same function runs on the local executor."""
+    temp = tempfile.mkdtemp(prefix="imlane-ray2-", dir="/tmp")
+    gone = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
+                                                          "temp_dir": temp})
+    c = None
+    try:
+        c = Coordinator(workdir, "--ray-address", gone.address)
+        path = write_udf(workdir, 0.2)
+        script = (TABLE.format(rows=200000) + create("m_gone", path, "ray", replicas=1) + "SET imlane_batch_size = 2048; SET imlane_timeout_ms = 60000;" +
+                  "SELECT count(m_gone(a, b, label)) FROM t;")
+        result = {}
+        query = threading.Thread(target=lambda: result.update(r=c.sql(script, check=False)))
+        started = time.time()
+        query.start()
+        time.sleep(3)
+        gone.shutdown()  # every node of the cluster, GCS included
+        query.join(timeout=120)
+        r = result["r"]
+        assert r.returncode != 0 and "Error" in r.stderr, r.stdout
+        assert time.time() - started < 90, "the query did not fail within its timeout"
+        out = c.sql(TABLE.format(rows=5000) + create("m_gone", path, "ray", replicas=1) + "SET imlane_batch_size = 2048; SELECT count(m_gone(a, b, label)) FROM t;")
+        assert out.stdout.strip().splitlines()[-1] == str(5000 - 5012 // 13), out.stdout
+        assert "runs on local executors until its Ray cluster is back" in c.logs()
+    finally:
+        if c:
+            c.stop()
+        try:
+            gone.shutdown()
+        except Exception:
+            pass
+        shutil.rmtree(temp, ignore_errors=True)

@@ -37,6 +37,11 @@ _CONNECT_LOCK = threading.Lock()
 READY_TIMEOUT_S = 90.0  # the actors' one-off contexts; within the coordinator's load timeout (120 s)
 
 
+class ClusterUnreachable(FunctionLoadError):
+    """The cluster cannot be joined: the executor reports Unavailable, and the coordinator serves
+    the function from local executors instead (a query must not depend on a cluster that is gone)."""
+
+
 def configure(address, runtime_dir, ring):
     """Called by the executor at start: where the cluster is, and how to wake the serving loop."""
     _STATE.update(address=address, runtime_dir=runtime_dir, ring=ring)
@@ -53,7 +58,7 @@ def _check_reachable(address):
     except ValueError:
         raise FunctionLoadError(f"the Ray address '{address}' is not HOST:PORT, 'auto' or ray://HOST:PORT") from None
     except OSError as e:
-        raise FunctionLoadError(f"cannot reach the Ray cluster at {address}: {e.strerror or e} "
+        raise ClusterUnreachable(f"cannot reach the Ray cluster at {address}: {e.strerror or e} "
                                 "(imlane serve --ray-address / $IMLANE_RAY_ADDRESS)") from None
 
 
@@ -68,9 +73,14 @@ def connect():
             # Ray turns a loopback address into the machine's own IP, where a cluster started on
             # loopback does not listen; this switch (read when ray is imported) keeps it loopback.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # A cluster that goes away ends this process after this long (Ray's default is 60 s): the
+        # coordinator then fails its running batches and restarts the bridge.
+        os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "10")
         import ray
         if _STATE["connected"] and ray.is_initialized():
             return ray
+        if _STATE["connected"]:  # joined once, and the cluster went: this process cannot join again
+            raise ClusterUnreachable(f"the Ray cluster at {address} went away")
         _check_reachable(address)
         package = os.path.join(_STATE["runtime_dir"], "imlane")
         try:
@@ -78,7 +88,7 @@ def connect():
             ray.init(address=address, namespace="imlane", logging_level="WARNING", log_to_driver=False,
                      runtime_env={"py_modules": [package]}, ignore_reinit_error=True)
         except Exception as e:  # ConnectionError, RuntimeError, ...: all mean the same to the user
-            raise FunctionLoadError(f"cannot join the Ray cluster at {address}: {type(e).__name__}: {e}") from None
+            raise ClusterUnreachable(f"cannot join the Ray cluster at {address}: {type(e).__name__}: {e}") from None
         _STATE["connected"] = True
         return ray
 
