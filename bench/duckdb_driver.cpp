@@ -188,6 +188,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--set", settings, "a setting applied before the query, e.g. imlane_batch_size=4096");
   app.add_option("--result-csv", result_csv, "write the last run's rows here");
+  std::string backend = "local";
+  app.add_option("--backend", backend,
+                 "imlane only: the function's backend (local, ray, both); ray needs $IMLANE_RAY_ADDRESS")
+      ->check(CLI::IsMember({"local", "ray", "both"}));
   app.add_option("--python-env", python_env,
                  "inproc: virtualenv whose packages the in-process Python imports (imlane: SET imlane_python_env)");
   CLI11_PARSE(app, argc, argv);
@@ -210,7 +214,8 @@ int main(int argc, char** argv) {
     }
     if (system == "imlane") {
       check(
-          con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns + "')"));
+          con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns +
+                    "', backend := '" + backend + "')"));
     } else {
       RegisterInProcess(con, name, file, args, returns, python_env);
     }

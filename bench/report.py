@@ -4,7 +4,9 @@ import math
 
 SYSTEMS = ["imlane", "imlane-holistic", "imlane-noop", "duckdb-inproc", "duckdb-inproc-holistic",
            "duckdb-python-arrow", "duckdb-python-native", "spark-pandas-udf", "ray-data", "postgres-plpython",
-           "postgres-imlane", "limit"]
+           "postgres-imlane", "imlane-ray", "limit"]
+# Run only when named in --systems: it starts a local two-node Ray cluster (bench/ray_cluster.py).
+OPT_IN = ("imlane-ray",)
 # Peers with a batch-size sweep: their record's times are at the default size; "extra" holds the best
 # size's ("best_median_s", "best_batch"), shown as a column of its own and used for their targets.
 SWEPT = ("spark-pandas-udf", "ray-data")

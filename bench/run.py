@@ -38,6 +38,7 @@ sys.path.insert(0, BENCH)
 
 import compare  # noqa: E402
 import postgres  # noqa: E402
+import ray_cluster  # noqa: E402
 import report  # noqa: E402
 from workloads import all_queries, dataset_module  # noqa: E402
 from workloads.common import MODEL_SETS  # noqa: E402
@@ -80,6 +81,7 @@ class Bench:
         for d in (self.out, self.data_dir, self.model_dir, self.udf_dir, self.input_dir, self.result_dir):
             os.makedirs(d, exist_ok=True)
         self.cluster = None
+        self.ray = None  # the local Ray cluster of imlane-ray
 
     # ---- data -------------------------------------------------------------------------------------
 
@@ -208,7 +210,8 @@ class Bench:
             os.remove(rows_csv)
         a = self.args
         sql = q.sql.replace("{udf}", q.udf)
-        if system in ("imlane", "imlane-holistic", "imlane-noop", "duckdb-inproc", "duckdb-inproc-holistic"):
+        if system in ("imlane", "imlane-holistic", "imlane-noop", "imlane-ray", "duckdb-inproc",
+                      "duckdb-inproc-holistic"):
             style = "holistic" if system.endswith("holistic") else "noop" if system.endswith("noop") else "staged"
             on_imlane = system.startswith("imlane")
             cmd = [os.path.join(self.bin, "bench_duckdb"), "--system", "imlane" if on_imlane else "inproc",
@@ -219,9 +222,14 @@ class Bench:
                 cmd += ["--set", f"imlane_batch_size={a.batch_size}"]
             # The executors (and the in-process interpreter) import the venv's packages too.
             cmd += ["--set", f"imlane_python_env='{VENV}'"] if on_imlane else ["--python-env", VENV]
+            env = None
             if on_imlane:  # a coordinator of its own, apart from any other client of this user
-                cmd += ["--set", f"imlane_socket='{os.path.join(self.out, 'imlane.sock')}'"]
-            result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300)
+                sock = "imlane-ray.sock" if system == "imlane-ray" else "imlane.sock"
+                cmd += ["--set", f"imlane_socket='{os.path.join(self.out, sock)}'"]
+            if system == "imlane-ray":  # the same Lanes, served by the Ray bridge from actors on both nodes
+                cmd += ["--backend", "ray"]
+                env = dict(os.environ, IMLANE_RAY_ADDRESS=self.ray.address, **ray_cluster.LOOPBACK_ENV)
+            result = _run_json(cmd, a.time_limit * (a.repeat + 2) + 300, env=env)
         elif system in ("postgres-plpython", "postgres-imlane"):
             # psql (running as the cluster's user) writes the rows into the cluster's directory.
             pg_rows = os.path.join(self.cluster.root, f"{q.name}.csv")
@@ -267,6 +275,8 @@ class Bench:
         try:
             if "postgres-plpython" in a.systems or "postgres-imlane" in a.systems:
                 self.start_postgres(datasets, changed, queries)
+            if "imlane-ray" in a.systems:
+                self.ray = ray_cluster.LocalCluster(nodes=2, cpus_per_node=1)
             if a.prepare_only:
                 return records
             for q in queries:
@@ -307,6 +317,8 @@ class Bench:
         finally:
             if self.cluster:
                 self.cluster.stop()
+            if self.ray:
+                self.ray.stop()
         self.save(records, final=True)
         return records
 
@@ -338,8 +350,8 @@ def _mentions(sql, table):
     return re.search(rf"\b{re.escape(table)}\b", sql, re.IGNORECASE) is not None
 
 
-def _run_json(cmd, timeout):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+def _run_json(cmd, timeout, env=None):
+    env = {k: v for k, v in (env or os.environ).items() if k not in ("PYTHONHOME", "PYTHONPATH")}
     # Each system's coordinator ends with its run: none stays idle (imlane_idle_exit_ms) beside the next.
     env.setdefault("IMLANE_IDLE_EXIT_MS", "0")
     # Its own process group, killed as a whole if it overruns (or this runner is interrupted): what a
@@ -427,7 +439,8 @@ def main():
     a.queries = [s.strip().upper() for s in a.queries.split(",") if s.strip()]
     if a.systems is None:  # the PostgreSQL extension is optional in the build (pg_config, server headers)
         pg_ext = os.path.join(os.path.abspath(a.build_dir), "lib", "postgresql", "imlane.so")
-        a.systems = ",".join(s for s in SYSTEMS if s != "postgres-imlane" or os.path.exists(pg_ext))
+        a.systems = ",".join(s for s in SYSTEMS if s not in report.OPT_IN and
+                             (s != "postgres-imlane" or os.path.exists(pg_ext)))
     a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
     unknown = [s for s in a.systems if s not in SYSTEMS]
     if unknown:
