@@ -20,8 +20,8 @@ class LocalCluster:
         self.temp = tempfile.mkdtemp(prefix="imlane-bray-", dir="/tmp")  # Ray's socket paths must be short
         self.cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": cpus_per_node, "node_ip_address": "127.0.0.1", "temp_dir": self.temp})
-        for _ in range(nodes - 1):
-            self.cluster.add_node(num_cpus=cpus_per_node, node_ip_address="127.0.0.1")
+        for i in range(nodes - 1):  # each on its own loopback address, as if on its own machine
+            self.cluster.add_node(num_cpus=cpus_per_node, node_ip_address=f"127.0.0.{i + 2}")
         self.cluster.wait_for_nodes()
         self.address = self.cluster.address
 

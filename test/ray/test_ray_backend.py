@@ -62,12 +62,15 @@ def cluster():
                 head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": temp,
                                 "resources": {"head": 1}})
     try:
-        c.extra = c.add_node(num_cpus=1, node_ip_address="127.0.0.1", resources={"second": 1})
+        # Its own loopback address: a driver on 127.0.0.1 (the Ray bridge) then always joins the head
+        # node, as on a real cluster with one raylet per machine, never the node the test kills.
+        c.extra = c.add_node(num_cpus=1, node_ip_address="127.0.0.2", resources={"second": 1})
         c.wait_for_nodes()
         yield c
     finally:
         c.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
+        if not os.environ.get("IMLANE_KEEP"):
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 class Coordinator:
@@ -85,8 +88,9 @@ class Coordinator:
         raise AssertionError(f"imlane serve did not start: {self.logs()}")
 
     def logs(self):
+        """The coordinator's log without its connection lines (the status polls make many)."""
         self.log.seek(0)
-        return self.log.read()
+        return "".join(line for line in self.log if not line.rstrip().endswith("connected"))
 
     def sql(self, script, timeout=240, check=True):
         r = subprocess.run([SHELL, "-c", ".mode csv", "-c", script], capture_output=True, text=True, timeout=timeout,
@@ -199,6 +203,20 @@ def test_a_ray_function_without_a_cluster_is_refused_naming_the_option(workdir):
         assert "backend must be 'local', 'ray' or 'both', got 'cloud'" in r.stderr, r.stderr
     finally:
         c.stop()
+
+
+def test_the_python_api_creates_a_ray_function(coordinator, workdir):
+    import imlane
+
+    con = imlane.connect(socket=coordinator.sock, python_env=VENV)
+    with pytest.raises(ValueError, match="backend must be 'local', 'ray' or 'both', got 'cloud'"):
+        imlane.create_function(con, "p_bad", write_udf(workdir, 0), args=["DOUBLE", "DOUBLE", "VARCHAR"],
+                               returns="DOUBLE", backend="cloud")
+    imlane.create_function(con, "p_ray", write_udf(workdir, 0), args=["DOUBLE", "DOUBLE", "VARCHAR"],
+                           returns="DOUBLE", backend="ray", replicas=2, retries=0)
+    assert con.sql("SELECT p_ray(1.0, 2.0, 'abc')").fetchall() == [(0.5 - 4.0 + 9.0,)]
+    row = con.sql("SELECT backend, actors FROM imlane_functions() WHERE name = 'p_ray'").fetchall()
+    assert row == [("ray", 2)], row
 
 
 def test_a_node_killed_mid_query_loses_no_row(cluster, coordinator, workdir):

@@ -158,7 +158,8 @@ def _pickled_source(obj):
 
 
 def create_function(con, name, function, args=None, returns=None, entry=None, batch_size=0,
-                    null_handling="default", exception_handling="default", side_effects=False, context_cache=True):
+                    null_handling="default", exception_handling="default", side_effects=False, context_cache=True,
+                    backend="local", replicas=0, retries=3):
     """Registers `function` as the SQL function `name`.
 
     `function` is a path to a .py file, or a function or class from this Python session. Types are
@@ -175,7 +176,16 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
     `side_effects=True` makes the function VOLATILE (evaluated for every row, never folded).
     `context_cache=False` turns off the executors' memoised model loaders for this function (on by
     default: a function that loads its model itself, on every call, loads it once per executor).
+    `backend` 'ray' runs the function on `replicas` Ray actors (0: one per CPU of the cluster) of the
+    coordinator's cluster (imlane serve --ray-address), 'both' on those and the local executors;
+    `retries` resends a batch whose actor died that often (0: off, for a function that is not pure).
+    See docs/scale-out.md.
     """
+    if backend not in ("local", "ray", "both"):
+        raise ValueError(f"create_function({name!r}): backend must be 'local', 'ray' or 'both', got {backend!r}")
+    for option, value, high in (("replicas", replicas, 1024), ("retries", retries, 100)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+            raise ValueError(f"create_function({name!r}): {option} must be an integer from 0 to {high}, got {value!r}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 0:
         raise ValueError(f"batch_size must be 0 (adaptive) or a positive number of rows, not {batch_size!r}")
     check_options(null_handling, exception_handling, f"create_function({name!r})")
@@ -203,9 +213,10 @@ def create_function(con, name, function, args=None, returns=None, entry=None, ba
         return_names = [_type_name(returns, "return")]
     arg_names = [_type_name(t, "argument") for t in args]
     con.execute("CALL imlane_create_function(?, ?, ?, ?, entry := ?, batch_size := ?, null_handling := ?, "
-                "exception_handling := ?, side_effects := ?, context_cache := ?)",
+                "exception_handling := ?, side_effects := ?, context_cache := ?, backend := ?, replicas := ?, "
+                "retries := ?)",
                 [name, source, ", ".join(arg_names), ", ".join(return_names), entry_name or None, batch_size,
-                 null_handling, exception_handling, side_effects, context_cache])
+                 null_handling, exception_handling, side_effects, context_cache, backend, replicas, retries])
     return con
 
 

@@ -69,7 +69,11 @@ def connect():
         raise FunctionLoadError("this executor is not a Ray bridge (imlane serve --ray-address ADDR)")
     with _CONNECT_LOCK:
         host = address.rpartition(":")[0]
+        local = {}
         if host in ("127.0.0.1", "localhost"):
+            # Several raylets on one machine (a test or benchmark cluster) share the session's cached
+            # node address; the driver must join the head's raylet, never a node that may be removed.
+            local["_node_ip_address"] = "127.0.0.1"
             # Ray turns a loopback address into the machine's own IP, where a cluster started on
             # loopback does not listen; this switch (read when ray is imported) keeps it loopback.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -86,7 +90,7 @@ def connect():
         try:
             # The imlane package travels with the job, so every node's workers can run its runtime.
             ray.init(address=address, namespace="imlane", logging_level="WARNING", log_to_driver=False,
-                     runtime_env={"py_modules": [package]}, ignore_reinit_error=True)
+                     runtime_env={"py_modules": [package]}, ignore_reinit_error=True, **local)
         except Exception as e:  # ConnectionError, RuntimeError, ...: all mean the same to the user
             raise ClusterUnreachable(f"cannot join the Ray cluster at {address}: {type(e).__name__}: {e}") from None
         _STATE["connected"] = True
