@@ -213,9 +213,8 @@ int main(int argc, char** argv) {
       check(con.Query("SET " + s.substr(0, eq) + " = " + s.substr(eq + 1)));
     }
     if (system == "imlane") {
-      check(
-          con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns +
-                    "', backend := '" + backend + "')"));
+      check(con.Query("CALL imlane_create_function('" + name + "', '" + file + "', '" + args + "', '" + returns +
+                      "', backend := '" + backend + "')"));
     } else {
       RegisterInProcess(con, name, file, args, returns, python_env);
     }

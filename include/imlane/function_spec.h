@@ -23,7 +23,7 @@ struct FunctionSpec {
   bool context_cache = true;  // memoise the function's model loaders in the executors (holistic UDFs)
   // Scale-out (docs/scale-out.md): run on Ray actors ('ray'), local executors ('local') or both.
   Backend backend = Backend::kLocal;
-  int replicas = 0;                 // Ray actors; 0: one per CPU of the cluster
+  int replicas = 0;                  // Ray actors; 0: one per CPU of the cluster
   int retries = kDefaultRayRetries;  // resends of a batch whose actor died; 0: off (the function is not pure)
 
   // From SQL-style type lists: Make("f", "f.py", "DOUBLE, VARCHAR", "INTEGER").

@@ -195,6 +195,11 @@ void LaneManager::WatchAbandoned() {
         rec.abandoned = false;  // it finished (or failed) by itself
         continue;
       }
+      if (rec.executor == ray_bridge_) {
+        // The bridge never blocks on a batch (it waits for Ray while serving others): an abandoned
+        // one ends by itself, and recycling the bridge would kill every function's actors.
+        continue;
+      }
       if (state == LaneState::kRequest) {
         // Still queued behind another batch, maybe another client's: the grace starts when it runs.
         rec.abandoned_ns = now;

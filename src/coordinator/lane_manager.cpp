@@ -355,7 +355,11 @@ Status LaneManager::Validate(const FunctionVersion& fn) {
     if (auto proc = Process(idx)) procs.push_back(proc);
   }
   if (procs.empty()) return Status::Unavailable("every executor is restarting; cannot load '" + fn.def.name + "'");
-  return LoadOnAll(procs, fn);
+  Status st = LoadOnAll(procs, fn);
+  // A Ray cluster that cannot be reached is the registration's error, not a coordinator gone away
+  // (which is what Unavailable tells a client).
+  if (st.code() == StatusCode::kUnavailable && fn.def.backend == Backend::kRay) return Status::IOError(st.message());
+  return st;
 }
 
 Result<LaneGrant> LaneManager::Acquire(int client_id, const FunctionVersion& fn, const SchedulingRequest& request,
@@ -471,10 +475,11 @@ Result<LaneGrant> LaneManager::TryAcquire(int client_id, const FunctionVersion& 
     for (size_t k = 0; k < chosen.size(); k++) {
       const int idx = chosen[k];
       // The bridge keeps every actor busy: a batch running on each plus one travelling to it.
-      const int slots = idx == ray_bridge_ ? std::min(options_.max_slots_per_executor,
-                                                      std::max(slots_per_executor, options_.ray_slots_per_replica *
-                                                                                       RayReplicas(fn.def)))
-                                           : slots_per_executor;
+      const int slots =
+          idx == ray_bridge_
+              ? std::min(options_.max_slots_per_executor,
+                         std::max(slots_per_executor, options_.ray_slots_per_replica * RayReplicas(fn.def)))
+              : slots_per_executor;
       int found = 0;
       for (auto& [id, rec] : lanes_) {
         if (found == slots) break;

@@ -206,8 +206,9 @@ int main(int argc, char** argv) {
                    "ray://HOST:PORT) for functions registered with backend 'ray' or 'both'; an extra executor, "
                    "the Ray bridge, serves them. Needs --python-env with Ray (requirements/ray.txt)")
       ->envname("IMLANE_RAY_ADDRESS");
-  serve->add_option("--ray-slots-per-replica", opt.ray_slots_per_replica,
-                    "Lanes of a client per Ray actor: batches in flight per actor")
+  serve
+      ->add_option("--ray-slots-per-replica", opt.ray_slots_per_replica,
+                   "Lanes of a client per Ray actor: batches in flight per actor")
       ->default_val(opt.ray_slots_per_replica)
       ->check(CLI::Range(1, 8));
   serve->add_option("--executor-path", opt.executor_path, "imlane-executor binary (default: next to imlane)");

@@ -51,9 +51,8 @@ Result<OpenedRequest> OpenRequest(PythonRuntime* python, uint8_t* region, size_t
 
 // Starts the result behind the request, lets `write` fill it, and finishes it.
 template <typename Write>
-Result<uint64_t> WriteResult(uint8_t* region, size_t region_bytes, uint64_t result_offset,
-                             const std::string& name, const std::vector<TypeId>& return_types, size_t rows,
-                             Write&& write) {
+Result<uint64_t> WriteResult(uint8_t* region, size_t region_bytes, uint64_t result_offset, const std::string& name,
+                             const std::vector<TypeId>& return_types, size_t rows, Write&& write) {
   BatchBuilder out;
   Status st =
       BatchLayout::Start(&out, region, region_bytes, result_offset, region_bytes - result_offset, return_types, rows);
@@ -100,11 +99,11 @@ Result<RemoteBatch> SubmitRemoteBatch(PythonRuntime* python, uint8_t* region, si
 
 Result<ServedBatch> FinishRemoteBatch(PythonRuntime* python, uint8_t* region, size_t region_bytes,
                                       const RemoteBatch& batch) {
-  IMLANE_ASSIGN_OR_RETURN(
-      uint64_t total, WriteResult(region, region_bytes, batch.result_offset, batch.name, batch.return_types, batch.rows,
-                                  [&](BatchBuilder* out) {
-                                    return python->FinishRemote(batch.function_id, batch.token, batch.rows, out);
-                                  }));
+  IMLANE_ASSIGN_OR_RETURN(uint64_t total, WriteResult(region, region_bytes, batch.result_offset, batch.name,
+                                                      batch.return_types, batch.rows, [&](BatchBuilder* out) {
+                                                        return python->FinishRemote(batch.function_id, batch.token,
+                                                                                    batch.rows, out);
+                                                      }));
   ServedBatch served;
   served.result =
       ResponsePlacement{batch.result_offset, total, static_cast<uint64_t>(MonotonicNanos() - batch.start_ns)};

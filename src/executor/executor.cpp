@@ -236,15 +236,15 @@ json Executor::HandleMessage(const json& msg, std::vector<UniqueFd>* fds) {
     for (const auto& [fid, c] : counters_) {
       ContextCacheStats cache = python_->CacheStats(fid);
       json row = {{"fid", fid},
-                     {"batches", c.batches},
-                     {"rows", c.rows},
-                     {"busy_ns", c.busy_ns},
-                     {"errors", c.errors},
-                     {"loads", c.loads},
-                     {"cache_hits", cache.hits},
-                     {"cache_misses", cache.misses},
-                     {"cache_bytes", cache.bytes},
-                     {"cache_saved_s", cache.saved_s}};
+                  {"batches", c.batches},
+                  {"rows", c.rows},
+                  {"busy_ns", c.busy_ns},
+                  {"errors", c.errors},
+                  {"loads", c.loads},
+                  {"cache_hits", cache.hits},
+                  {"cache_misses", cache.misses},
+                  {"cache_bytes", cache.bytes},
+                  {"cache_saved_s", cache.saved_s}};
       const std::string ray = python_->RemoteStats(fid);
       if (!ray.empty()) row["ray"] = json::parse(ray, nullptr, /*allow_exceptions=*/false);
       fns.push_back(std::move(row));

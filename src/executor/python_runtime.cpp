@@ -26,7 +26,7 @@ struct PythonRuntime::Impl {
   py::object format_exception;
   py::object numpy_empty;
   py::capsule lane_owner;  // base object of every Lane view, so numpy never copies or frees
-  py::object ray_bridge;  // _runtime.ray_bridge once ConfigureRay ran; every load then goes to Ray
+  py::object ray_bridge;   // _runtime.ray_bridge once ConfigureRay ran; every load then goes to Ray
   py::object json_dumps;
   std::function<void()> wake;  // rings the executor's bell (SetRemoteWake)
   struct Loaded {
@@ -296,7 +296,8 @@ void PythonRuntime::Unload(uint32_t function_id) {
     try {
       it->second.fn.attr("close")();  // its actors go now, not when Ray notices the handle is gone
     } catch (py::error_already_set& e) {
-      Log(LogLevel::kWarn, "executor", std::string("closing the Ray actors of '") + it->second.def.name + "': " + e.what());
+      Log(LogLevel::kWarn, "executor",
+          std::string("closing the Ray actors of '") + it->second.def.name + "': " + e.what());
     }
   }
   impl_->functions.erase(it);

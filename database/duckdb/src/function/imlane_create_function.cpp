@@ -83,8 +83,8 @@ unique_ptr<FunctionData> CreateBind(ClientContext &, TableFunctionBindInput &inp
   data->context_cache = BoolOption(input, "context_cache", true);
   data->backend = CheckOption(ParseBackend(StringOption(input, "backend", "local")), data->name);
   data->replicas = IntOption(input, data->name, "replicas", 0, 0, kMaxReplicas, "Ray actors; 0: one per CPU");
-  data->retries =
-      IntOption(input, data->name, "retries", kDefaultRayRetries, 0, 100, "resends of a batch whose actor died; 0: off");
+  data->retries = IntOption(input, data->name, "retries", kDefaultRayRetries, 0, 100,
+                            "resends of a batch whose actor died; 0: off");
   names = {"name", "version", "signature", "executors"};
   return_types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::INTEGER};
   return std::move(data);

@@ -26,8 +26,8 @@ unique_ptr<FunctionData> FunctionsBind(ClientContext &, TableFunctionBindInput &
   types = {LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::INTEGER,
            LogicalType::BIGINT,  LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::DOUBLE,  LogicalType::BIGINT,
            LogicalType::VARCHAR, LogicalType::VARCHAR, LogicalType::BOOLEAN, LogicalType::BIGINT,  LogicalType::BIGINT,
-           LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::VARCHAR, LogicalType::INTEGER,
-           LogicalType::INTEGER, LogicalType::VARCHAR};
+           LogicalType::BIGINT,  LogicalType::DOUBLE,  LogicalType::VARCHAR, LogicalType::INTEGER, LogicalType::INTEGER,
+           LogicalType::VARCHAR};
   return make_uniq<TableFunctionData>();
 }
 

@@ -111,7 +111,7 @@ struct FunctionStatus {
   int64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
   double mean_batch_rows = 0, busy_s = 0, cache_saved_s = 0;
   std::string backend = "local";
-  int64_t actors = 0, nodes = 0;  // live Ray actors and the nodes they are on
+  int64_t actors = 0, nodes = 0;    // live Ray actors and the nodes they are on
   json ray_actors = json::array();  // per actor: node, node_ip, pid, state, batches, rows
 };
 Result<std::vector<FunctionStatus>> DecodeStatusFunctions(const json& status);
