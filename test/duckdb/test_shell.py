@@ -73,6 +73,7 @@ def check_terminal(tmp):
         t.read_until("imlane-duckdb> ")
         # A statement that runs for minutes; Ctrl-C cancels it, the shell and its table stay.
         t.send("SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3;\r")
+        t.read_until("WHERE a.range")  # echoed (before the terminal wraps it): the shell has the line
         time.sleep(1.5)
         t.send("\x03")
         shown = t.read_until("imlane-duckdb> ", timeout=30)
@@ -81,7 +82,7 @@ def check_terminal(tmp):
         assert "499500" in t.read_until("imlane-duckdb> "), "the in-memory table did not survive Ctrl-C"
         # Ctrl-C at the prompt drops the line being typed and keeps the shell.
         t.send("SELECT 'half typed")
-        time.sleep(0.3)
+        t.read_until("half typed")  # echoed by the line editor, so Ctrl-C meets the typed line
         t.send("\x03")
         t.read_until("^C")
         t.read_until("imlane-duckdb> ")  # a fresh prompt, not a continuation

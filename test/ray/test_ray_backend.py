@@ -287,3 +287,28 @@ def test_a_cluster_that_goes_away_fails_the_query_cleanly_and_the_next_runs_loca
         except Exception:
             pass
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_with_retries_off_a_dead_actor_fails_the_query_naming_it(cluster, coordinator, workdir):
+    """After the node test (whose coordinator, and with it its actors, went): a fresh node joins."""
+    fresh = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.3")
+    cluster.wait_for_nodes()
+    path = write_udf(workdir, 0.2)
+    script = (TABLE.format(rows=80000) + create("m_once", path, "ray", replicas=2, retries=0) +
+              "SET imlane_batch_size = 2048; SELECT count(m_once(a, b, label)) FROM t;")
+    result = {}
+    query = threading.Thread(target=lambda: result.update(r=coordinator.sql(script, check=False)))
+    query.start()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        fns = [f for f in coordinator.status()["functions"] if f["name"] == "m_once"]
+        if fns and any(a["node"] == fresh.node_id and a["batches"] > 0 for a in fns[0]["ray"]["actors"]):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the fresh node never ran a batch")
+    cluster.remove_node(fresh, allow_graceful=False)
+    query.join(timeout=300)
+    r = result["r"]
+    assert r.returncode != 0 and "the Ray actor running this batch died (retry is off)" in r.stderr, r.stderr
+    assert ray_row(coordinator.status(), "m_once")["ray"]["retried"] == 0

@@ -276,6 +276,9 @@ class RayFunction:
                 self._take_ready(r)
                 if r.state == "dead":
                     self._replace(r, r.info.get("died", "died while starting"))
+                elif r.info.get("error"):  # its one-off context failed there: not used, not replaced again
+                    r.state = "dead"
+                    r.info["died"] = r.info["error"]
 
     def take_finished(self):
         """Tokens whose outcome is known; batches whose actor died are sent again instead."""
